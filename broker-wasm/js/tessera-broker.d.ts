@@ -1,0 +1,161 @@
+/**
+ * Tessera browser token broker — `window.Tessera`, API v1.
+ *
+ * Loaded once per page (Application Ribbon). Registered, frozen, on `window.top` when this frame may
+ * reach it, else on `window` (and aliased on the loading frame's `window`). Loading the script
+ * again keeps the first instance.
+ *
+ * Controls get it with:
+ * ```ts
+ * function tessera(): Promise<TesseraApi> {
+ *   let w: Window = window;
+ *   try { if (window.top && window.top.Tessera) w = window.top; } catch { }  // cross-origin top
+ *   if (w.Tessera) return w.Tessera.ready;
+ *   return new Promise(resolve =>
+ *     w.addEventListener("tessera:ready", e => resolve((e as CustomEvent<TesseraApi>).detail), { once: true }));
+ * }
+ * ```
+ */
+
+/** Error codes of a {@link TokenBrokerError}. */
+export type TokenBrokerErrorCode =
+  /** Sign-in (or step-up, see `claims`) needed: call again with `interactive: "ifRequired"`, or `signIn()`, from a click. */
+  | "interaction_required"
+  /** A tenant admin must consent to the workload: show `consentUrl`. */
+  | "consent_required"
+  /** The browser blocked the popup: the call did not run inside a click. */
+  | "popup_blocked"
+  /** The user closed the sign-in window or declined. */
+  | "user_cancelled"
+  /** The call or the configuration is wrong; retrying will not help. */
+  | "invalid_request"
+  /** The STS or Entra refused or failed; see `retryable`. */
+  | "sts_error"
+  /** The STS or Entra could not be reached. */
+  | "network_error"
+  /** A request took longer than 30 s, or the sign-in longer than 10 min. */
+  | "timeout";
+
+/** What every promise of the API rejects with. `name` is `"TokenBrokerError"`; it is an `Error`. */
+export interface TokenBrokerError extends Error {
+  readonly name: "TokenBrokerError";
+  readonly code: TokenBrokerErrorCode;
+  readonly description: string;
+  /** `x-correlation-id` of the STS call (or Entra's), for support. */
+  readonly correlationId: string | null;
+  /** Whether the same call may succeed later without user action. */
+  readonly retryable: boolean;
+  /**
+   * With `interaction_required` after a claims challenge (MFA / Conditional Access): the claims
+   * request (JSON). The broker remembers it; the next interactive `getToken` for the workload
+   * satisfies it. You do not need to pass it back.
+   */
+  readonly claims: string | null;
+  /** With `consent_required`: the admin-consent page to show or link to. */
+  readonly consentUrl: string | null;
+}
+
+export interface ConfigureOptions {
+  /** Base URL of the Tessera STS, e.g. `https://sts.contoso.com`. https only (http on loopback). */
+  stsUrl: string;
+  /**
+   * Absolute URL of `redirect.html` on this page's origin (a web resource, e.g.
+   * `https://org.crm.dynamics.com/WebResources/new_/tessera/redirect.html`), registered as an
+   * **SPA** redirect URI on the broker app.
+   */
+  redirectUri: string;
+  /** Tenant id or domain. Default: `Xrm.Utility.getGlobalContext().organizationSettings.tenantId`. */
+  tenantId?: string;
+  /** `login_hint`. Default: `Xrm.Utility.getGlobalContext().userSettings.userName`. */
+  loginHint?: string;
+  /** Where the refresh token is kept: memory (default) or `sessionStorage` (survives reloads of the tab). Never localStorage. */
+  persistence?: "memory" | "sessionStorage";
+}
+
+export interface TokenRequest {
+  /** Workload name, as configured at the STS (e.g. `"file-picker"`). */
+  workload: string;
+  /**
+   * Scopes of ONE backend resource: short (`"Files.Read"`, resolved against the workload's backends)
+   * or fully qualified (`"https://graph.microsoft.com/Files.Read"`).
+   */
+  scopes: string[];
+  /** A claims request (JSON) from a backend's claims challenge (CAE). Bypasses the cache. */
+  claims?: string;
+  /** Skip the broker's caches (backend token and user token). */
+  forceRefresh?: boolean;
+  /**
+   * `"never"` (default): never opens a popup; rejects with `interaction_required`.
+   * `"ifRequired"`: may open the sign-in popup — call it directly from a click handler.
+   */
+  interactive?: "never" | "ifRequired";
+}
+
+export interface TokenResult {
+  readonly accessToken: string;
+  /** `"Bearer"`. */
+  readonly tokenType: string;
+  /** When the token expires (the broker renews 5 minutes earlier). */
+  readonly expiresOn: Date;
+  /** Granted scopes, as the STS reported them. */
+  readonly scopes: readonly string[];
+  /** Whether it came from the broker's cache. */
+  readonly fromCache: boolean;
+  /** `x-correlation-id` of the STS call that produced it. */
+  readonly correlationId: string;
+}
+
+export interface SignInOptions {
+  prompt?: "login" | "select_account" | "consent" | "none" | "create";
+  loginHint?: string;
+}
+
+export interface Account {
+  /** `preferred_username`. */
+  readonly username: string;
+  readonly name: string | null;
+  readonly tenantId: string | null;
+  readonly objectId: string | null;
+}
+
+export type TesseraStatus = "unconfigured" | "signedOut" | "signingIn" | "signedIn";
+
+export interface TesseraApi {
+  /** Version of this broker build (semver). */
+  readonly version: string;
+  /** Major version of this API: 1. */
+  readonly apiVersion: 1;
+  /** Resolves (with this object) once `configure` has succeeded. Also announced by a `tessera:ready` event. */
+  readonly ready: Promise<TesseraApi>;
+  /**
+   * Configures the broker (fetches `GET {stsUrl}/broker/config`). Idempotent: later calls return the
+   * first call's promise, so a ribbon enable rule may call it every time it runs. A failed call may
+   * be retried. Calls to `getToken` made before it completes wait for it.
+   */
+  configure(options: ConfigureOptions): Promise<void>;
+  /**
+   * A backend token for a workload. Silent by default. Identical concurrent calls share one promise;
+   * results are cached until 5 minutes before expiry. Interactive sign-ins are queued, never
+   * failed with "in progress": a call that needs one while another runs waits for it.
+   */
+  getToken(request: TokenRequest): Promise<TokenResult>;
+  /** Signs in with a popup. Call it directly from a click handler (the popup opens synchronously). */
+  signIn(options?: SignInOptions): Promise<Account>;
+  /** Forgets the session and every cached token in this page (no Entra sign-out). */
+  signOut(): Promise<void>;
+  getAccount(): Account | null;
+  getStatus(): TesseraStatus;
+  /** Called on every status change (e.g. so every control resumes after one "Sign in" click). Returns an unsubscribe function. */
+  onStatusChange(callback: (status: TesseraStatus, account: Account | null) => void): () => void;
+  /** Type guard for rejections. */
+  isTokenBrokerError(e: unknown): e is TokenBrokerError;
+}
+
+declare global {
+  interface Window {
+    readonly Tessera?: TesseraApi;
+  }
+  interface WindowEventMap {
+    "tessera:ready": CustomEvent<TesseraApi>;
+  }
+}

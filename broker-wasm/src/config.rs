@@ -1,0 +1,258 @@
+//! What the broker is configured with: the page's options (`Tessera.configure`) and the STS's
+//! `GET /broker/config`, and the checks that keep a misconfiguration from sending tokens astray.
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::errors::{BrokerError, ErrorCode};
+use crate::text::cat;
+
+/// One backend resource of a workload and the scopes the STS may ask for on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// e.g. `https://graph.microsoft.com` (no trailing slash after normalisation).
+    pub resource: String,
+    /// Short scope names, e.g. `Files.Read`.
+    pub scopes: Vec<String>,
+}
+
+/// A workload: one client app registration and the backends the STS exchanges its tokens for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// The name controls pass as `workload`, sent to the STS as `audience`.
+    pub name: String,
+    /// The client app the user token is for (its `aud`).
+    pub client_app_id: String,
+    /// The delegated scope the broker asks Entra for, e.g. `api://<client>/access_as_user`.
+    pub user_scope: String,
+    /// The backends this workload may get tokens for.
+    pub backends: Vec<Backend>,
+}
+
+/// The STS's answer to `GET /broker/config`. Nothing in it is secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// The broker app (SPA public client) the user signs in to.
+    pub broker_app_id: String,
+    /// Authority host, e.g. `https://login.microsoftonline.com` (no trailing slash).
+    pub authority: String,
+    /// The workloads the broker may serve.
+    pub workloads: Vec<Workload>,
+}
+
+impl BrokerConfig {
+    /// Checks and normalises a config as received: ids lower-case, no trailing slashes, a usable
+    /// authority, unique workload names, at least one workload.
+    pub fn validated(mut self) -> Result<Self, BrokerError> {
+        let bad = |what: &str| {
+            BrokerError::new(
+                ErrorCode::StsError,
+                cat(&["the STS broker config is invalid: ", what]),
+            )
+        };
+        self.broker_app_id = self.broker_app_id.trim().to_ascii_lowercase();
+        if !is_guid(&self.broker_app_id) {
+            return Err(bad("broker_app_id is not a GUID"));
+        }
+        self.authority = self.authority.trim().trim_end_matches('/').to_owned();
+        if !is_allowed_url(&self.authority) {
+            return Err(bad("authority must be https (http only on loopback)"));
+        }
+        if self.workloads.is_empty() {
+            return Err(bad("no workloads"));
+        }
+        for i in 0..self.workloads.len() {
+            let w = &mut self.workloads[i];
+            w.client_app_id = w.client_app_id.trim().to_ascii_lowercase();
+            if w.name.is_empty() || !is_guid(&w.client_app_id) || w.user_scope.trim().is_empty() {
+                return Err(bad("a workload lacks a name, client_app_id or user_scope"));
+            }
+            for b in &mut w.backends {
+                b.resource = b.resource.trim().trim_end_matches('/').to_owned();
+            }
+            let name = w.name.clone();
+            if self.workloads[..i].iter().any(|o| o.name == name) {
+                return Err(bad("duplicate workload name"));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The workload called `name`.
+    pub fn workload(&self, name: &str) -> Option<&Workload> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+}
+
+/// Where the refresh token may be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Persistence {
+    /// Memory only: a page reload signs the user out of the broker (default).
+    #[default]
+    Memory,
+    /// `sessionStorage`: survives reloads in the same tab, gone when the tab closes.
+    SessionStorage,
+}
+
+/// `Tessera.configure(options)`, before checks. `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct RawOptions {
+    /// Base URL of the STS.
+    pub sts_url: Option<String>,
+    /// Absolute URL of the blank redirect page (same origin as the page).
+    pub redirect_uri: Option<String>,
+    /// Tenant id or verified domain; falls back to `Xrm`'s organisation settings.
+    pub tenant_id: Option<String>,
+    /// `login_hint` for the sign-in; falls back to `Xrm`'s user name.
+    pub login_hint: Option<String>,
+    /// `"memory"` (default) or `"sessionStorage"`.
+    pub persistence: Option<String>,
+}
+
+/// What `Xrm.Utility.getGlobalContext()` says, when the page is a model-driven app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XrmContext {
+    /// `organizationSettings.tenantId`.
+    pub tenant_id: Option<String>,
+    /// `userSettings.userName`.
+    pub user_name: Option<String>,
+}
+
+/// Checked options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// STS base URL without trailing slash.
+    pub sts_url: String,
+    /// Redirect page URL, registered as an SPA redirect URI on the broker app.
+    pub redirect_uri: String,
+    /// Tenant for the tenant-specific authority (guests need it; `/common` is refused).
+    pub tenant: String,
+    /// Default `login_hint`.
+    pub login_hint: Option<String>,
+    /// Where the refresh token lives.
+    pub persistence: Persistence,
+}
+
+impl RawOptions {
+    /// Checks the options against the page they run in. Explicit values win over `Xrm`.
+    pub fn validate(self, page_origin: &str, xrm: &XrmContext) -> Result<Options, BrokerError> {
+        let invalid = |what: &str| {
+            BrokerError::new(
+                ErrorCode::InvalidRequest,
+                cat(&["Tessera.configure: ", what]),
+            )
+        };
+        let sts_url = self.sts_url.unwrap_or_default();
+        let sts_url = sts_url.trim().trim_end_matches('/');
+        if !is_allowed_url(sts_url) {
+            return Err(invalid(
+                "stsUrl must be an https URL (http only on loopback)",
+            ));
+        }
+        let redirect_uri = self.redirect_uri.unwrap_or_default().trim().to_owned();
+        if !is_allowed_url(&redirect_uri) {
+            return Err(invalid("redirectUri must be an absolute https URL"));
+        }
+        // BroadcastChannel and postMessage only reach a same-origin page: a redirect page
+        // elsewhere would swallow the sign-in response.
+        if origin_of(&redirect_uri) != origin_of(page_origin) {
+            return Err(invalid("redirectUri must be on the page's own origin"));
+        }
+        let tenant = self
+            .tenant_id
+            .or_else(|| xrm.tenant_id.clone())
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !is_specific_tenant(&tenant) {
+            return Err(invalid(
+                "tenantId must be a tenant GUID or domain (no Xrm context found to read it from; \
+                 common/organizations/consumers are not allowed)",
+            ));
+        }
+        let login_hint = self
+            .login_hint
+            .or_else(|| xrm.user_name.clone())
+            .filter(|h| !h.trim().is_empty());
+        let persistence = match self.persistence.as_deref() {
+            None | Some("memory") => Persistence::Memory,
+            Some("sessionStorage") => Persistence::SessionStorage,
+            Some(_) => {
+                return Err(invalid(
+                    "persistence must be \"memory\" or \"sessionStorage\"",
+                ));
+            }
+        };
+        Ok(Options {
+            sts_url: sts_url.to_owned(),
+            redirect_uri,
+            tenant,
+            login_hint,
+            persistence,
+        })
+    }
+}
+
+/// `8-4-4-4-12` hex digits.
+pub fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// A tenant id (GUID) or a domain such as `contoso.onmicrosoft.com`, never a multi-tenant alias.
+pub fn is_specific_tenant(t: &str) -> bool {
+    if is_guid(t) {
+        return true;
+    }
+    !matches!(t, "common" | "organizations" | "consumers")
+        && t.contains('.')
+        && !t.starts_with('.')
+        && !t.ends_with('.')
+        && t.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+}
+
+/// `https://…`, or `http://` to a loopback host (the emulator and local STS in tests and demos).
+/// Anything else could leak a token over clear text.
+pub fn is_allowed_url(url: &str) -> bool {
+    let (secure, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return false,
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    // `user@host` is refused outright: it is how look-alike URLs hide the real host.
+    if authority.is_empty() || authority.contains('@') {
+        return false;
+    }
+    let host = match authority.find(']') {
+        Some(close) if authority.starts_with('[') => &authority[..=close],
+        _ => authority.split(':').next().unwrap_or(authority),
+    };
+    secure || matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// The origin (`scheme://host[:port]`, lower-case, default port dropped) of an absolute URL, as
+/// `location.origin` would print it; the whole input when it is already an origin.
+pub fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_ascii_lowercase();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let scheme = scheme.to_ascii_lowercase();
+    let mut authority = rest[..end].to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    if authority.ends_with(default_port) {
+        authority.truncate(authority.len() - default_port.len());
+    }
+    cat(&[&scheme, "://", &authority])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

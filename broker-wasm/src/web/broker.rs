@@ -1,0 +1,302 @@
+//! The one broker instance of the page: its state, configuration, status listeners and session.
+//!
+//! Single-threaded (the page's event loop): state lives in a `RefCell` and no borrow is ever held
+//! across an `.await` or a call into page code (listeners may call back into the broker).
+
+#[allow(unused_imports)]
+use super::prelude::*;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Window;
+
+use super::{http, js, storage};
+use crate::cache::TokenCache;
+use crate::config::{
+    Backend, BrokerConfig, Options, Persistence, RawOptions, Workload, XrmContext,
+};
+use crate::errors::{BrokerError, ErrorCode};
+use crate::secret::AccessToken;
+use crate::session::{Account, Session, Status};
+use crate::vecmap::VecMap;
+
+/// Configuration once `configure` has succeeded: the page's options plus the STS's config.
+#[derive(Debug)]
+pub struct Setup {
+    /// Checked page options.
+    pub options: Options,
+    /// The STS's broker config.
+    pub config: BrokerConfig,
+}
+
+/// A backend token as cached.
+#[derive(Debug, Clone)]
+pub struct BackendToken {
+    /// The token.
+    pub token: AccessToken,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Correlation id of the STS call that produced it.
+    pub correlation_id: String,
+}
+
+/// The sign-in in progress, which every caller needing one joins.
+#[derive(Debug)]
+pub struct Interaction {
+    /// Tells this interaction from a later one.
+    pub id: u32,
+    /// The claims it asks for (`None`: plain sign-in).
+    pub claims: Option<String>,
+    /// Its popup, to focus when someone else asks to sign in.
+    pub popup: Window,
+    /// Settles when it ends.
+    pub promise: Promise,
+}
+
+/// Everything that changes.
+#[derive(Debug, Default)]
+pub struct State {
+    pub setup: Option<Rc<Setup>>,
+    pub configuring: Option<Promise>,
+    pub status: Option<Status>,
+    pub session: Option<Session>,
+    /// Bumped by sign-out and by every new sign-in: work started under an older epoch does not
+    /// write its results back.
+    pub epoch: u32,
+    /// User tokens (aud = a workload's client app), by workload name.
+    pub user_tokens: TokenCache<AccessToken>,
+    /// Backend tokens, by `cache::backend_key`.
+    pub backend_tokens: TokenCache<BackendToken>,
+    /// Promises of `getToken` calls in flight, by `TokenRequest::dedup_key`.
+    pub in_flight: VecMap<Promise>,
+    pub interaction: Option<Interaction>,
+    /// Tail of the queue of refresh-token redemptions (one at a time: each rotates the token).
+    pub refresh_tail: Option<(u32, Promise)>,
+    /// Claims challenges not yet satisfied, by workload: the token that caused one is never sent
+    /// to the STS again.
+    pub challenges: VecMap<String>,
+    pub listeners: Vec<(u32, Function)>,
+    pub next_id: u32,
+}
+
+/// The broker.
+#[derive(Debug)]
+pub struct Broker {
+    /// The window this wasm runs in: fetch, crypto, timers.
+    pub win: Window,
+    /// Where `Tessera` is registered (`window.top` when same-origin reachable): popups are opened
+    /// from it, because that is the window a click anywhere on the page activates.
+    pub host: Window,
+    pub state: RefCell<State>,
+    ready: Promise,
+    ready_resolve: Option<Function>,
+}
+
+impl Broker {
+    /// A fresh, unconfigured broker.
+    pub fn new(win: Window, host: Window) -> Rc<Self> {
+        let mut resolve = None;
+        let ready = Promise::new(&mut |res, _rej| resolve = Some(res));
+        let ready_resolve = resolve;
+        Rc::new(Self {
+            win,
+            host,
+            state: RefCell::new(State::default()),
+            ready,
+            ready_resolve,
+        })
+    }
+
+    /// Resolves once `configure` has succeeded.
+    pub fn ready(&self) -> Promise {
+        self.ready.clone()
+    }
+
+    /// A fresh id (listeners, interactions, queue entries).
+    pub fn next_id(&self) -> u32 {
+        let mut st = self.state.borrow_mut();
+        st.next_id = st.next_id.wrapping_add(1);
+        st.next_id
+    }
+
+    /// The setup, waiting for a `configure` in flight; calls made before `configure` wait too.
+    pub async fn setup(&self) -> Result<Rc<Setup>, BrokerError> {
+        if let Some(s) = self.state.borrow().setup.clone() {
+            return Ok(s);
+        }
+        let _ = JsFuture::from(self.ready()).await;
+        self.state
+            .borrow()
+            .setup
+            .clone()
+            .ok_or_else(|| BrokerError::new(ErrorCode::InvalidRequest, "Tessera is not configured"))
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        self.state.borrow().status.unwrap_or(Status::Unconfigured)
+    }
+
+    /// The signed-in account as a JS object, or `null`.
+    pub fn account_js(&self) -> JsValue {
+        match &self.state.borrow().session {
+            Some(s) => account_to_js(&s.account),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// Recomputes the status and tells the listeners if it changed.
+    pub fn refresh_status(&self) {
+        let (changed, status, listeners) = {
+            let mut st = self.state.borrow_mut();
+            let status = if st.setup.is_none() {
+                Status::Unconfigured
+            } else if st.interaction.is_some() {
+                Status::SigningIn
+            } else if st.session.is_some() {
+                Status::SignedIn
+            } else {
+                Status::SignedOut
+            };
+            let changed = st.status != Some(status);
+            st.status = Some(status);
+            let listeners: Vec<Function> = st.listeners.iter().map(|(_, f)| f.clone()).collect();
+            (changed, status, listeners)
+        };
+        if changed {
+            let account = self.account_js();
+            let s = JsValue::from_str(status.as_str());
+            for f in listeners {
+                // A throwing listener must not stop the others (or the broker).
+                let _ = f.call2(&JsValue::UNDEFINED, &s, &account);
+            }
+        }
+    }
+
+    /// Stores a new or rotated session (and persists it when configured to).
+    pub fn store_session(&self, setup: &Setup, session: Session) {
+        if setup.options.persistence == Persistence::SessionStorage {
+            storage::save(
+                &self.win,
+                &setup.config.broker_app_id,
+                &setup.options.tenant,
+                &session,
+            );
+        }
+        self.state.borrow_mut().session = Some(session);
+    }
+
+    /// Forgets the session, every cached token and every pending challenge.
+    pub fn sign_out(&self) {
+        let setup = {
+            let mut st = self.state.borrow_mut();
+            st.session = None;
+            st.epoch = st.epoch.wrapping_add(1);
+            st.user_tokens.clear();
+            st.backend_tokens.clear();
+            st.challenges.clear();
+            st.setup.clone()
+        };
+        if let Some(s) = setup {
+            storage::clear(&self.win, &s.config.broker_app_id, &s.options.tenant);
+        }
+        self.refresh_status();
+    }
+
+    /// `configure`: checks the options, fetches `/broker/config`, restores a saved session.
+    pub async fn configure(self: Rc<Self>, raw: RawOptions) -> Result<(), BrokerError> {
+        if !self.win.is_secure_context() {
+            return Err(BrokerError::new(
+                ErrorCode::InvalidRequest,
+                "Tessera needs a secure context (https)",
+            ));
+        }
+        let origin = self.host.location().origin().unwrap_or_default();
+        let options = raw.validate(&origin, &self.xrm_context())?;
+        let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
+        let reply = http::send(&self.win, &url, None, &[]).await?;
+        if reply.status != 200 {
+            let d = crate::text::cat(&[
+                "GET /broker/config answered HTTP ",
+                &js::number(reply.status),
+            ]);
+            return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
+        }
+        let config = config_from_js(&reply.json()).validated()?;
+        let restored = match options.persistence {
+            Persistence::SessionStorage => {
+                storage::load(&self.win, &config.broker_app_id, &options.tenant)
+            }
+            Persistence::Memory => None,
+        };
+        {
+            let mut st = self.state.borrow_mut();
+            st.setup = Some(Rc::new(Setup { options, config }));
+            if st.session.is_none() {
+                st.session = restored;
+            }
+        }
+        if let Some(resolve) = &self.ready_resolve {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+        self.refresh_status();
+        Ok(())
+    }
+
+    /// Tenant and user from `Xrm.Utility.getGlobalContext()`, looked up in this window and then in
+    /// the host window (model-driven apps define `Xrm` in both; a plain page in neither).
+    fn xrm_context(&self) -> XrmContext {
+        for w in [&self.win, &self.host] {
+            let utility = js::get(&js::get(w.as_ref(), "Xrm"), "Utility");
+            let Ok(get_ctx) =
+                wasm_bindgen::JsCast::dyn_into::<Function>(js::get(&utility, "getGlobalContext"))
+            else {
+                continue;
+            };
+            let Ok(ctx) = get_ctx.call0(&utility) else {
+                continue;
+            };
+            return XrmContext {
+                tenant_id: js::get_str(&js::get(&ctx, "organizationSettings"), "tenantId"),
+                user_name: js::get_str(&js::get(&ctx, "userSettings"), "userName"),
+            };
+        }
+        XrmContext::default()
+    }
+}
+
+/// `{ username, name, tenantId, objectId }`, frozen.
+pub fn account_to_js(a: &Account) -> JsValue {
+    let o = js::object();
+    js::set(&o, "username", &JsValue::from_str(&a.username));
+    js::set(&o, "name", &js::str_or_null(a.name.as_deref()));
+    js::set(&o, "tenantId", &js::str_or_null(a.tenant_id.as_deref()));
+    js::set(&o, "objectId", &js::str_or_null(a.object_id.as_deref()));
+    js_sys::Object::freeze(&o).into()
+}
+
+/// Reads the STS's `/broker/config` JSON (checked afterwards by `BrokerConfig::validated`).
+fn config_from_js(v: &JsValue) -> BrokerConfig {
+    BrokerConfig {
+        broker_app_id: js::get_str(v, "broker_app_id").unwrap_or_default(),
+        authority: js::get_str(v, "authority").unwrap_or_default(),
+        workloads: js::get_items(v, "workloads")
+            .iter()
+            .map(|w| Workload {
+                name: js::get_str(w, "name").unwrap_or_default(),
+                client_app_id: js::get_str(w, "client_app_id").unwrap_or_default(),
+                user_scope: js::get_str(w, "user_scope").unwrap_or_default(),
+                backends: js::get_items(w, "backends")
+                    .iter()
+                    .map(|b| Backend {
+                        resource: js::get_str(b, "resource").unwrap_or_default(),
+                        scopes: js::get_strs(b, "scopes"),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

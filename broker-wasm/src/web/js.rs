@@ -1,0 +1,142 @@
+//! Reading and building plain JS objects, and converting errors both ways.
+//!
+//! JSON is parsed by the browser (`JSON.parse`) and read field by field through `Reflect`: serde
+//! plus serde-wasm-bindgen would cost ~15 KB of wasm for the dozen fields the broker reads.
+
+#[allow(unused_imports)]
+use super::prelude::*;
+
+use js_sys::{Array, JSON, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::errors::{BrokerError, ErrorCode};
+
+/// `obj[key]`, or `undefined` when `obj` is not an object or the getter throws.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() && !obj.is_function() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A string field.
+pub fn get_str(obj: &JsValue, key: &str) -> Option<String> {
+    get(obj, key).as_string()
+}
+
+/// A number field; Entra sometimes sends numbers as strings (`"3599"`), accept both.
+pub fn get_num(obj: &JsValue, key: &str) -> Option<f64> {
+    let v = get(obj, key);
+    v.as_f64()
+        // `parseFloat` rather than `str::parse`: Rust's float parser is ~5 KB of wasm.
+        .or_else(|| v.as_string().map(|s| js_sys::parse_float(&s)))
+        .filter(|n| n.is_finite())
+}
+
+/// A status code as decimal text, without `core::fmt`.
+pub fn number(n: u16) -> String {
+    let mut digits = [0u8; 5];
+    let (mut n, mut i) = (n, digits.len());
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[i..].iter().map(|d| char::from(*d)).collect()
+}
+
+/// A boolean field (`true` only when it is the boolean `true`).
+pub fn get_bool(obj: &JsValue, key: &str) -> bool {
+    get(obj, key).as_bool() == Some(true)
+}
+
+/// An array of strings (non-strings skipped); a lone string counts as a one-element array.
+pub fn get_strs(obj: &JsValue, key: &str) -> Vec<String> {
+    let v = get(obj, key);
+    if let Some(s) = v.as_string() {
+        return alloc::vec![s];
+    }
+    match v.dyn_into::<Array>() {
+        Ok(a) => a.iter().filter_map(|x| x.as_string()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The items of an array field.
+pub fn get_items(obj: &JsValue, key: &str) -> Vec<JsValue> {
+    match get(obj, key).dyn_into::<Array>() {
+        Ok(a) => a.iter().collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// `obj[key] = value` (ignores failures: only used on objects we just created).
+pub fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// A string or `null`.
+pub fn str_or_null(v: Option<&str>) -> JsValue {
+    v.map_or(JsValue::NULL, JsValue::from_str)
+}
+
+/// `JSON.parse`, `None` on malformed text.
+pub fn parse_json(text: &str) -> Option<JsValue> {
+    JSON::parse(text).ok()
+}
+
+/// `JSON.stringify`.
+pub fn stringify(v: &JsValue) -> Option<String> {
+    JSON::stringify(v).ok().and_then(|s| s.as_string())
+}
+
+/// The `TokenBrokerError` the window API rejects with: an `Error` (so it has a stack and prints
+/// well) whose `name` is `TokenBrokerError`, with the documented fields.
+pub fn error_to_js(e: &BrokerError) -> JsValue {
+    let err = js_sys::Error::new(&e.description);
+    err.set_name("TokenBrokerError");
+    let o: &Object = err.unchecked_ref();
+    set(o, "code", &JsValue::from_str(e.code.as_str()));
+    set(o, "description", &JsValue::from_str(&e.description));
+    set(
+        o,
+        "correlationId",
+        &str_or_null(e.correlation_id.as_deref()),
+    );
+    set(o, "retryable", &JsValue::from_bool(e.retryable));
+    set(o, "claims", &str_or_null(e.claims.as_deref()));
+    set(o, "consentUrl", &str_or_null(e.consent_url.as_deref()));
+    err.into()
+}
+
+/// Back from a rejection (e.g. of a shared sign-in promise) to a [`BrokerError`]; anything that is
+/// not one of ours becomes an `sts_error` with its message.
+pub fn error_from_js(v: &JsValue) -> BrokerError {
+    let code = match get_str(v, "code").as_deref() {
+        Some("interaction_required") => ErrorCode::InteractionRequired,
+        Some("consent_required") => ErrorCode::ConsentRequired,
+        Some("popup_blocked") => ErrorCode::PopupBlocked,
+        Some("user_cancelled") => ErrorCode::UserCancelled,
+        Some("invalid_request") => ErrorCode::InvalidRequest,
+        Some("network_error") => ErrorCode::NetworkError,
+        Some("timeout") => ErrorCode::Timeout,
+        _ => ErrorCode::StsError,
+    };
+    let description = get_str(v, "description")
+        .or_else(|| get_str(v, "message"))
+        .unwrap_or_else(|| String::from("unexpected failure"));
+    let mut e = BrokerError::new(code, description)
+        .retryable(get_bool(v, "retryable"))
+        .correlated(get_str(v, "correlationId"));
+    e.claims = get_str(v, "claims");
+    e.consent_url = get_str(v, "consentUrl");
+    e
+}
+
+/// A fresh plain object.
+pub fn object() -> Object {
+    Object::new()
+}

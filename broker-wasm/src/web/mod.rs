@@ -1,0 +1,210 @@
+//! Browser glue: the `TesseraBroker` class the loader (`js/loader.js`) instantiates once and wraps
+//! into the frozen `window.Tessera` object. Every method is synchronous up to its first `await`,
+//! which `signIn` relies on to open its popup inside the user's click.
+
+mod broker;
+mod crypto;
+mod http;
+mod js;
+mod popup;
+mod signin;
+mod storage;
+mod tokens;
+
+/// What `std`'s prelude would give; the browser build is `no_std`.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::rc::Rc;
+    pub use alloc::string::String;
+    pub use alloc::vec::Vec;
+    pub use core::cell::{Cell, RefCell};
+}
+
+use prelude::*;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::Window;
+
+use crate::config::RawOptions;
+use crate::errors::BrokerError;
+use crate::request::RawTokenRequest;
+use broker::Broker;
+
+/// The allocator `std` would have used on wasm (dlmalloc); `no_std` must name one.
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// A panic is a bug; trapping ends the wasm call with a JS `RuntimeError`, without the ~15 KB of
+/// message formatting `std` would link.
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// A boxed future. The broker's larger async steps return these instead of `impl Future`, so each
+/// state machine exists once rather than inlined into every caller.
+pub(crate) type Fut<'a, T> = core::pin::Pin<Box<dyn Future<Output = T> + 'a>>;
+
+fn reject(e: &BrokerError) -> Promise {
+    Promise::reject(&js::error_to_js(e))
+}
+
+/// Runs a broker future as a JS promise rejecting with `TokenBrokerError`s.
+fn spawn(f: Fut<'static, Result<JsValue, BrokerError>>) -> Promise {
+    future_to_promise(async move { f.await.map_err(|e| js::error_to_js(&e)) })
+}
+
+fn opt_str(v: &JsValue, key: &str) -> Option<String> {
+    js::get_str(v, key).filter(|s| !s.trim().is_empty())
+}
+
+/// The broker instance behind `window.Tessera`; the loader creates exactly one per page.
+#[wasm_bindgen(js_name = TesseraBroker)]
+#[derive(Debug)]
+pub struct TesseraBroker {
+    inner: Rc<Broker>,
+}
+
+#[wasm_bindgen(js_class = TesseraBroker)]
+impl TesseraBroker {
+    /// A broker registered on `host` (the window `Tessera` lives on): popups open from it.
+    #[wasm_bindgen(constructor)]
+    pub fn new(host: Window) -> TesseraBroker {
+        let win = web_sys::window().unwrap_or_else(|| host.clone());
+        TesseraBroker {
+            inner: Broker::new(win, host),
+        }
+    }
+
+    /// The `ready` promise: resolves once `configure` has succeeded.
+    pub fn ready(&self) -> Promise {
+        self.inner.ready()
+    }
+
+    /// The broker build's version.
+    pub fn version() -> String {
+        String::from(env!("CARGO_PKG_VERSION"))
+    }
+
+    /// `configure({ stsUrl, redirectUri, tenantId?, loginHint?, persistence? })`. Idempotent:
+    /// later calls get the first call's promise (ribbon enable rules run many times).
+    pub fn configure(&self, options: JsValue) -> Promise {
+        let b = &self.inner;
+        if let Some(p) = b.state.borrow().configuring.clone() {
+            return p;
+        }
+        let raw = RawOptions {
+            sts_url: opt_str(&options, "stsUrl"),
+            redirect_uri: opt_str(&options, "redirectUri"),
+            tenant_id: opt_str(&options, "tenantId"),
+            login_hint: opt_str(&options, "loginHint"),
+            persistence: opt_str(&options, "persistence"),
+        };
+        let promise = spawn(Box::pin({
+            let b = b.clone();
+            async move {
+                let result = b.clone().configure(raw).await;
+                if result.is_err() {
+                    // Let a later call try again (e.g. the STS was briefly unreachable).
+                    b.state.borrow_mut().configuring = None;
+                }
+                result.map(|()| JsValue::UNDEFINED)
+            }
+        }));
+        b.state.borrow_mut().configuring = Some(promise.clone());
+        promise
+    }
+
+    /// `getToken({ workload, scopes, claims?, forceRefresh?, interactive? })`.
+    #[wasm_bindgen(js_name = getToken)]
+    pub fn get_token(&self, request: JsValue) -> Promise {
+        let b = &self.inner;
+        let raw = RawTokenRequest {
+            workload: js::get_str(&request, "workload"),
+            scopes: js::get_strs(&request, "scopes"),
+            claims: js::get_str(&request, "claims"),
+            force_refresh: js::get_bool(&request, "forceRefresh"),
+            interactive: js::get_str(&request, "interactive"),
+        };
+        let req = match raw.validate() {
+            Ok(r) => r,
+            Err(e) => return reject(&e),
+        };
+        let key = req.dedup_key();
+        if let Some(p) = b.state.borrow().in_flight.get(&key) {
+            return p.clone();
+        }
+        let promise = spawn(Box::pin({
+            let b = b.clone();
+            let key = key.clone();
+            async move {
+                let result = tokens::get_token(b.clone(), req).await;
+                b.state.borrow_mut().in_flight.remove(&key);
+                result
+            }
+        }));
+        b.state.borrow_mut().in_flight.insert(key, promise.clone());
+        promise
+    }
+
+    /// `signIn({ prompt?, loginHint? })` → the account. Opens the popup synchronously.
+    #[wasm_bindgen(js_name = signIn)]
+    pub fn sign_in(&self, options: JsValue) -> Promise {
+        let params = signin::SignInParams {
+            prompt: opt_str(&options, "prompt"),
+            login_hint: opt_str(&options, "loginHint"),
+            ..Default::default()
+        };
+        match signin::sign_in_now(&self.inner, params) {
+            Ok(p) => {
+                let b = self.inner.clone();
+                spawn(Box::pin(async move {
+                    wasm_bindgen_futures::JsFuture::from(p)
+                        .await
+                        .map_err(|e| js::error_from_js(&e))?;
+                    Ok(b.account_js())
+                }))
+            }
+            Err(e) => reject(&e),
+        }
+    }
+
+    /// `signOut()`: forgets the session and every cached token in this page.
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&self) -> Promise {
+        self.inner.sign_out();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// `getAccount()` → `{ username, name, tenantId, objectId }` or `null`.
+    #[wasm_bindgen(js_name = getAccount)]
+    pub fn get_account(&self) -> JsValue {
+        self.inner.account_js()
+    }
+
+    /// `getStatus()`.
+    #[wasm_bindgen(js_name = getStatus)]
+    pub fn get_status(&self) -> String {
+        String::from(self.inner.status().as_str())
+    }
+
+    /// `onStatusChange(cb)` → an unsubscribe function; `cb(status, account)`.
+    #[wasm_bindgen(js_name = onStatusChange)]
+    pub fn on_status_change(&self, callback: Function) -> Function {
+        let b = &self.inner;
+        let id = b.next_id();
+        b.state.borrow_mut().listeners.push((id, callback));
+        let weak = Rc::downgrade(b);
+        let unsubscribe = Closure::<dyn FnMut()>::new(move || {
+            if let Some(b) = weak.upgrade() {
+                b.state.borrow_mut().listeners.retain(|(i, _)| *i != id);
+            }
+        });
+        unsubscribe.into_js_value().unchecked_into()
+    }
+}

@@ -1,0 +1,132 @@
+//! The audit trail: one row per token-exchange decision, written in batches.
+//!
+//! The STS buffers records and hands them over in batches so that auditing costs one round trip
+//! per batch, not one per request. A record has no field for a token and never will.
+
+use serde::Serialize;
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use super::{Store, StoreError, with_pool};
+
+/// Rows per INSERT statement. 14 parameters per row keeps a statement far below SQLite's
+/// 32,766 and PostgreSQL's 65,535 bind-parameter limits.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+const INSERT: &str = "INSERT INTO audit_records (id, at_ms, correlation_id, tenant_id, user_oid, \
+                      broker_app_id, client_app_id, workload, backend, scopes, outcome, error, \
+                      cache_hit, latency_us) ";
+
+const SELECT: &str = "SELECT id, at_ms, correlation_id, tenant_id, user_oid, broker_app_id, \
+                      client_app_id, workload, backend, scopes, outcome, error, cache_hit, \
+                      latency_us FROM audit_records";
+
+/// One token-exchange decision. Ids, scopes and outcomes only: no token, no assertion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    pub id: Uuid,
+    /// Unix time in milliseconds.
+    pub at_ms: i64,
+    pub correlation_id: String,
+    /// `None` when the request failed before the user token was validated.
+    pub tenant_id: Option<String>,
+    pub user_oid: Option<String>,
+    pub broker_app_id: Option<String>,
+    pub client_app_id: Option<String>,
+    pub workload: Option<String>,
+    /// The backend app id.
+    pub backend: Option<String>,
+    /// Space-separated, fully qualified scopes.
+    pub scopes: Option<String>,
+    /// What happened, e.g. `issued`, `denied`, `upstream_error`.
+    pub outcome: String,
+    /// The OAuth error code or denial reason, if any.
+    pub error: Option<String>,
+    pub cache_hit: bool,
+    pub latency_us: i64,
+}
+
+type AuditTuple = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    bool,
+    i64,
+);
+
+impl Store {
+    /// Writes a batch of audit records in one transaction (one INSERT per 1,000 records): all of
+    /// the batch is stored, or none of it.
+    pub async fn insert_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in records.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::new(INSERT);
+                query.push_values(chunk, |mut row, r| {
+                    row.push_bind(r.id.to_string())
+                        .push_bind(r.at_ms)
+                        .push_bind(r.correlation_id.as_str())
+                        .push_bind(r.tenant_id.as_deref())
+                        .push_bind(r.user_oid.as_deref())
+                        .push_bind(r.broker_app_id.as_deref())
+                        .push_bind(r.client_app_id.as_deref())
+                        .push_bind(r.workload.as_deref())
+                        .push_bind(r.backend.as_deref())
+                        .push_bind(r.scopes.as_deref())
+                        .push_bind(r.outcome.as_str())
+                        .push_bind(r.error.as_deref())
+                        .push_bind(r.cache_hit)
+                        .push_bind(r.latency_us);
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The most recent audit records, newest first (ties broken by id).
+    pub async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!("{SELECT} ORDER BY at_ms DESC, id DESC LIMIT $1");
+        let tuples: Vec<AuditTuple> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        tuples
+            .into_iter()
+            .map(|t| {
+                let id = Uuid::parse_str(&t.0).map_err(|e| StoreError::InvalidRow {
+                    table: "audit_records",
+                    detail: format!("id {:?}: {e}", t.0),
+                })?;
+                Ok(AuditRecord {
+                    id,
+                    at_ms: t.1,
+                    correlation_id: t.2,
+                    tenant_id: t.3,
+                    user_oid: t.4,
+                    broker_app_id: t.5,
+                    client_app_id: t.6,
+                    workload: t.7,
+                    backend: t.8,
+                    scopes: t.9,
+                    outcome: t.10,
+                    error: t.11,
+                    cache_hit: t.12,
+                    latency_us: t.13,
+                })
+            })
+            .collect()
+    }
+}

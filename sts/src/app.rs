@@ -1,0 +1,141 @@
+//! Wiring: from a [`Config`] to a running server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::audit::AuditSink;
+use crate::cache::MemoryCache;
+use crate::certs::CredentialSet;
+use crate::config::Config;
+use crate::entra::keys::KeyStore;
+use crate::entra::obo::OboClient;
+use crate::exchange::Exchanger;
+use crate::metrics::Metrics;
+use crate::registry_watch::RegistryWatch;
+use crate::state::AppState;
+
+/// rustls needs exactly one process-wide crypto provider; aws-lc-rs is the one jsonwebtoken uses.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Opens the registry store named by the configuration (PostgreSQL, or the embedded SQLite file).
+pub async fn open_store(config: &Config) -> anyhow::Result<registry::Store> {
+    let store = registry::Store::connect(config.registry.database_url.as_deref(), &config.registry.sqlite_path)
+        .await
+        .with_context(|| match &config.registry.database_url {
+        Some(url) => format!("cannot open the registry at {}", crate::config::redact_url_password(url)),
+        None => format!("cannot open the embedded registry at {}", config.registry.sqlite_path.display()),
+    })?;
+    Ok(store)
+}
+
+/// Applies Tessera's schema migrations, then the operator's own.
+pub async fn migrate(config: &Config, store: &registry::Store) -> anyhow::Result<()> {
+    let report = store
+        .migrate(config.registry.operator_migrations_dir.as_deref())
+        .await
+        .context("applying registry migrations")?;
+    tracing::info!(?report, "registry migrations applied");
+    Ok(())
+}
+
+/// The HTTP client for Entra: system roots, plus the configured extra CA (e.g. the emulator's).
+pub fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("tessera-sts/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_millis(config.entra.upstream_timeout_ms))
+        .pool_max_idle_per_host(64);
+    if let Some(path) = &config.entra.extra_ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("reading entra.extra_ca_file {}", path.display()))?;
+        for cert in
+            reqwest::Certificate::from_pem_bundle(&pem).with_context(|| format!("parsing {}", path.display()))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().context("building the HTTP client")
+}
+
+/// Builds the application state: registry loaded (and migrated when configured), credentials
+/// loaded, background tasks (registry reload, key refresh, audit writer) started.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let store = open_store(&config).await?;
+    if config.registry.migrate_on_start {
+        migrate(&config, &store).await?;
+    }
+    let registry = Arc::new(RegistryWatch::load(store.clone()).await.context("loading the registry")?);
+    registry.spawn(
+        Duration::from_secs(config.registry.poll_interval_secs.max(1)),
+        Duration::from_secs(config.registry.reload_interval_secs.max(1)),
+    );
+    let metrics = Arc::new(Metrics::new());
+    let credentials = Arc::new(CredentialSet::load(&config.credentials).context("loading client certificates")?);
+    for c in credentials.expiry_report(crate::cache::unix_now_secs()) {
+        metrics
+            .certificate_days_left
+            .get_or_create(&vec![
+                ("client_app".to_owned(), c.client_app_id.clone()),
+                ("thumbprint".to_owned(), c.sha256_hex.clone()),
+            ])
+            .set(c.days_left);
+    }
+    let http = http_client(&config)?;
+    let refresh = Duration::from_secs(config.entra.key_refresh_interval_secs.max(60));
+    let keys = Arc::new(KeyStore::new(http.clone(), &config.entra.authority, refresh, Arc::clone(&metrics)));
+    {
+        let keys = Arc::clone(&keys);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(refresh);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                keys.refresh_all().await;
+            }
+        });
+    }
+    let exchanger = Arc::new(Exchanger {
+        registry: Arc::clone(&registry),
+        keys,
+        obo: OboClient::new(http, config.entra.clone(), Arc::clone(&credentials), Arc::clone(&metrics)),
+        cache: Arc::new(MemoryCache::new(&config.cache)),
+        audit: AuditSink::spawn(store, Arc::clone(&metrics)),
+        metrics: Arc::clone(&metrics),
+        entra: config.entra.clone(),
+    });
+    Ok(AppState { config: Arc::new(config), registry, exchanger, metrics, credentials })
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = crate::http::router(state);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

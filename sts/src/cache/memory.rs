@@ -1,0 +1,163 @@
+//! In-memory cache on moka: bounded, per-entry expiry, and single-flight through `try_get_with`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use moka::Expiry;
+use moka::future::Cache;
+
+use super::{CachedToken, Load, Lookup, TokenCache};
+use crate::config::CacheConfig;
+
+#[derive(Debug, Clone)]
+pub struct MemoryCache {
+    inner: Cache<String, Arc<CachedToken>>,
+}
+
+/// Entries leave `margin` before the token expires, so nobody is handed a token about to die.
+struct ExpireBeforeToken {
+    margin: i64,
+}
+
+impl Expiry<String, Arc<CachedToken>> for ExpireBeforeToken {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<CachedToken>,
+        _now: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(Duration::from_secs(u64::try_from(value.expires_at - self.margin - unix_now()).unwrap_or(0)))
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &String,
+        value: &Arc<CachedToken>,
+        now: std::time::Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, now)
+    }
+}
+
+impl MemoryCache {
+    /// Bounded both in entries and in bytes with one moka capacity: each entry weighs at least
+    /// `max_bytes / max_entries`, so neither bound can be exceeded.
+    pub fn new(config: &CacheConfig) -> Self {
+        let floor = u32::try_from((config.max_bytes / config.max_entries.max(1)).max(1)).unwrap_or(u32::MAX);
+        let inner = Cache::builder()
+            .max_capacity(config.max_bytes.max(1))
+            .weigher(move |_k: &String, v: &Arc<CachedToken>| u32::try_from(v.weight()).unwrap_or(u32::MAX).max(floor))
+            .expire_after(ExpireBeforeToken { margin: i64::try_from(config.expiry_margin_secs).unwrap_or(300) })
+            .build();
+        Self { inner }
+    }
+}
+
+impl TokenCache for MemoryCache {
+    fn get_or_load<'a>(&'a self, key: String, load: Load<'a>) -> Lookup<'a> {
+        Box::pin(async move {
+            let loaded = AtomicBool::new(false);
+            let token = self
+                .inner
+                .try_get_with(key, async {
+                    loaded.store(true, Ordering::Relaxed);
+                    load.await
+                })
+                .await?;
+            Ok((token, !loaded.load(Ordering::Relaxed)))
+        })
+    }
+
+    fn put<'a>(&'a self, key: String, token: Arc<CachedToken>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.inner.insert(key, token))
+    }
+
+    fn entry_count(&self) -> u64 {
+        self.inner.entry_count()
+    }
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::certs::Secret;
+    use crate::exchange::ExchangeError;
+    use std::sync::atomic::AtomicUsize;
+
+    fn cache() -> MemoryCache {
+        MemoryCache::new(&CacheConfig { max_entries: 1000, max_bytes: 1 << 20, expiry_margin_secs: 300 })
+    }
+
+    fn token(ttl: i64) -> Arc<CachedToken> {
+        Arc::new(CachedToken {
+            access_token: Secret::new("t".repeat(100)),
+            expires_at: unix_now() + ttl,
+            scope: "s".into(),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_identical_loads_run_once() {
+        let c = cache();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let (c, calls) = (c.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                c.get_or_load(
+                    "k".into(),
+                    Box::pin(async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(token(3600))
+                    }),
+                )
+                .await
+                .unwrap()
+            }));
+        }
+        let mut hits = 0;
+        for t in tasks {
+            if t.await.unwrap().1 {
+                hits += 1;
+            }
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(hits, 63, "all but the loader are served from the single flight");
+    }
+
+    #[tokio::test]
+    async fn failures_are_not_cached_and_near_expiry_is_not_served() {
+        let c = cache();
+        let e = c.get_or_load("k".into(), Box::pin(async { Err(ExchangeError::Upstream("down".into())) })).await;
+        assert!(e.is_err());
+        let (_, hit) = c.get_or_load("k".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
+        assert!(!hit, "the error was not cached");
+        let (_, hit) = c.get_or_load("k".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
+        assert!(hit);
+        // A token inside the expiry margin is cached for zero seconds: the next call loads again.
+        let (_, _) = c.get_or_load("short".into(), Box::pin(async { Ok(token(200)) })).await.unwrap();
+        c.inner.run_pending_tasks().await;
+        let (_, hit) = c.get_or_load("short".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
+        assert!(!hit);
+    }
+
+    #[tokio::test]
+    async fn entry_bound_holds() {
+        let c = MemoryCache::new(&CacheConfig { max_entries: 10, max_bytes: 1 << 20, expiry_margin_secs: 0 });
+        for i in 0..100 {
+            c.put(format!("k{i}"), token(3600)).await;
+        }
+        c.inner.run_pending_tasks().await;
+        assert!(c.entry_count() <= 10, "{}", c.entry_count());
+    }
+}

@@ -1,0 +1,135 @@
+//! Client-app certificates: the confidential-client credentials the STS signs OBO client
+//! assertions with (spec §2, §7).
+//!
+//! A guided tour:
+//! - [`CertInfo`] (`info.rs`): the public facts of one X.509 certificate — subject, validity and
+//!   thumbprints — parsed once. What `sts cert inspect` prints and what the registry references.
+//! - [`Certificate`] (`certificate.rs`): a certificate *with* its RSA private key, loaded from a
+//!   PFX or from PEM files; the signing key is prepared once, at load.
+//! - [`CredentialSet`] (`credential_set.rs`): every configured certificate per client app, with the
+//!   rotation state: newest valid first, the ones Entra rejected behind the others.
+//! - [`generate_self_signed`] (`generate.rs`): a new self-signed certificate + key (PEM, PFX), for
+//!   `sts cert new`, the demo and tests.
+//!
+//! Key material never leaves these types through `Debug`, `Display` or an error message: a
+//! [`Secret`] prints as `Secret([redacted])`, a [`Certificate`] prints only public facts.
+
+mod certificate;
+mod credential_set;
+mod generate;
+mod info;
+
+pub use certificate::Certificate;
+pub use credential_set::{BAD_MARK_SECS, CertExpiry, CredentialSet, EXPIRY_WARNING_DAYS};
+pub use generate::{Generated, generate_self_signed, generate_self_signed_at, generate_self_signed_with_validity};
+pub use info::CertInfo;
+
+/// A value that must never be logged or printed: a password, a token, a client assertion, a
+/// private key in PEM form. `Debug` prints `Secret([redacted])`; there is no `Display`, so it
+/// cannot end up in a `format!` by accident. [`Secret::expose`] is the one explicit way out.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The raw value, for the one place that must send or use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Why a certificate could not be loaded, generated or used. Messages name files, environment
+/// variables and thumbprints — never a password or key bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("the PFX password is wrong (the file's integrity check failed)")]
+    WrongPfxPassword,
+    #[error("the environment variable {0} holding the PFX password is not set (or not UTF-8)")]
+    PasswordEnvMissing(String),
+    #[error("not a usable PFX (PKCS#12) file: {0}")]
+    Pfx(String),
+    #[error("the PFX file holds no private key with its certificate")]
+    PfxWithoutKey,
+    #[error("not a usable X.509 certificate: {0}")]
+    Certificate(String),
+    #[error("not a usable RSA private key: {0}")]
+    PrivateKey(String),
+    #[error("the private key does not belong to the certificate (their public keys differ)")]
+    KeyMismatch,
+    #[error("credential configuration for client app {client_app_id:?}: {reason}")]
+    Config { client_app_id: String, reason: String },
+    #[error("certificate {source_name} of client app {client_app_id}: {source}")]
+    Load { client_app_id: String, source_name: String, source: Box<CertError> },
+    #[error("signing the client assertion failed: {0}")]
+    Sign(String),
+    #[error("generating the certificate failed: {0}")]
+    Generate(String),
+}
+
+/// The `invalid_client` AADSTS codes that mean "this certificate is not (or no longer) accepted"
+/// (spec §7): the caller marks the certificate bad and tries the next one once.
+///
+/// - 700027: signature invalid, key unknown to the app registration, or expired key;
+/// - 700024: assertion outside its time window (this certificate's clock view is wrong for Entra);
+/// - 7000214: certificate revoked;
+/// - 1000502: certificate outside its validity period;
+/// - 7000274 / 7000277: the key credential was removed or is not yet / no longer valid.
+pub fn is_invalid_client_code(code: u32) -> bool {
+    matches!(code, 700027 | 700024 | 7000214 | 1000502 | 7000274 | 7000277)
+}
+
+/// Lower-case hex of a digest. Hand-written: two lines do not justify another dependency.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Unix seconds now. Only the load-time expiry warnings use the wall clock; every decision takes
+/// `now` as an argument so tests control time.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("hunter2-password");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(s.expose(), "hunter2-password");
+    }
+
+    #[test]
+    fn invalid_client_codes_are_exactly_the_spec_list() {
+        for code in [700027, 700024, 7000214, 1000502, 7000274, 7000277] {
+            assert!(is_invalid_client_code(code), "{code}");
+        }
+        // Neighbours and other invalid_client codes that are not about the certificate.
+        for code in [0, 700021, 50027, 65001, 700016, 700028, 7000215, 1000501] {
+            assert!(!is_invalid_client_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn hex_is_lower_case_and_padded() {
+        assert_eq!(to_hex(&[0x00, 0x0a, 0xff, 0x10]), "000aff10");
+    }
+}

@@ -1,0 +1,325 @@
+//! Configuration: built-in defaults < TOML file < `TESSERA_*` environment variables.
+//!
+//! Every struct denies unknown keys, so a typo in the file or in an environment variable
+//! (`TESSERA_SERVER__LISTNE`) stops start-up with the offending key named instead of being
+//! silently ignored. Nested keys use `__` in environment variables: `TESSERA_REGISTRY__DATABASE_URL`.
+//! Secrets are never configuration *values*: the PFX password is read from a named environment
+//! variable or a file, and the database URL's password is redacted when the configuration is shown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the TOML file (kept out of the key space on purpose).
+pub const CONFIG_FILE_ENV: &str = "TESSERA_CONFIG";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub registry: RegistryConfig,
+    pub entra: EntraConfig,
+    pub cache: CacheConfig,
+    pub log: LogConfig,
+    /// Certificates per client app (the confidential client credentials used for OBO).
+    pub credentials: Vec<CredentialConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Origins allowed to call `/token` and `/broker/config` from a browser. A `*` may stand for
+    /// leading host labels: `https://*.crm4.dynamics.com`.
+    pub cors_origins: Vec<String>,
+    /// Upper bound for a request body; a token-exchange form is a few KB.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// PostgreSQL URL (production). When absent the embedded SQLite database at `sqlite_path` is used.
+    pub database_url: Option<String>,
+    pub sqlite_path: PathBuf,
+    /// The operator's own registry migrations, applied after Tessera's schema migrations.
+    pub operator_migrations_dir: Option<PathBuf>,
+    /// Apply migrations when `sts serve` starts.
+    pub migrate_on_start: bool,
+    /// How often to look for newly applied migrations (cheap query) and reload when there are.
+    pub poll_interval_secs: u64,
+    /// Reload the whole snapshot at least this often, whatever the migrations say.
+    pub reload_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EntraConfig {
+    /// The authority host: `https://login.microsoftonline.com`, a sovereign cloud, or the emulator.
+    /// Plain `http://` is accepted for loopback hosts only.
+    pub authority: String,
+    /// Broker app the browser bundle signs in as (returned by `GET /broker/config`).
+    pub broker_app_id: Option<String>,
+    /// Extra CA certificate (PEM) to trust for the authority, e.g. the emulator's.
+    pub extra_ca_file: Option<PathBuf>,
+    /// Client-assertion signature: `PS256` with `x5t#S256` (default) or `RS256` with `x5t`.
+    pub assertion_alg: AssertionAlg,
+    /// Client capabilities declared on every OBO request (`cp1`: we handle claims challenges).
+    pub client_capabilities: Vec<String>,
+    /// Signing-key refresh period; unknown `kid`s trigger a rate-limited refetch in between.
+    pub key_refresh_interval_secs: u64,
+    /// Upstream request timeout.
+    pub upstream_timeout_ms: u64,
+    /// Retries after 429/5xx (honouring `Retry-After`) before answering 503.
+    pub upstream_retries: u32,
+    /// Clock skew tolerated on `exp`/`nbf` of incoming tokens.
+    pub leeway_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum AssertionAlg {
+    PS256,
+    RS256,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    pub max_entries: u64,
+    pub max_bytes: u64,
+    /// Cached backend tokens are dropped this long before they expire.
+    pub expiry_margin_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` (default, for production) or `pretty`.
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,sts=debug`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// One certificate of a client app. Either `pfx` or `cert_pem` + `key_pem`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialConfig {
+    pub client_app_id: String,
+    pub pfx: Option<PathBuf>,
+    /// Name of the environment variable holding the PFX password.
+    pub pfx_password_env: Option<String>,
+    /// File holding the PFX password (e.g. a mounted secret).
+    pub pfx_password_file: Option<PathBuf>,
+    pub cert_pem: Option<PathBuf>,
+    pub key_pem: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), cors_origins: Vec::new(), max_body_bytes: 32 * 1024 }
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            sqlite_path: PathBuf::from(".tessera/registry.db"),
+            operator_migrations_dir: None,
+            migrate_on_start: true,
+            poll_interval_secs: 10,
+            reload_interval_secs: 300,
+        }
+    }
+}
+
+impl Default for EntraConfig {
+    fn default() -> Self {
+        Self {
+            authority: "https://login.microsoftonline.com".into(),
+            broker_app_id: None,
+            extra_ca_file: None,
+            assertion_alg: AssertionAlg::PS256,
+            client_capabilities: vec!["cp1".into()],
+            key_refresh_interval_secs: 6 * 3600,
+            upstream_timeout_ms: 10_000,
+            upstream_retries: 2,
+            leeway_secs: 60,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { max_entries: 100_000, max_bytes: 256 * 1024 * 1024, expiry_margin_secs: 300 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Json, level: "info".into() }
+    }
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not a `#[source]`: figment's message is complete, and chaining it would print it twice.
+    #[error("configuration: {0}")]
+    Figment(Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults < `file` (or `$TESSERA_CONFIG`) < `TESSERA_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from));
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = &file {
+            if !file.exists() {
+                return Err(ConfigError::MissingFile(file.clone()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("TESSERA_").split("__").ignore(&["config"]));
+        let config: Config = figment.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_authority(&self.entra.authority)?;
+        for origin in &self.server.cors_origins {
+            crate::http::cors::OriginPattern::parse(origin).map_err(ConfigError::Invalid)?;
+        }
+        for (i, c) in self.credentials.iter().enumerate() {
+            let pfx = c.pfx.is_some();
+            let pem = c.cert_pem.is_some() || c.key_pem.is_some();
+            if pfx == pem || (pem && (c.cert_pem.is_none() || c.key_pem.is_none())) {
+                return Err(ConfigError::Invalid(format!(
+                    "credentials[{i}] ({}): give either `pfx` or both `cert_pem` and `key_pem`",
+                    c.client_app_id
+                )));
+            }
+            if c.pfx_password_env.is_some() && c.pfx_password_file.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "credentials[{i}]: give `pfx_password_env` or `pfx_password_file`, not both"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with the database password redacted.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.registry.database_url = shown.registry.database_url.as_deref().map(redact_url_password);
+        toml_string(&shown)
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    // TOML, so the output can be pasted back into a configuration file.
+    toml::to_string_pretty(config).unwrap_or_else(|e| format!("# unprintable configuration: {e}\n"))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// `https://` anywhere; `http://` only for loopback hosts (the emulator in tests and the demo).
+pub fn validate_authority(authority: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid(format!("entra.authority {authority:?}: {why}"));
+    let rest = if let Some(rest) = authority.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = authority.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        if !matches!(host, "127.0.0.1" | "localhost" | "[") && !rest.starts_with("[::1]") {
+            return Err(bad("plain http is only allowed for loopback hosts"));
+        }
+        rest
+    } else {
+        return Err(bad("must start with https://"));
+    };
+    if rest.is_empty() || rest.trim_end_matches('/').contains('/') {
+        return Err(bad("must be a scheme and host only, without a tenant or path"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_database_password() {
+        assert_eq!(
+            redact_url_password("postgres://tessera:s3cret@db:5432/tessera"),
+            "postgres://tessera:[redacted]@db:5432/tessera"
+        );
+        assert_eq!(redact_url_password("postgres://db/tessera"), "postgres://db/tessera");
+        let mut c = Config::default();
+        c.registry.database_url = Some("postgres://u:hunter2@h/d".into());
+        let shown = c.redacted_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn authority_rules() {
+        assert!(validate_authority("https://login.microsoftonline.com").is_ok());
+        assert!(validate_authority("http://127.0.0.1:9999").is_ok());
+        assert!(validate_authority("http://localhost:1").is_ok());
+        assert!(validate_authority("http://login.example.com").is_err());
+        assert!(validate_authority("https://login.microsoftonline.com/common").is_err());
+        assert!(validate_authority("ftp://x").is_err());
+    }
+
+    #[test]
+    fn file_and_env_layers_and_unknown_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("t.toml", "[server]\nlisten = \"127.0.0.1:9000\"\n[cache]\nmax_entries = 5\n")?;
+            jail.set_env("TESSERA_CACHE__MAX_ENTRIES", "7");
+            let c = Config::load(Some(Path::new("t.toml"))).unwrap();
+            assert_eq!(c.server.listen.port(), 9000);
+            assert_eq!(c.cache.max_entries, 7, "environment overrides the file");
+            assert_eq!(c.cache.expiry_margin_secs, 300, "defaults fill the rest");
+
+            jail.create_file("bad.toml", "[server]\nlistne = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            assert!(err.contains("listne"), "{err}");
+
+            jail.set_env("TESSERA_CACHE__MAX_ENTIRES", "1");
+            let err = Config::load(Some(Path::new("t.toml"))).unwrap_err().to_string();
+            assert!(err.contains("max_entires"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,222 @@
+//! Entra signing keys per tenant and token version (spec §5).
+//!
+//! Keys come from the tenant's metadata (`jwks_uri`), are cached, refreshed on a timer, and
+//! refetched when a token names an unknown `kid` — at most one fetch in flight per tenant and at
+//! most one forced refetch per `min_forced_interval`, so a flood of tokens with made-up `kid`s
+//! cannot turn into a flood of requests to Entra.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+
+use super::TokenVersion;
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("signing key {kid:?} is not published for tenant {tenant}")]
+    UnknownKid { tenant: String, kid: String },
+    #[error("cannot fetch signing keys for tenant {tenant}: {reason}")]
+    Fetch { tenant: String, reason: String },
+}
+
+/// A published signing key with the issuer it may sign for (template already substituted).
+pub struct SigningKey {
+    pub key: DecodingKey,
+    pub issuer: Option<String>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct KeySet {
+    issuer: String,
+    keys: HashMap<String, Arc<SigningKey>>,
+    fetched_at: Instant,
+}
+
+#[derive(Debug, Default)]
+struct TenantKeys {
+    current: Mutex<Option<Arc<KeySet>>>,
+    /// Held while fetching: the one fetch in flight.
+    fetching: tokio::sync::Mutex<()>,
+    last_forced: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug)]
+pub struct KeyStore {
+    http: reqwest::Client,
+    authority: String,
+    refresh_every: Duration,
+    min_forced_interval: Duration,
+    tenants: Mutex<HashMap<(String, TokenVersion), Arc<TenantKeys>>>,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: String,
+}
+
+#[derive(Deserialize)]
+struct Jwks {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    issuer: Option<String>,
+}
+
+impl KeyStore {
+    pub fn new(http: reqwest::Client, authority: &str, refresh_every: Duration, metrics: Arc<Metrics>) -> Self {
+        Self {
+            http,
+            authority: authority.trim_end_matches('/').to_owned(),
+            refresh_every,
+            min_forced_interval: Duration::from_secs(300),
+            tenants: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// For tests: how often an unknown `kid` may force a refetch.
+    pub fn with_min_forced_interval(mut self, d: Duration) -> Self {
+        self.min_forced_interval = d;
+        self
+    }
+
+    /// The issuer this tenant's tokens of `version` must carry, and the key named `kid`.
+    pub async fn key(
+        &self,
+        tenant: &str,
+        version: TokenVersion,
+        kid: &str,
+    ) -> Result<(String, Arc<SigningKey>), KeyError> {
+        let entry = self.entry(tenant, version);
+        let current = lock(&entry.current).clone();
+        if let Some(set) = &current
+            && set.fetched_at.elapsed() < self.refresh_every
+            && let Some(k) = set.keys.get(kid)
+        {
+            return Ok((set.issuer.clone(), Arc::clone(k)));
+        }
+        // Stale, missing, or an unknown kid: fetch, one at a time per tenant.
+        let _fetching = entry.fetching.lock().await;
+        let seen = current.as_ref().map(|s| s.fetched_at);
+        let after_wait = lock(&entry.current).clone();
+        let someone_fetched = after_wait.as_ref().map(|s| s.fetched_at) != seen;
+        let set = match after_wait {
+            Some(set)
+                if someone_fetched || (set.fetched_at.elapsed() < self.refresh_every && !self.may_force(&entry)) =>
+            {
+                set
+            }
+            _ => {
+                let reason = if seen.is_none() {
+                    "first"
+                } else if current.as_ref().is_some_and(|s| s.fetched_at.elapsed() >= self.refresh_every) {
+                    "expired"
+                } else {
+                    "unknown_kid"
+                };
+                let set = Arc::new(self.fetch(tenant, version).await?);
+                self.metrics.key_refreshes.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
+                *lock(&entry.current) = Some(Arc::clone(&set));
+                set
+            }
+        };
+        match set.keys.get(kid) {
+            Some(k) => Ok((set.issuer.clone(), Arc::clone(k))),
+            None => Err(KeyError::UnknownKid { tenant: tenant.to_owned(), kid: kid.chars().take(64).collect() }),
+        }
+    }
+
+    /// Refreshes every tenant seen so far (the timer); failures keep the old keys.
+    pub async fn refresh_all(&self) {
+        let known: Vec<(String, TokenVersion)> = lock(&self.tenants).keys().cloned().collect();
+        for (tenant, version) in known {
+            match self.fetch(&tenant, version).await {
+                Ok(set) => {
+                    *lock(&self.entry(&tenant, version).current) = Some(Arc::new(set));
+                    self.metrics.key_refreshes.get_or_create(&vec![("reason".to_owned(), "timer".to_owned())]).inc();
+                }
+                Err(e) => tracing::warn!(error = %e, "signing-key refresh failed; keeping the previous keys"),
+            }
+        }
+    }
+
+    /// Tenants whose keys are loaded (for readiness).
+    pub fn loaded_tenants(&self) -> usize {
+        lock(&self.tenants).values().filter(|t| lock(&t.current).is_some()).count()
+    }
+
+    fn may_force(&self, entry: &TenantKeys) -> bool {
+        let mut last = lock(&entry.last_forced);
+        if last.is_some_and(|t| t.elapsed() < self.min_forced_interval) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
+    fn entry(&self, tenant: &str, version: TokenVersion) -> Arc<TenantKeys> {
+        Arc::clone(lock(&self.tenants).entry((tenant.to_owned(), version)).or_default())
+    }
+
+    fn metadata_url(&self, tenant: &str, version: TokenVersion) -> String {
+        match version {
+            TokenVersion::V2 => format!("{}/{tenant}/v2.0/.well-known/openid-configuration", self.authority),
+            TokenVersion::V1 => format!("{}/{tenant}/.well-known/openid-configuration", self.authority),
+        }
+    }
+
+    async fn fetch(&self, tenant: &str, version: TokenVersion) -> Result<KeySet, KeyError> {
+        let fail = |reason: String| KeyError::Fetch { tenant: tenant.to_owned(), reason };
+        let metadata: Metadata = self.get_json(&self.metadata_url(tenant, version)).await.map_err(fail)?;
+        // `common`/`organizations` metadata and multi-tenant keys carry `{tenantid}`: substitute.
+        let issuer = metadata.issuer.replace("{tenantid}", tenant);
+        let jwks: Jwks = self.get_json(&metadata.jwks_uri).await.map_err(fail)?;
+        let mut keys = HashMap::new();
+        for jwk in jwks.keys {
+            let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else { continue };
+            if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+                continue;
+            }
+            match DecodingKey::from_rsa_components(&n, &e) {
+                Ok(key) => {
+                    let issuer = jwk.issuer.map(|i| i.replace("{tenantid}", tenant));
+                    keys.insert(kid, Arc::new(SigningKey { key, issuer }));
+                }
+                Err(err) => tracing::warn!(%kid, error = %err, "ignoring an unusable signing key"),
+            }
+        }
+        Ok(KeySet { issuer, keys, fetched_at: Instant::now() })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        let response = self.http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("GET {url}: HTTP {}", response.status()));
+        }
+        response.json().await.map_err(|e| format!("GET {url}: {e}"))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

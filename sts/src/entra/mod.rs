@@ -1,0 +1,14 @@
+//! Talking to Entra: client assertions, signing keys, subject-token validation, the OBO request.
+
+pub mod assertion;
+pub mod claims;
+pub mod keys;
+pub mod obo;
+pub mod validate;
+
+/// Access-token versions Entra issues (the resource's setting decides which, spec §10.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenVersion {
+    V1,
+    V2,
+}

@@ -1,0 +1,311 @@
+//! The on-behalf-of request to Entra (spec §3) and what its answers mean (§3, §4, §7, §8).
+//!
+//! oauth2-rs has no OBO grant and no client assertions, so this is a plain form POST; its error
+//! model (server said no / network failed / could not parse) is mirrored in [`ExchangeError`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::assertion::client_assertion;
+use super::claims::request_claims;
+use crate::cache::CachedToken;
+use crate::certs::{CredentialSet, Secret, is_invalid_client_code};
+use crate::config::EntraConfig;
+use crate::exchange::ExchangeError;
+use crate::metrics::Metrics;
+
+/// Longest `Retry-After` we wait for inside one request before answering 503 ourselves.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct OboClient {
+    http: reqwest::Client,
+    config: EntraConfig,
+    credentials: Arc<CredentialSet>,
+    metrics: Arc<Metrics>,
+}
+
+/// One OBO call's inputs.
+#[derive(Debug)]
+pub struct OboRequest<'a> {
+    pub tenant: &'a str,
+    pub client_app_id: &'a str,
+    pub user_token: &'a Secret,
+    pub scopes: &'a [String],
+    pub claims_challenge: Option<&'a str>,
+    pub admin_consent_url: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Success {
+    access_token: String,
+    #[serde(default)]
+    scope: String,
+    expires_in: NumberOrString,
+}
+
+/// Entra sometimes sends numbers as strings (spec §3).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrString {
+    N(i64),
+    S(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EntraError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+    #[serde(default)]
+    error_codes: Vec<u32>,
+    suberror: Option<String>,
+    claims: Option<String>,
+}
+
+impl EntraError {
+    /// `AADSTS65001: The user or administrator has not consented…` — the first line only; the
+    /// rest is trace ids and timestamps.
+    fn summary(&self) -> String {
+        let first = self.error_description.lines().next().unwrap_or_default();
+        if first.is_empty() { self.error.clone() } else { first.to_owned() }
+    }
+}
+
+enum Attempt {
+    Done(Result<CachedToken, ExchangeError>),
+    /// `invalid_client` for this certificate: try the next one.
+    BadCertificate(u32),
+}
+
+impl OboClient {
+    pub fn new(
+        http: reqwest::Client,
+        config: EntraConfig,
+        credentials: Arc<CredentialSet>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self { http, config, credentials, metrics }
+    }
+
+    pub fn token_endpoint(&self, tenant: &str) -> String {
+        // Always the user's tenant, never /common (AADSTS9001023; guests break).
+        format!("{}/{tenant}/oauth2/v2.0/token", self.config.authority.trim_end_matches('/'))
+    }
+
+    pub async fn exchange(&self, req: &OboRequest<'_>) -> Result<CachedToken, ExchangeError> {
+        let now = crate::cache::unix_now_secs();
+        let candidates = self.credentials.candidates(req.client_app_id, now);
+        if candidates.is_empty() {
+            return Err(ExchangeError::Internal(format!(
+                "no valid certificate is configured for client app {}",
+                req.client_app_id
+            )));
+        }
+        let mut last_code = 0;
+        // Newest valid certificate first; on a certificate rejection, the next one, once (spec §7).
+        for cert in candidates.iter().take(2) {
+            match self.attempt(req, cert).await {
+                Attempt::Done(result) => return result,
+                Attempt::BadCertificate(code) => {
+                    self.credentials.mark_bad(req.client_app_id, &cert.thumbprint_sha256(), code);
+                    last_code = code;
+                }
+            }
+        }
+        Err(ExchangeError::Internal(format!(
+            "Entra rejected the certificate(s) of client app {} (AADSTS{last_code})",
+            req.client_app_id
+        )))
+    }
+
+    async fn attempt(&self, req: &OboRequest<'_>, cert: &crate::certs::Certificate) -> Attempt {
+        let endpoint = self.token_endpoint(req.tenant);
+        let scope = req.scopes.join(" ");
+        let claims = request_claims(req.claims_challenge, &self.config.client_capabilities);
+        let mut retries_left = self.config.upstream_retries;
+        loop {
+            // A fresh assertion per attempt: cheap (the key is parsed once) and never stale.
+            let assertion = match client_assertion(
+                cert,
+                self.config.assertion_alg,
+                req.client_app_id,
+                &endpoint,
+                crate::cache::unix_now_secs(),
+            ) {
+                Ok(a) => a,
+                Err(e) => {
+                    return Attempt::Done(Err(ExchangeError::Internal(format!("signing the client assertion: {e}"))));
+                }
+            };
+            let mut form: Vec<(&str, &str)> = vec![
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("client_id", req.client_app_id),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.expose()),
+                ("assertion", req.user_token.expose()),
+                ("scope", &scope),
+                ("requested_token_use", "on_behalf_of"),
+            ];
+            if let Some(c) = &claims {
+                form.push(("claims", c));
+            }
+            let started = Instant::now();
+            let sent = self
+                .http
+                .post(&endpoint)
+                .timeout(Duration::from_millis(self.config.upstream_timeout_ms))
+                .form(&form)
+                .send()
+                .await;
+            self.metrics.upstream_latency.observe(started.elapsed().as_secs_f64());
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    let what = if e.is_timeout() {
+                        "timed out"
+                    } else if e.is_connect() {
+                        "connection failed"
+                    } else {
+                        "request failed"
+                    };
+                    return Attempt::Done(Err(ExchangeError::Upstream(format!(
+                        "Entra at {endpoint} could not be reached: {what}"
+                    ))));
+                }
+            };
+            let status = response.status();
+            let retry_after = parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+            if status.as_u16() == 429 || status.is_server_error() {
+                let wait = retry_after.unwrap_or(Duration::from_millis(200));
+                if retries_left > 0 && wait <= MAX_INLINE_WAIT {
+                    retries_left -= 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                return Attempt::Done(Err(ExchangeError::Unavailable {
+                    message: format!(
+                        "Entra answered HTTP {} after {} retries",
+                        status.as_u16(),
+                        self.config.upstream_retries - retries_left
+                    ),
+                    retry_after: wait.max(Duration::from_secs(1)),
+                }));
+            }
+            let body = match response.bytes().await {
+                Ok(b) => b,
+                Err(_) => return Attempt::Done(Err(ExchangeError::Upstream("Entra's answer was cut off".into()))),
+            };
+            if status.is_success() {
+                return Attempt::Done(parse_success(&body));
+            }
+            let error: EntraError = serde_json::from_slice(&body).unwrap_or_default();
+            return map_error(status.as_u16(), error, req.admin_consent_url);
+        }
+    }
+}
+
+fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
+    let s: Success = serde_json::from_slice(body)
+        .map_err(|e| ExchangeError::Upstream(format!("Entra's token response is not understood: {e}")))?;
+    let expires_in = match s.expires_in {
+        NumberOrString::N(n) => n,
+        NumberOrString::S(s) => {
+            s.parse().map_err(|_| ExchangeError::Upstream("Entra's expires_in is not a number".into()))?
+        }
+    };
+    Ok(CachedToken {
+        access_token: Secret::new(s.access_token),
+        expires_at: crate::cache::unix_now_secs() + expires_in,
+        scope: s.scope,
+    })
+}
+
+/// Branches on `error` / `suberror` first, codes second (spec §3).
+fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
+    let code = e.error_codes.first().copied().unwrap_or(0);
+    let summary = e.summary();
+    if e.error == "invalid_client" && e.error_codes.iter().any(|c| is_invalid_client_code(*c)) {
+        tracing::warn!(aadsts = code, "Entra rejected the client certificate");
+        return Attempt::BadCertificate(code);
+    }
+    let err = match (e.error.as_str(), e.suberror.as_deref(), e.claims) {
+        (_, Some("consent_required"), _) | ("consent_required", _, _) => {
+            ExchangeError::ConsentRequired { message: summary, consent_url: consent_url.to_owned() }
+        }
+        _ if code == 65001 || code == 700016 => {
+            ExchangeError::ConsentRequired { message: summary, consent_url: consent_url.to_owned() }
+        }
+        (_, Some("message_only"), claims) => ExchangeError::AccessDenied { message: summary, claims },
+        (_, _, Some(claims)) if !claims.is_empty() => ExchangeError::InsufficientClaims { message: summary, claims },
+        ("invalid_grant", _, _) | ("interaction_required", _, _) => ExchangeError::InvalidSubjectToken(summary),
+        ("invalid_scope", _, _) => ExchangeError::InvalidScope(summary),
+        ("invalid_client", _, _) | ("unauthorized_client", _, _) => {
+            ExchangeError::Internal(format!("Entra rejected the client app: {summary}"))
+        }
+        _ => ExchangeError::Upstream(format!("Entra answered HTTP {status}: {summary}")),
+    };
+    Attempt::Done(Err(err))
+}
+
+/// `Retry-After` in seconds (the form Entra uses); an HTTP date falls back to the default.
+fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+    value?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, json: &str) -> ExchangeError {
+        match map_error(status, serde_json::from_str(json).unwrap(), "https://x/adminconsent") {
+            Attempt::Done(Err(e)) => e,
+            Attempt::Done(Ok(_)) => panic!("not an error"),
+            Attempt::BadCertificate(c) => ExchangeError::Internal(format!("bad cert {c}")),
+        }
+    }
+
+    #[test]
+    fn maps_entra_errors() {
+        assert!(matches!(
+            err(400, r#"{"error":"invalid_grant","suberror":"consent_required","error_codes":[65001]}"#),
+            ExchangeError::ConsentRequired { .. }
+        ));
+        assert!(matches!(
+            err(
+                400,
+                r#"{"error":"interaction_required","suberror":"basic_action","error_codes":[50076],"claims":"{\"access_token\":{}}"}"#
+            ),
+            ExchangeError::InsufficientClaims { .. }
+        ));
+        assert!(matches!(
+            err(400, r#"{"error":"invalid_grant","suberror":"message_only","error_codes":[53003],"claims":"{}"}"#),
+            ExchangeError::AccessDenied { .. }
+        ));
+        assert!(
+            matches!(err(400, r#"{"error":"invalid_grant","error_codes":[500133],"error_description":"AADSTS500133: expired\r\nTrace ID: x"}"#), ExchangeError::InvalidSubjectToken(m) if m == "AADSTS500133: expired")
+        );
+        assert!(matches!(
+            err(400, r#"{"error":"invalid_scope","error_codes":[700022]}"#),
+            ExchangeError::InvalidScope(_)
+        ));
+        assert!(
+            matches!(err(401, r#"{"error":"invalid_client","error_codes":[700027]}"#), ExchangeError::Internal(m) if m == "bad cert 700027")
+        );
+        assert!(matches!(
+            err(400, r#"{"error":"unauthorized_client","error_codes":[700016]}"#),
+            ExchangeError::ConsentRequired { .. }
+        ));
+    }
+
+    #[test]
+    fn expires_in_may_be_a_string() {
+        let t =
+            parse_success(br#"{"access_token":"a","expires_in":"3599","scope":"s","token_type":"Bearer"}"#).unwrap();
+        assert!(t.expires_at > crate::cache::unix_now_secs() + 3500);
+    }
+}

@@ -1,0 +1,121 @@
+//! Why an exchange failed, as a typed enum inside and as an RFC 6749 error at the edge.
+//!
+//! Each variant documents the status and `error` code it answers with. Messages are specific (they
+//! name the field, the scope, the tenant) and never contain a token.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+/// Waiters of one single flight share an error, hence `Clone`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExchangeError {
+    /// 400 `invalid_request`: the form is malformed.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 400 `unsupported_grant_type`.
+    #[error("grant_type {0:?} is not supported; use urn:ietf:params:oauth:grant-type:token-exchange")]
+    UnsupportedGrantType(String),
+    /// 400 `invalid_scope`: scopes malformed, not allowed, or of several resources.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// 400 `invalid_target`: the audience names no usable workload.
+    #[error("{0}")]
+    InvalidTarget(String),
+    /// 400 `invalid_grant`: the subject token is not acceptable (signature, issuer, audience,
+    /// expiry, calling app, scope, app-only…).
+    #[error("subject_token rejected: {0}")]
+    InvalidSubjectToken(String),
+    /// 403 `unauthorized_client`: the broker app may not request this workload.
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// 403 `consent_required`: the tenant has not consented (or consent was revoked); carries the
+    /// admin-consent URL.
+    #[error("{message}")]
+    ConsentRequired { message: String, consent_url: String },
+    /// 403 `access_denied`: Entra blocked the user (Conditional Access) or the workload is disabled.
+    #[error("{message}")]
+    AccessDenied { message: String, claims: Option<String> },
+    /// 401 `insufficient_claims`: Entra demands more (MFA, CA, CAE). `claims` is the raw JSON
+    /// challenge; the edge sends it base64-encoded.
+    #[error("{message}")]
+    InsufficientClaims { message: String, claims: String },
+    /// 503 `temporarily_unavailable`: Entra throttled or failed after our retries.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: Duration },
+    /// 502 `server_error`: Entra could not be reached at all.
+    #[error("{0}")]
+    Upstream(String),
+    /// 500 `server_error`: our own fault (configuration, no usable credential). Logged in full,
+    /// answered briefly.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ExchangeError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_)
+            | Self::UnsupportedGrantType(_)
+            | Self::InvalidScope(_)
+            | Self::InvalidTarget(_)
+            | Self::InvalidSubjectToken(_) => StatusCode::BAD_REQUEST,
+            Self::UnauthorizedClient(_) | Self::ConsentRequired { .. } | Self::AccessDenied { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            Self::InsufficientClaims { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 6749 / RFC 8693 / RFC 6750 `error` code.
+    pub fn oauth_code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
+            Self::InvalidSubjectToken(_) => "invalid_grant",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::ConsentRequired { .. } => "consent_required",
+            Self::AccessDenied { .. } => "access_denied",
+            Self::InsufficientClaims { .. } => "insufficient_claims",
+            Self::Unavailable { .. } => "temporarily_unavailable",
+            Self::Upstream(_) | Self::Internal(_) => "server_error",
+        }
+    }
+
+    /// The short outcome label used in metrics and audit records.
+    pub fn outcome(&self) -> &'static str {
+        self.oauth_code()
+    }
+
+    /// What the caller is told. Internal errors stay in the log.
+    pub fn public_description(&self) -> String {
+        match self {
+            Self::Internal(_) => "the token service failed; see its log with this correlation id".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Maps a registry denial to the OAuth error a broker can act on.
+impl From<registry::Denial> for ExchangeError {
+    fn from(d: registry::Denial) -> Self {
+        use registry::Denial as D;
+        let message = d.to_string();
+        if let Some(url) = d.admin_consent_url() {
+            return Self::ConsentRequired { message, consent_url: url.to_owned() };
+        }
+        match d {
+            D::BrokerNotAllowed { .. } => Self::UnauthorizedClient(message),
+            D::WorkloadDisabled { .. } => Self::AccessDenied { message, claims: None },
+            D::UnknownClientApp { .. } | D::UnknownWorkload { .. } | D::WorkloadClientMismatch { .. } => {
+                Self::InvalidTarget(message)
+            }
+            _ => Self::InvalidScope(message),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The exchange: subject token → validation → registry decision → cache / certificate OBO → audit.
+//!
+//! Order matters for safety and cost: structural checks first (no I/O), then the registry's pure
+//! decision (so a token for a tenant that never consented costs nothing upstream), then the
+//! signature against the tenant's keys, then the cache, and only then Entra.
+
+mod error;
+mod request;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use error::ExchangeError;
+pub use request::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
+
+use crate::audit::AuditSink;
+use crate::cache::{CachedToken, TokenCache, cache_key, unix_now_secs};
+use crate::config::EntraConfig;
+use crate::entra::keys::KeyStore;
+use crate::entra::obo::{OboClient, OboRequest};
+use crate::entra::validate;
+use crate::metrics::Metrics;
+use crate::registry_watch::RegistryWatch;
+
+/// Everything an exchange needs; one per process, shared by all requests.
+#[derive(Debug)]
+pub struct Exchanger {
+    pub registry: Arc<RegistryWatch>,
+    pub keys: Arc<KeyStore>,
+    pub obo: OboClient,
+    pub cache: Arc<dyn TokenCache>,
+    pub audit: AuditSink,
+    pub metrics: Arc<Metrics>,
+    pub entra: EntraConfig,
+}
+
+/// A backend token handed to the broker.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: Arc<CachedToken>,
+    pub from_cache: bool,
+}
+
+/// What the audit record needs, filled in as the exchange progresses.
+/// Fields stay `None` when the exchange failed before learning them.
+#[derive(Debug, Default)]
+struct Trail {
+    tenant: Option<String>,
+    user_oid: Option<String>,
+    broker: Option<String>,
+    client: Option<String>,
+    workload: Option<String>,
+    backend: Option<String>,
+    scopes: Option<String>,
+}
+
+impl Exchanger {
+    /// Runs one exchange and records its outcome (audit + metrics), whatever it is.
+    pub async fn exchange(&self, form: TokenForm, correlation_id: &str) -> Result<Issued, ExchangeError> {
+        let started = Instant::now();
+        let mut trail = Trail::default();
+        let result = self.run(form, &mut trail).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.outcome(),
+        };
+        self.metrics.outcome(outcome);
+        let from_cache = result.as_ref().is_ok_and(|i| i.from_cache);
+        if let Err(e) = &result {
+            tracing::info!(correlation_id, outcome, error = %e, tenant = ?trail.tenant, workload = ?trail.workload, "exchange refused");
+        } else {
+            tracing::debug!(correlation_id, from_cache, tenant = ?trail.tenant, workload = ?trail.workload, "exchange ok");
+        }
+        self.audit.record(registry::AuditRecord {
+            id: uuid::Uuid::new_v4(),
+            at_ms: unix_now_ms(),
+            correlation_id: correlation_id.to_owned(),
+            tenant_id: trail.tenant,
+            user_oid: trail.user_oid,
+            broker_app_id: trail.broker,
+            client_app_id: trail.client,
+            workload: trail.workload,
+            backend: trail.backend,
+            scopes: trail.scopes,
+            outcome: outcome.to_owned(),
+            error: result.as_ref().err().map(|e| e.public_description()),
+            cache_hit: from_cache,
+            latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        });
+        result
+    }
+
+    async fn run(&self, form: TokenForm, trail: &mut Trail) -> Result<Issued, ExchangeError> {
+        let req = form.check()?;
+        let token = req.subject_token.expose();
+        let leeway = i64::try_from(self.entra.leeway_secs).unwrap_or(60);
+        let peeked = validate::peek(token, unix_now_secs(), leeway).map_err(ExchangeError::InvalidSubjectToken)?;
+        trail.tenant = Some(peeked.tenant.clone());
+        trail.user_oid = Some(peeked.oid.clone());
+        trail.broker = Some(peeked.calling_app.clone());
+
+        // The registry: which workload the token's audience is, and whether this broker, tenant
+        // and these scopes are allowed. Pure and in memory.
+        let snapshot = self.registry.snapshot();
+        let workload = snapshot.workload_for_audience(&peeked.audience).ok_or_else(|| {
+            ExchangeError::InvalidSubjectToken(format!(
+                "aud {:?} is not a registered client app",
+                peeked.audience.chars().take(100).collect::<String>()
+            ))
+        })?;
+        trail.client = Some(workload.client_app_id.clone());
+        trail.workload = Some(workload.name.clone());
+        if let Some(asked) = &req.workload
+            && !asked.eq_ignore_ascii_case(&workload.name)
+        {
+            return Err(ExchangeError::InvalidTarget(format!(
+                "audience {asked:?} does not match the subject token, which was issued to workload {:?}",
+                workload.name
+            )));
+        }
+        let grant = registry::decide(
+            &snapshot,
+            &registry::ConsentRequest {
+                tenant_id: &peeked.tenant,
+                broker_app_id: &peeked.calling_app,
+                target: registry::Target::ClientApp(&workload.client_app_id),
+                scope: &req.scope,
+                authority: &self.entra.authority,
+            },
+        )?;
+        trail.backend = Some(grant.backend_app_id.clone());
+        trail.scopes = Some(grant.scopes.join(" "));
+        if !peeked.scopes.iter().any(|s| s.eq_ignore_ascii_case(&workload.required_scope)) {
+            return Err(ExchangeError::InvalidSubjectToken(format!(
+                "scp does not contain {:?}, the scope workload {:?} requires",
+                workload.required_scope, workload.name
+            )));
+        }
+
+        // Authenticity: signature and issuer against the tenant's published keys.
+        let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await.map_err(|e| match e {
+            crate::entra::keys::KeyError::UnknownKid { .. } => ExchangeError::InvalidSubjectToken(e.to_string()),
+            crate::entra::keys::KeyError::Fetch { .. } => ExchangeError::Upstream(e.to_string()),
+        })?;
+        validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)
+            .map_err(ExchangeError::InvalidSubjectToken)?;
+
+        let consent_url = registry::admin_consent_url(&self.entra.authority, &peeked.tenant, &workload.client_app_id);
+        let obo = OboRequest {
+            tenant: &peeked.tenant,
+            client_app_id: &workload.client_app_id,
+            user_token: &req.subject_token,
+            scopes: &grant.scopes,
+            claims_challenge: req.claims.as_deref(),
+            admin_consent_url: &consent_url,
+        };
+        let key = cache_key(token, &workload.client_app_id, &grant.scopes);
+        if req.claims.is_some() {
+            // A claims challenge must reach Entra: bypass the cache, then refresh it.
+            self.metrics.cache_misses.inc();
+            let fresh = Arc::new(self.obo.exchange(&obo).await?);
+            self.cache.put(key, Arc::clone(&fresh)).await;
+            return Ok(Issued { token: fresh, from_cache: false });
+        }
+        let (token, from_cache) = self
+            .cache
+            .get_or_load(key, Box::pin(async { self.obo.exchange(&obo).await.map(Arc::new) }))
+            .await
+            .map_err(Arc::unwrap_or_clone)?;
+        if from_cache {
+            self.metrics.cache_hits.inc()
+        } else {
+            self.metrics.cache_misses.inc()
+        };
+        Ok(Issued { token, from_cache })
+    }
+}
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,177 @@
+//! The RFC 8693 token-exchange request as the broker sends it, parsed and checked before anything
+//! else happens. Pure: no I/O, so every rule is unit-tested.
+
+use serde::Deserialize;
+
+use super::error::ExchangeError;
+use crate::certs::Secret;
+
+pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// A real Entra access token is 1–4 KB; anything far beyond is not one.
+pub const MAX_SUBJECT_TOKEN_BYTES: usize = 16 * 1024;
+pub const MAX_SCOPE_BYTES: usize = 2 * 1024;
+pub const MAX_CLAIMS_BYTES: usize = 4 * 1024;
+
+/// The form as received. Unknown fields are ignored (RFC 6749 §3.2: "unrecognized request
+/// parameters MUST be ignored"); duplicated fields are rejected by the parser.
+#[derive(Deserialize)]
+pub struct TokenForm {
+    pub grant_type: Option<String>,
+    pub subject_token: Option<String>,
+    pub subject_token_type: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub audience: Option<String>,
+    pub requested_token_type: Option<String>,
+    pub claims: Option<String>,
+}
+
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenForm")
+            .field("grant_type", &self.grant_type)
+            .field("subject_token", &self.subject_token.as_ref().map(|_| "[redacted]"))
+            .field("scope", &self.scope)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A checked exchange request.
+#[derive(Debug)]
+pub struct ExchangeRequest {
+    pub subject_token: Secret,
+    /// Space-separated backend scopes, as sent (the registry normalises them).
+    pub scope: String,
+    /// Workload name from `audience` (or `resource` when it is not a URI).
+    pub workload: Option<String>,
+    /// A claims challenge (raw JSON object) to satisfy: bypasses the cache.
+    pub claims: Option<String>,
+}
+
+impl TokenForm {
+    pub fn check(self) -> Result<ExchangeRequest, ExchangeError> {
+        let invalid = |m: &str| ExchangeError::InvalidRequest(m.to_owned());
+        match self.grant_type.as_deref() {
+            None => return Err(invalid("grant_type is required")),
+            Some(GRANT_TYPE_TOKEN_EXCHANGE) => {}
+            Some(other) => return Err(ExchangeError::UnsupportedGrantType(other.chars().take(100).collect())),
+        }
+        let subject_token =
+            self.subject_token.filter(|t| !t.is_empty()).ok_or_else(|| invalid("subject_token is required"))?;
+        if subject_token.len() > MAX_SUBJECT_TOKEN_BYTES {
+            return Err(invalid("subject_token is larger than any Entra access token"));
+        }
+        match self.subject_token_type.as_deref() {
+            Some(TOKEN_TYPE_ACCESS_TOKEN) => {}
+            Some(_) => return Err(invalid("subject_token_type must be urn:ietf:params:oauth:token-type:access_token")),
+            None => return Err(invalid("subject_token_type is required")),
+        }
+        if let Some(t) = self.requested_token_type.as_deref()
+            && t != TOKEN_TYPE_ACCESS_TOKEN
+        {
+            return Err(invalid(
+                "requested_token_type: only urn:ietf:params:oauth:token-type:access_token can be issued",
+            ));
+        }
+        let scope = self.scope.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let scope = scope.ok_or_else(|| {
+            ExchangeError::InvalidScope("scope is required: the backend scopes to obtain, of one resource".into())
+        })?;
+        if scope.len() > MAX_SCOPE_BYTES {
+            return Err(ExchangeError::InvalidScope("scope is too long".into()));
+        }
+        // `audience` names the workload. `resource` is accepted too when it is a plain name; as a
+        // URI it would name the backend, which `scope` already does.
+        let workload = match (self.audience, self.resource) {
+            (Some(a), _) if !a.is_empty() => Some(a),
+            (_, Some(r)) if !r.is_empty() && !r.contains(':') => Some(r),
+            _ => None,
+        };
+        if let Some(w) = &workload
+            && (w.len() > 64 || !w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return Err(ExchangeError::InvalidTarget(format!(
+                "audience {:?} is not a workload name",
+                w.chars().take(64).collect::<String>()
+            )));
+        }
+        let claims = match self.claims.filter(|c| !c.trim().is_empty()) {
+            None => None,
+            Some(c) if c.len() > MAX_CLAIMS_BYTES => return Err(invalid("claims is too long")),
+            Some(c) => match serde_json::from_str::<serde_json::Value>(&c) {
+                Ok(v) if v.is_object() => Some(v.to_string()),
+                _ => return Err(invalid("claims must be a JSON object (the decoded claims challenge)")),
+            },
+        };
+        Ok(ExchangeRequest { subject_token: Secret::new(subject_token), scope, workload, claims })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn form() -> TokenForm {
+        TokenForm {
+            grant_type: Some(GRANT_TYPE_TOKEN_EXCHANGE.into()),
+            subject_token: Some("eyJ.a.b".into()),
+            subject_token_type: Some(TOKEN_TYPE_ACCESS_TOKEN.into()),
+            scope: Some(" https://graph.microsoft.com/User.Read ".into()),
+            resource: None,
+            audience: Some("file-picker".into()),
+            requested_token_type: None,
+            claims: None,
+        }
+    }
+
+    fn err(f: TokenForm) -> String {
+        let e = f.check().unwrap_err();
+        format!("{}: {e}", e.oauth_code())
+    }
+
+    #[test]
+    fn accepts_a_good_request() {
+        let r = form().check().unwrap();
+        assert_eq!(r.scope, "https://graph.microsoft.com/User.Read");
+        assert_eq!(r.workload.as_deref(), Some("file-picker"));
+        assert!(!format!("{r:?}").contains("eyJ"), "Debug must not show the token");
+    }
+
+    #[test]
+    fn each_bad_field_has_its_own_error() {
+        assert!(err(TokenForm { grant_type: None, ..form() }).starts_with("invalid_request: grant_type"));
+        assert!(err(TokenForm { grant_type: Some("password".into()), ..form() }).starts_with("unsupported_grant_type"));
+        assert!(err(TokenForm { subject_token: Some(String::new()), ..form() }).contains("subject_token is required"));
+        assert!(
+            err(TokenForm { subject_token: Some("x".repeat(MAX_SUBJECT_TOKEN_BYTES + 1)), ..form() })
+                .contains("larger")
+        );
+        assert!(
+            err(TokenForm { subject_token_type: Some("urn:x".into()), ..form() }).contains("subject_token_type must")
+        );
+        assert!(err(TokenForm { subject_token_type: None, ..form() }).contains("subject_token_type is required"));
+        assert!(
+            err(TokenForm { requested_token_type: Some("urn:ietf:params:oauth:token-type:id_token".into()), ..form() })
+                .contains("requested_token_type")
+        );
+        assert!(err(TokenForm { scope: Some("  ".into()), ..form() }).starts_with("invalid_scope: scope is required"));
+        assert!(err(TokenForm { audience: Some("no spaces!".into()), ..form() }).starts_with("invalid_target"));
+        assert!(err(TokenForm { claims: Some("[1]".into()), ..form() }).contains("claims must be a JSON object"));
+    }
+
+    #[test]
+    fn claims_are_minified_and_resource_names_a_workload() {
+        let r = TokenForm { claims: Some("{ \"access_token\" : {} }".into()), ..form() }.check().unwrap();
+        assert_eq!(r.claims.as_deref(), Some("{\"access_token\":{}}"));
+        let r = TokenForm { audience: None, resource: Some("file-picker".into()), ..form() }.check().unwrap();
+        assert_eq!(r.workload.as_deref(), Some("file-picker"));
+        let r = TokenForm { audience: None, resource: Some("https://graph.microsoft.com".into()), ..form() }
+            .check()
+            .unwrap();
+        assert_eq!(r.workload, None);
+    }
+}

@@ -1,0 +1,42 @@
+//! The HTTP edge: routes, CORS, body limits, correlation ids. Handlers stay thin; decisions live
+//! in `exchange` and `registry`.
+
+mod broker_config;
+mod correlation;
+pub mod cors;
+mod error;
+mod health;
+pub mod openapi;
+mod token;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let origins = state.config.server.cors_origins.iter().filter_map(|o| cors::OriginPattern::parse(o).ok()).collect();
+    let max_body = state.config.server.max_body_bytes;
+    let browser = Router::new()
+        .route("/token", post(token::token))
+        .route("/broker/config", get(broker_config::broker_config))
+        .layer(cors::layer(origins));
+    Router::new()
+        .merge(browser)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi::openapi))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(middleware::from_fn(correlation::middleware))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+}

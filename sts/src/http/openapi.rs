@@ -1,0 +1,62 @@
+//! `GET /openapi.json`. Written by hand: three routes do not justify a derive framework and its
+//! compile time, and a test checks the document against the router's real behaviour.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+pub async fn openapi() -> Json<Value> {
+    Json(document())
+}
+
+pub fn document() -> Value {
+    let error = json!({
+        "type": "object",
+        "required": ["error", "error_description", "correlation_id"],
+        "properties": {
+            "error": { "type": "string", "enum": ["invalid_request", "unsupported_grant_type", "invalid_scope", "invalid_target", "invalid_grant", "unauthorized_client", "consent_required", "access_denied", "insufficient_claims", "temporarily_unavailable", "server_error"] },
+            "error_description": { "type": "string" },
+            "correlation_id": { "type": "string" },
+            "consent_url": { "type": "string", "description": "Admin-consent URL (with consent_required)." },
+            "claims": { "type": "string", "description": "Base64 claims challenge (with insufficient_claims); pass it decoded as the `claims` of the next sign-in, then retry." }
+        }
+    });
+    let err_ref = json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } });
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Tessera STS", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Token exchange (RFC 8693) for browser code in Power Apps: a user's Entra token for a workload's client app in, a backend token obtained on behalf of the user out." },
+        "paths": {
+            "/token": { "post": {
+                "summary": "Exchange a user token for a backend token (on-behalf-of)",
+                "parameters": [{ "name": "x-correlation-id", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 64 } }],
+                "requestBody": { "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
+                    "type": "object",
+                    "required": ["grant_type", "subject_token", "subject_token_type", "scope"],
+                    "properties": {
+                        "grant_type": { "const": "urn:ietf:params:oauth:grant-type:token-exchange" },
+                        "subject_token": { "type": "string", "description": "The user's Entra access token for the workload's client app." },
+                        "subject_token_type": { "const": "urn:ietf:params:oauth:token-type:access_token" },
+                        "scope": { "type": "string", "description": "Space-separated backend scopes of one resource, e.g. https://graph.microsoft.com/Files.Read" },
+                        "audience": { "type": "string", "description": "Workload name (optional; must match the token)." },
+                        "resource": { "type": "string" },
+                        "requested_token_type": { "const": "urn:ietf:params:oauth:token-type:access_token" },
+                        "claims": { "type": "string", "description": "Claims challenge JSON a backend returned; bypasses the cache." }
+                    } } } } },
+                "responses": {
+                    "200": { "description": "Backend token", "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["access_token", "issued_token_type", "token_type", "expires_in", "scope"],
+                        "properties": { "access_token": { "type": "string" }, "issued_token_type": { "type": "string" }, "token_type": { "const": "Bearer" }, "expires_in": { "type": "integer" }, "scope": { "type": "string" } } } } } },
+                    "400": { "description": "Invalid request, grant, scope or target", "content": err_ref },
+                    "401": { "description": "insufficient_claims: re-authenticate with the claims challenge (also in WWW-Authenticate)", "content": err_ref },
+                    "403": { "description": "consent_required (with consent_url), unauthorized_client or access_denied", "content": err_ref },
+                    "502": { "description": "Entra unreachable", "content": err_ref },
+                    "503": { "description": "Entra throttled or failing (Retry-After)", "content": err_ref }
+                } } },
+            "/broker/config": { "get": { "summary": "Configuration for the browser broker", "responses": { "200": { "description": "Broker app, authority, workloads" } } } },
+            "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
+            "/readyz": { "get": { "summary": "Readiness per dependency", "responses": { "200": { "description": "ready or degraded" }, "503": { "description": "not ready" } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format" } } } }
+        },
+        "components": { "schemas": { "Error": error } }
+    })
+}

@@ -1,0 +1,27 @@
+//! Tessera's Security Token Service.
+//!
+//! A guided tour:
+//! - [`config`]: defaults < TOML < environment, unknown keys rejected.
+//! - [`registry_watch`]: the in-memory registry snapshot and its reload loop.
+//! - [`http`]: routes, CORS, correlation ids and the OAuth error edge.
+//! - [`exchange`]: one token exchange from form to backend token — the order of checks lives here.
+//! - [`entra`]: subject-token validation, signing keys, client assertions, the OBO call.
+//! - [`certs`]: client-app certificates and their rotation state.
+//! - [`cache`]: OBO results keyed by a hash of the subject token; single-flight.
+//! - [`audit`], [`metrics`]: what happened, off the request path.
+//! - [`app`]: wiring — builds the one [`state::AppState`] and serves it.
+//! - [`cli`]: the `sts` subcommands.
+
+pub mod app;
+pub mod audit;
+pub mod cache;
+pub mod certs;
+pub mod cli;
+pub mod config;
+pub mod entra;
+pub mod exchange;
+pub mod http;
+pub mod metrics;
+pub mod registry_watch;
+pub mod state;
+pub mod telemetry;
