@@ -1,0 +1,263 @@
+//! A real STS (in-process, on a loopback port) + the real entra-emulator + a fresh PostgreSQL
+//! database per test. Nothing is mocked: the STS talks HTTP to the emulator exactly as it would
+//! talk to Entra.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use entra_emulator::{
+    AppConfig, CertificateConfig, ConsentConfig, Emulator, EmulatorConfig, GrantKind, RunningEmulator, TenantConfig,
+    UserConfig, UserTokenRequest,
+};
+use registry::demo;
+use registry::testing::TestDb;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use sts::certs::{Generated, generate_self_signed_with_validity};
+use sts::config::{Config, CredentialConfig};
+use sts::state::AppState;
+
+pub const TENANT: &str = demo::TENANT_ID;
+pub const OTHER_TENANT: &str = demo::OTHER_TENANT_ID;
+pub const BROKER: &str = demo::BROKER_APP_ID;
+pub const CLIENT: &str = demo::FILE_PICKER_CLIENT_APP_ID;
+/// A broker registered in Entra but not allowed for the workload in Tessera's registry.
+pub const OTHER_BROKER: &str = "99999999-8888-4777-8666-555555555555";
+pub const USER_OID: &str = "0b5b7d3e-9b1c-4a8e-8f3a-2c6d1e4f5a6b";
+pub const FILES_READ: &str = "https://graph.microsoft.com/Files.Read";
+pub const USER_READ: &str = "https://graph.microsoft.com/User.Read";
+
+/// Knobs a test may turn before start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Certificates of the client app, newest first by `not_before` (index 0 is the newest).
+    pub certificates: usize,
+    /// Token version Graph accepts in the emulator.
+    pub backend_token_version: u8,
+    pub cache_expiry_margin_secs: u64,
+    pub upstream_retries: u32,
+    /// Authority override (e.g. a closed port to test network failures).
+    pub authority: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            certificates: 1,
+            backend_token_version: 2,
+            cache_expiry_margin_secs: 300,
+            upstream_retries: 2,
+            authority: None,
+        }
+    }
+}
+
+pub struct Harness {
+    pub emulator: RunningEmulator,
+    pub db: TestDb,
+    pub state: AppState,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub certs: Vec<Generated>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        sts::app::install_crypto_provider();
+        let now = sts::cache::unix_now_secs();
+        // Newest first: certificate i became valid i days ago.
+        let certs: Vec<Generated> = (0..options.certificates)
+            .map(|i| {
+                let nb = now - 3600 - 86_400 * i64::try_from(i).unwrap();
+                generate_self_signed_with_validity(&format!("file-picker-{i}"), nb, now + 90 * 86_400).unwrap()
+            })
+            .collect();
+        let emulator = Emulator::start(emulator_config(&certs, options.backend_token_version)).await.unwrap();
+
+        let db = TestDb::postgres().await;
+        db.store().migrate(None).await.unwrap();
+        db.store().migrate_demo().await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut credentials = Vec::new();
+        for (i, c) in certs.iter().enumerate() {
+            let cert_path = dir.path().join(format!("c{i}.cert.pem"));
+            let key_path = dir.path().join(format!("c{i}.key.pem"));
+            std::fs::write(&cert_path, c.cert_pem()).unwrap();
+            std::fs::write(&key_path, c.key_pem().expose()).unwrap();
+            credentials.push(CredentialConfig {
+                client_app_id: CLIENT.into(),
+                cert_pem: Some(cert_path),
+                key_pem: Some(key_path),
+                ..Default::default()
+            });
+        }
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.registry.database_url = Some(db.url().to_owned());
+        config.registry.sqlite_path = PathBuf::from("/nonexistent");
+        config.entra.authority = options.authority.clone().unwrap_or_else(|| emulator.http_base());
+        config.entra.broker_app_id = Some(BROKER.into());
+        config.entra.upstream_retries = options.upstream_retries;
+        config.cache.expiry_margin_secs = options.cache_expiry_margin_secs;
+        config.server.cors_origins = vec!["https://*.crm4.dynamics.com".into()];
+        config.credentials = credentials;
+
+        let state = sts::app::build_state(config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(sts::app::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Self { emulator, db, state, base, http: reqwest::Client::new(), certs, _dir: dir, shutdown: Some(tx) }
+    }
+
+    /// A user token as the broker would hold it (aud = the file-picker client app).
+    pub fn user_token(&self, edit: impl FnOnce(&mut UserTokenRequest)) -> String {
+        let mut req = UserTokenRequest {
+            tenant: TENANT.into(),
+            user: USER_OID.into(),
+            client_app: CLIENT.into(),
+            broker_app: BROKER.into(),
+            scopes: vec!["access_as_user".into()],
+            version: 2,
+            ..Default::default()
+        };
+        edit(&mut req);
+        self.emulator.admin().issue_user_token(req).unwrap()
+    }
+
+    /// `POST /token` with the standard fields plus `extra`.
+    pub async fn exchange(&self, subject_token: &str, scope: &str, extra: &[(&str, &str)]) -> Answer {
+        let mut form = vec![
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+            ("subject_token", subject_token),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+            ("scope", scope),
+        ];
+        form.extend_from_slice(extra);
+        let r = self.http.post(format!("{}/token", self.base)).form(&form).send().await.unwrap();
+        Answer::read(r).await
+    }
+
+    pub fn obo_requests(&self) -> u64 {
+        self.emulator.admin().counters().requests(GrantKind::OnBehalfOf, CLIENT)
+    }
+
+    /// Applies SQL to the registry and reloads the STS's snapshot.
+    pub async fn registry_sql(&self, sql: &str) {
+        self.db.store().execute_script(sql).await.unwrap();
+        assert!(self.state.registry.refresh(true).await);
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// One HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn read(r: reqwest::Response) -> Self {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.json().await.unwrap_or(Value::Null);
+        Self { status, headers, body }
+    }
+
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    pub fn description(&self) -> &str {
+        self.body["error_description"].as_str().unwrap_or("")
+    }
+
+    pub fn access_token(&self) -> &str {
+        self.body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access_token in {:?} {}", self.status, self.body))
+    }
+
+    /// The claims of the issued backend token (not verified: the emulator made it).
+    pub fn token_claims(&self) -> Value {
+        use base64::Engine;
+        let payload = self.access_token().split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    }
+}
+
+fn emulator_config(certs: &[Generated], backend_version: u8) -> EmulatorConfig {
+    let tenant = |id: &str| TenantConfig {
+        id: id.into(),
+        display_name: "Contoso".into(),
+        users: vec![UserConfig {
+            oid: USER_OID.into(),
+            upn: "adele@contoso.test".into(),
+            name: "Adele Vance".into(),
+            ..Default::default()
+        }],
+        apps: vec![
+            AppConfig {
+                client_id: BROKER.into(),
+                display_name: "Tessera broker".into(),
+                spa_redirect_uris: vec!["http://127.0.0.1/redirect.html".into()],
+                ..Default::default()
+            },
+            AppConfig { client_id: OTHER_BROKER.into(), display_name: "Another broker".into(), ..Default::default() },
+            AppConfig {
+                client_id: CLIENT.into(),
+                display_name: "File picker".into(),
+                identifier_uris: vec![demo::FILE_PICKER_APP_ID_URI.into()],
+                scopes: vec!["access_as_user".into()],
+                known_client_apps: vec![BROKER.into()],
+                access_token_version: Some(2),
+                certificates: certs
+                    .iter()
+                    .map(|c| CertificateConfig { pem: Some(c.cert_pem().to_owned()), ..Default::default() })
+                    .collect(),
+                ..Default::default()
+            },
+            AppConfig {
+                client_id: demo::GRAPH_APP_ID.into(),
+                display_name: "Microsoft Graph".into(),
+                identifier_uris: vec![demo::GRAPH_RESOURCE.into()],
+                scopes: vec!["Files.Read".into(), "User.Read".into(), "Mail.Read".into()],
+                access_token_version: Some(backend_version),
+                ..Default::default()
+            },
+        ],
+        consents: vec![
+            ConsentConfig {
+                client_id: CLIENT.into(),
+                resource: demo::GRAPH_RESOURCE.into(),
+                scopes: vec!["Files.Read".into(), "User.Read".into()],
+            },
+            ConsentConfig {
+                client_id: BROKER.into(),
+                resource: demo::FILE_PICKER_APP_ID_URI.into(),
+                scopes: vec!["access_as_user".into()],
+            },
+        ],
+        ..Default::default()
+    };
+    EmulatorConfig { tenants: vec![tenant(TENANT), tenant(OTHER_TENANT)], ..Default::default() }
+}

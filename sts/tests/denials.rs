@@ -1,0 +1,134 @@
+//! Every refusal is a specific OAuth error, and none of them reaches Entra.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn refused(
+    h: &Harness,
+    token: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+    status: StatusCode,
+    error: &str,
+    needle: &str,
+) {
+    let a = h.exchange(token, scope, extra).await;
+    assert_eq!((a.status, a.error()), (status, error), "{}", a.body);
+    assert!(a.description().contains(needle), "{:?} should mention {needle:?}", a.description());
+    assert!(a.body["correlation_id"].is_string());
+}
+
+#[tokio::test]
+async fn token_problems_are_invalid_grant() {
+    let h = Harness::start().await;
+    let bad = StatusCode::BAD_REQUEST;
+    let expired = h.user_token(|r| r.lifetime = time::Duration::seconds(-600));
+    refused(&h, &expired, FILES_READ, &[], bad, "invalid_grant", "expired").await;
+    let app_only = h.user_token(|r| {
+        r.extra_claims.insert("idtyp".into(), json!("app"));
+    });
+    refused(&h, &app_only, FILES_READ, &[], bad, "invalid_grant", "app-only").await;
+    let other_aud = h.user_token(|r| {
+        r.extra_claims.insert("aud".into(), json!("11111111-2222-4333-8444-555555555555"));
+    });
+    refused(&h, &other_aud, FILES_READ, &[], bad, "invalid_grant", "not a registered client app").await;
+    let no_scope = h.user_token(|r| {
+        r.extra_claims.insert("scp".into(), json!("something_else"));
+    });
+    refused(&h, &no_scope, FILES_READ, &[], bad, "invalid_grant", "access_as_user").await;
+    let wrong_iss = h.user_token(|r| {
+        r.extra_claims.insert("iss".into(), json!(format!("https://login.example.com/{TENANT}/v2.0")));
+    });
+    refused(&h, &wrong_iss, FILES_READ, &[], bad, "invalid_grant", "iss").await;
+    // A signature that does not verify: flip a character of the signature.
+    let good = h.user_token(|_| {});
+    let (head, sig) = good.rsplit_once('.').unwrap();
+    let flipped = format!("{head}.{}{}", if sig.starts_with('A') { 'B' } else { 'A' }, &sig[1..]);
+    refused(&h, &flipped, FILES_READ, &[], bad, "invalid_grant", "signature").await;
+    refused(&h, "not-a-jwt", FILES_READ, &[], bad, "invalid_grant", "three dot-separated").await;
+    assert_eq!(h.obo_requests(), 0, "no refused token reached Entra");
+}
+
+#[tokio::test]
+async fn registry_denials_have_their_own_codes() {
+    let h = Harness::start().await;
+    let token = h.user_token(|_| {});
+    refused(
+        &h,
+        &token,
+        "https://graph.microsoft.com/Mail.Read",
+        &[],
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        "Mail.Read",
+    )
+    .await;
+    refused(&h, &token, &format!("{FILES_READ} api://other/x"), &[], StatusCode::BAD_REQUEST, "invalid_scope", "")
+        .await;
+    refused(
+        &h,
+        &token,
+        FILES_READ,
+        &[("audience", "expense-report")],
+        StatusCode::BAD_REQUEST,
+        "invalid_target",
+        "expense-report",
+    )
+    .await;
+
+    // A broker the workload does not list.
+    let other_broker = h.user_token(|r| r.broker_app = OTHER_BROKER.into());
+    refused(&h, &other_broker, FILES_READ, &[], StatusCode::FORBIDDEN, "unauthorized_client", OTHER_BROKER).await;
+
+    // A tenant that never consented gets the admin-consent URL.
+    let other_tenant = h.user_token(|r| r.tenant = OTHER_TENANT.into());
+    let a = h.exchange(&other_tenant, FILES_READ, &[]).await;
+    assert_eq!((a.status, a.error()), (StatusCode::FORBIDDEN, "consent_required"), "{}", a.body);
+    let url = a.body["consent_url"].as_str().unwrap();
+    assert_eq!(url, format!("{}/{OTHER_TENANT}/adminconsent?client_id={CLIENT}", h.emulator.http_base()));
+
+    // Revoked consent, then a disabled workload.
+    h.registry_sql(&format!(
+        "INSERT INTO tenant_consents (tenant_id, workload, status, changed_at, reference) VALUES ('{TENANT}', 'file-picker', 'revoked', '2026-11-22T00:00:00Z', 'test') \
+         ON CONFLICT (tenant_id, workload) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at"
+    ))
+    .await;
+    refused(&h, &token, FILES_READ, &[], StatusCode::FORBIDDEN, "consent_required", "revoked").await;
+    h.registry_sql(&format!(
+        "UPDATE tenant_consents SET status = 'granted' WHERE tenant_id = '{TENANT}'; UPDATE workloads SET enabled = FALSE WHERE name = 'file-picker'"
+    ))
+    .await;
+    refused(&h, &token, FILES_READ, &[], StatusCode::FORBIDDEN, "access_denied", "disabled").await;
+    assert_eq!(h.obo_requests(), 0);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_invalid_request() {
+    let h = Harness::start().await;
+    let r = h
+        .http
+        .post(format!("{}/token", h.base))
+        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange")])
+        .send()
+        .await
+        .unwrap();
+    let a = Answer::read(r).await;
+    assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    assert!(a.description().contains("subject_token"));
+    let r = h
+        .http
+        .post(format!("{}/token", h.base))
+        .body(vec![b'a'; 64 * 1024])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = h.http.post(format!("{}/token", h.base)).json(&json!({"grant_type": "x"})).send().await.unwrap();
+    let a = Answer::read(r).await;
+    assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", a.body);
+}
