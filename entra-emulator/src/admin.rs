@@ -49,7 +49,10 @@ pub enum AdminError {
 impl AdminError {
     /// Whether this is a "not found" error (HTTP 404 at the admin API).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::UnknownTenant(_) | Self::UnknownUser(_) | Self::UnknownApp(_) | Self::UnknownCertificate(_))
+        matches!(
+            self,
+            Self::UnknownTenant(_) | Self::UnknownUser(_) | Self::UnknownApp(_) | Self::UnknownCertificate(_)
+        )
     }
 }
 
@@ -114,13 +117,22 @@ impl Admin {
         Self { shared }
     }
 
-    fn with_tenant<T>(&self, tenant: &str, f: impl FnOnce(&mut Tenant) -> Result<T, AdminError>) -> Result<T, AdminError> {
+    fn with_tenant<T>(
+        &self,
+        tenant: &str,
+        f: impl FnOnce(&mut Tenant) -> Result<T, AdminError>,
+    ) -> Result<T, AdminError> {
         let mut dir = self.shared.dir_mut();
         let t = dir.tenant_mut(tenant).ok_or_else(|| AdminError::UnknownTenant(tenant.to_owned()))?;
         f(t)
     }
 
-    fn with_app<T>(&self, tenant: &str, client_id: &str, f: impl FnOnce(&mut App) -> Result<T, AdminError>) -> Result<T, AdminError> {
+    fn with_app<T>(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        f: impl FnOnce(&mut App) -> Result<T, AdminError>,
+    ) -> Result<T, AdminError> {
         self.with_tenant(tenant, |t| {
             let app = t.app_mut(client_id).ok_or_else(|| AdminError::UnknownApp(client_id.to_owned()))?;
             f(app)
@@ -152,7 +164,12 @@ impl Admin {
     }
 
     /// Adds a certificate credential to an app; returns its `x5t`.
-    pub fn add_certificate(&self, tenant: &str, client_id: &str, cert: &CertificateConfig) -> Result<String, AdminError> {
+    pub fn add_certificate(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        cert: &CertificateConfig,
+    ) -> Result<String, AdminError> {
         let cert = RegisteredCertificate::from_config(cert)?;
         let x5t = cert.x5t();
         self.with_app(tenant, client_id, |app| {
@@ -192,7 +209,12 @@ impl Admin {
 
     /// What the admin-consent page does on "Accept": grants the client's required scopes (or
     /// `scopes`) and covers its known client apps. Returns the grants created.
-    pub fn grant_admin_consent(&self, tenant: &str, client_id: &str, scopes: Option<&[String]>) -> Result<Vec<ConsentConfig>, AdminError> {
+    pub fn grant_admin_consent(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        scopes: Option<&[String]>,
+    ) -> Result<Vec<ConsentConfig>, AdminError> {
         self.with_tenant(tenant, |t| {
             let client = t.app(client_id).ok_or_else(|| AdminError::UnknownApp(client_id.to_owned()))?.clone();
             let grants = consent::admin_consent_grants(t, &client, scopes);
@@ -282,7 +304,7 @@ impl Admin {
 
     /// Mints a user access token for `client_app`, issued to `broker_app`, signed by the
     /// current key. Consent is not checked: this is the test back door, not the token endpoint.
-    pub fn issue_user_token(&self, req: &UserTokenRequest) -> Result<String, AdminError> {
+    pub fn issue_user_token(&self, req: UserTokenRequest) -> Result<String, AdminError> {
         if req.version != 1 && req.version != 2 {
             return Err(AdminError::Invalid(format!("version must be 1 or 2, not {}", req.version)));
         }
@@ -326,6 +348,10 @@ struct TenantLookup<'d>(&'d Tenant);
 
 impl<'d> TenantLookup<'d> {
     fn find(dir: &'d crate::directory::Directory, tenant: &str) -> Result<Self, AdminError> {
-        dir.tenants.iter().find(|t| t.is_named(tenant)).map(Self).ok_or_else(|| AdminError::UnknownTenant(tenant.to_owned()))
+        dir.tenants
+            .iter()
+            .find(|t| t.is_named(tenant))
+            .map(Self)
+            .ok_or_else(|| AdminError::UnknownTenant(tenant.to_owned()))
     }
 }

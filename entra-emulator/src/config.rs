@@ -180,8 +180,7 @@ impl EmulatorConfig {
     pub fn from_file(path: impl AsRef<Path>) -> anyhow::Result<Self> {
         let path = path.as_ref();
         let mut config: EmulatorConfig = if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
         } else {
             Figment::from(Toml::file_exact(path))

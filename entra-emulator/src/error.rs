@@ -85,11 +85,8 @@ pub struct EntraError {
 impl EntraError {
     /// An error with HTTP 400, or 401 for `invalid_client`.
     pub fn new(error: OAuthError, code: u32, message: impl Into<String>) -> Self {
-        let status = if error == OAuthError::InvalidClient {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::BAD_REQUEST
-        };
+        let status =
+            if error == OAuthError::InvalidClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
         Self { status, error, code, message: message.into(), suberror: None, claims: None, retry_after: None }
     }
 
@@ -243,11 +240,8 @@ mod tests {
 
     #[test]
     fn body_has_entra_shape() {
-        let ids = ResponseIds {
-            trace_id: "t".into(),
-            correlation_id: "c".into(),
-            timestamp: "2016-01-09 02:02:12Z".into(),
-        };
+        let ids =
+            ResponseIds { trace_id: "t".into(), correlation_id: "c".into(), timestamp: "2016-01-09 02:02:12Z".into() };
         let e = EntraError::consent_required("id", "name").with_claims("{\"a\":1}");
         let body = e.body(&ids, "http://h");
         assert_eq!(body["error"], "invalid_grant");

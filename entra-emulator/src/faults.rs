@@ -150,7 +150,8 @@ pub fn matches(spec: &FaultSpec, ctx: &FaultContext<'_>, stage: Stage) -> bool {
 
 /// The Entra error a fault produces (`None` for latency, which only delays).
 pub fn to_error(kind: &FaultKind, resource: &str) -> Option<EntraError> {
-    let challenge = |policy: &str| format!(r#"{{"access_token":{{"capolids":{{"essential":true,"values":["{policy}"]}}}}}}"#);
+    let challenge =
+        |policy: &str| format!(r#"{{"access_token":{{"capolids":{{"essential":true,"values":["{policy}"]}}}}}}"#);
     Some(match kind {
         FaultKind::MfaStepUp { code, policy_id } => {
             let action = if *code == 50079 { "enroll in" } else { "use" };
@@ -187,8 +188,12 @@ pub fn to_error(kind: &FaultKind, resource: &str) -> Option<EntraError> {
         )
         .with_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
         FaultKind::ServiceUnavailable { retry_after_secs } => {
-            let mut e = EntraError::new(OAuthError::TemporarilyUnavailable, 90033, "A transient error has occurred. Please try again.")
-                .with_status(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+            let mut e = EntraError::new(
+                OAuthError::TemporarilyUnavailable,
+                90033,
+                "A transient error has occurred. Please try again.",
+            )
+            .with_status(axum::http::StatusCode::SERVICE_UNAVAILABLE);
             e.retry_after = *retry_after_secs;
             e
         }

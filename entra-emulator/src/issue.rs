@@ -100,7 +100,13 @@ pub fn app_only(
 }
 
 /// Signs a v2 ID token.
-pub fn id_token(shared: &Shared, tenant: &Tenant, user: &User, client: &App, nonce: Option<&str>) -> anyhow::Result<String> {
+pub fn id_token(
+    shared: &Shared,
+    tenant: &Tenant,
+    user: &User,
+    client: &App,
+    nonce: Option<&str>,
+) -> anyhow::Result<String> {
     let claims = claims::id_token(
         &shared.issuer_v2(&tenant.id),
         &tenant.id,

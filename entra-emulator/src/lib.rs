@@ -37,7 +37,6 @@ pub mod faults;
 pub mod http;
 mod issue;
 pub mod jwt;
-pub mod secret;
 pub mod server;
 pub mod state;
 pub mod token;
@@ -45,7 +44,8 @@ pub mod token;
 pub use admin::{Admin, AdminError, UserTokenRequest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    AppConfig, AppRoleGrantConfig, CertificateConfig, ConsentConfig, EmulatorConfig, ServerConfig, TenantConfig, UserConfig,
+    AppConfig, AppRoleGrantConfig, CertificateConfig, ConsentConfig, EmulatorConfig, ServerConfig, TenantConfig,
+    UserConfig,
 };
 pub use counters::{CounterSnapshot, GrantKind};
 pub use faults::{FaultDuration, FaultKind, FaultSpec};

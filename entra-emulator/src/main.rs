@@ -57,7 +57,8 @@ async fn main() -> anyhow::Result<()> {
     if let Some(path) = write_ca {
         std::fs::write(&path, emulator.ca_pem()).with_context(|| format!("writing {}", path.display()))?;
     }
-    let info = serde_json::json!({ "http_base": emulator.http_base(), "https_base": emulator.https_base() }).to_string();
+    let info =
+        serde_json::json!({ "http_base": emulator.http_base(), "https_base": emulator.https_base() }).to_string();
     if let Some(path) = write_info {
         std::fs::write(&path, &info).with_context(|| format!("writing {}", path.display()))?;
     }

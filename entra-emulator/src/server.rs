@@ -41,9 +41,11 @@ impl Emulator {
     pub async fn start_with_clock(config: EmulatorConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningEmulator> {
         let directory = Directory::from_config(&config.tenants).context("loading the directory")?;
         // Key generation is CPU work (RSA 2048): keep it off the async worker.
-        let (key, tls) = tokio::task::spawn_blocking(|| -> anyhow::Result<_> { Ok((SigningKey::generate()?, LocalTls::generate()?)) })
-            .await
-            .context("key generation task")??;
+        let (key, tls) = tokio::task::spawn_blocking(|| -> anyhow::Result<_> {
+            Ok((SigningKey::generate()?, LocalTls::generate()?))
+        })
+        .await
+        .context("key generation task")??;
 
         let ip: IpAddr = config.server.bind.parse().context("server.bind is not an IP address")?;
         let http = TcpListener::bind(SocketAddr::new(ip, config.server.http_port)).await.context("binding HTTP")?;
@@ -76,14 +78,20 @@ impl Emulator {
                 tracing::error!(error = %e, "HTTP listener failed");
             }
         });
-        let https_task = tokio::spawn(serve_tls(https, tls.server_config, router(shared.clone(), Scheme::Https), signal));
+        let https_task =
+            tokio::spawn(serve_tls(https, tls.server_config, router(shared.clone(), Scheme::Https), signal));
         tracing::info!(http = %shared.http_base, https = %shared.https_base, "entra-emulator listening");
         Ok(RunningEmulator { shared, shutdown, tasks: vec![http_task, https_task] })
     }
 }
 
 /// Accepts TLS connections and serves each with hyper until `signal` flips.
-async fn serve_tls(listener: TcpListener, config: Arc<rustls::ServerConfig>, app: axum::Router, mut signal: watch::Receiver<bool>) {
+async fn serve_tls(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    mut signal: watch::Receiver<bool>,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let mut connections = tokio::task::JoinSet::new();
     loop {

@@ -303,6 +303,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment::Error
     fn file_and_env_layers_and_unknown_keys() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("t.toml", "[server]\nlisten = \"127.0.0.1:9000\"\n[cache]\nmax_entries = 5\n")?;

@@ -79,8 +79,8 @@ impl RegisteredCertificate {
 
     /// Parses PEM text (the first `CERTIFICATE` block).
     pub fn from_pem(pem: &str) -> Result<Self, CertificateError> {
-        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-            .map_err(|e| CertificateError::Malformed(e.to_string()))?;
+        let (_, block) =
+            x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| CertificateError::Malformed(e.to_string()))?;
         Self::from_der(&block.contents)
     }
 

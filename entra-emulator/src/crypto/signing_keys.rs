@@ -146,3 +146,29 @@ impl KeyRing {
         std::mem::take(&mut self.previous).len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kid_is_the_sha1_thumbprint_and_debug_hides_the_key() {
+        let key = SigningKey::generate().unwrap();
+        let jwk = key.jwk(None);
+        let der = base64::engine::general_purpose::STANDARD.decode(jwk["x5c"][0].as_str().unwrap()).unwrap();
+        assert_eq!(key.kid, B64URL.encode(sha1::Sha1::digest(&der)));
+        assert!(jwk.get("issuer").is_none());
+        assert!(format!("{key:?}").contains("[redacted]"));
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_key_published_until_retired() {
+        let mut ring = KeyRing::new(SigningKey::generate().unwrap());
+        let old = ring.current().kid.clone();
+        ring.rotate(SigningKey::generate().unwrap());
+        assert!(ring.find(&old).is_some());
+        assert_ne!(ring.current().kid, old);
+        assert_eq!(ring.retire_previous(), 1);
+        assert!(ring.find(&old).is_none());
+    }
+}

@@ -26,8 +26,11 @@ impl LocalTls {
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
         ca_params.distinguished_name.push(rcgen::DnType::CommonName, "entra-emulator local CA");
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params.key_usages =
-            vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign, rcgen::KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
         ca_params.not_before = now - time::Duration::days(1);
         ca_params.not_after = now + time::Duration::days(365);
         let ca_cert = ca_params.self_signed(&ca_key)?;

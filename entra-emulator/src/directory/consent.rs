@@ -40,7 +40,12 @@ pub fn consented_scopes(tenant: &Tenant, client: &App, resource: &App) -> Vec<St
 
 /// Decides a delegated request for `names` (`.default` = everything consented). Returns the
 /// scope names the token will carry in `scp`.
-pub fn decide_delegated(tenant: &Tenant, client: &App, resource: &App, names: &[String]) -> Result<Vec<String>, ConsentError> {
+pub fn decide_delegated(
+    tenant: &Tenant,
+    client: &App,
+    resource: &App,
+    names: &[String],
+) -> Result<Vec<String>, ConsentError> {
     let consented = consented_scopes(tenant, client, resource);
     if names.iter().any(|n| n == ".default") {
         return if consented.is_empty() { Err(ConsentError::Required(".default".into())) } else { Ok(consented) };
@@ -163,7 +168,10 @@ mod tests {
         t.consents = admin_consent_grants(&t, &client, None);
         let (broker, client, graph) = apps(&t);
         assert_eq!(decide_delegated(&t, &client, &graph, &[".default".into()]), Ok(vec!["Files.Read".to_string()]));
-        assert_eq!(decide_delegated(&t, &broker, &client, &["access_as_user".into()]), Ok(vec!["access_as_user".to_string()]));
+        assert_eq!(
+            decide_delegated(&t, &broker, &client, &["access_as_user".into()]),
+            Ok(vec!["access_as_user".to_string()])
+        );
         assert!(decide_delegated(&t, &client, &graph, &["Mail.Read".into()]).is_err());
     }
 

@@ -206,10 +206,8 @@ impl Tenant {
             Some(id) => self.resource(&g.resource).is_some_and(|a| &a.client_id == id),
             None => normalize_identifier(&g.resource) == normalize_identifier(&grant.resource),
         };
-        let index = self
-            .consents
-            .iter()
-            .position(|g| g.client_id.eq_ignore_ascii_case(&grant.client_id) && same_resource(g));
+        let index =
+            self.consents.iter().position(|g| g.client_id.eq_ignore_ascii_case(&grant.client_id) && same_resource(g));
         match index {
             Some(i) => {
                 for s in grant.scopes {
@@ -225,16 +223,17 @@ impl Tenant {
     /// Removes the delegated grants of `client_id` (on `resource` only, if given); returns how
     /// many were removed.
     pub fn revoke_consent(&mut self, client_id: &str, resource: Option<&str>) -> usize {
-        let target = resource.map(|r| self.resource(r).map_or_else(|| normalize_identifier(r), |a| a.client_id.clone()));
+        let target =
+            resource.map(|r| self.resource(r).map_or_else(|| normalize_identifier(r), |a| a.client_id.clone()));
         let before = self.consents.len();
         let apps = self.apps.clone();
         self.consents.retain(|g| {
             let on_resource = match &target {
                 None => true,
-                Some(t) => apps.iter().find(|a| a.is_identified_by(&g.resource)).map_or_else(
-                    || normalize_identifier(&g.resource) == *t,
-                    |a| &a.client_id == t,
-                ),
+                Some(t) => apps
+                    .iter()
+                    .find(|a| a.is_identified_by(&g.resource))
+                    .map_or_else(|| normalize_identifier(&g.resource) == *t, |a| &a.client_id == t),
             };
             !(g.client_id.eq_ignore_ascii_case(client_id) && on_resource)
         });

@@ -63,10 +63,7 @@ pub fn qualify(scope: &str) -> QualifiedScope {
         None => (0, scope),
     };
     match rest.rfind('/') {
-        Some(i) => QualifiedScope {
-            resource: scope[..scheme_len + i].to_owned(),
-            name: rest[i + 1..].to_owned(),
-        },
+        Some(i) => QualifiedScope { resource: scope[..scheme_len + i].to_owned(), name: rest[i + 1..].to_owned() },
         None if scheme_len > 0 => QualifiedScope { resource: scope.to_owned(), name: String::new() },
         None => QualifiedScope { resource: GRAPH_RESOURCE.to_owned(), name: scope.to_owned() },
     }
@@ -133,9 +130,7 @@ pub fn resolve<'a>(tenant: &'a Tenant, scopes: &[QualifiedScope]) -> Result<Reso
     if has_default && names.len() > 1 {
         return Err(ScopeError::InvalidScope(".default".into()));
     }
-    if !has_default
-        && let Some(bad) = names.iter().find(|n| !app.scopes.iter().any(|s| s.eq_ignore_ascii_case(n)))
-    {
+    if !has_default && let Some(bad) = names.iter().find(|n| !app.scopes.iter().any(|s| s.eq_ignore_ascii_case(n))) {
         return Err(ScopeError::InvalidScope(format!("{}/{bad}", first.resource)));
     }
     Ok(ResolvedScopes { app, requested_as: first.resource.clone(), names })
@@ -148,13 +143,22 @@ mod tests {
 
     #[test]
     fn qualifies_the_three_shapes() {
-        assert_eq!(qualify("api://abc/access_as_user"), QualifiedScope { resource: "api://abc".into(), name: "access_as_user".into() });
+        assert_eq!(
+            qualify("api://abc/access_as_user"),
+            QualifiedScope { resource: "api://abc".into(), name: "access_as_user".into() }
+        );
         assert_eq!(
             qualify("https://graph.microsoft.com/Files.Read"),
             QualifiedScope { resource: "https://graph.microsoft.com".into(), name: "Files.Read".into() }
         );
-        assert_eq!(qualify("api://contoso.com/api/x"), QualifiedScope { resource: "api://contoso.com/api".into(), name: "x".into() });
-        assert_eq!(qualify("0000-guid/.default"), QualifiedScope { resource: "0000-guid".into(), name: ".default".into() });
+        assert_eq!(
+            qualify("api://contoso.com/api/x"),
+            QualifiedScope { resource: "api://contoso.com/api".into(), name: "x".into() }
+        );
+        assert_eq!(
+            qualify("0000-guid/.default"),
+            QualifiedScope { resource: "0000-guid".into(), name: ".default".into() }
+        );
         assert_eq!(qualify("User.Read"), QualifiedScope { resource: GRAPH_RESOURCE.into(), name: "User.Read".into() });
     }
 

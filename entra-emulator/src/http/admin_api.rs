@@ -63,11 +63,18 @@ async fn upsert_app(State(ctx): State<Ctx>, Path(tenant): Path<String>, Json(a):
     answer(admin(&ctx).upsert_app(&tenant, a))
 }
 
-async fn add_certificate(State(ctx): State<Ctx>, Path((tenant, client_id)): Path<(String, String)>, Json(c): Json<CertificateConfig>) -> Response {
+async fn add_certificate(
+    State(ctx): State<Ctx>,
+    Path((tenant, client_id)): Path<(String, String)>,
+    Json(c): Json<CertificateConfig>,
+) -> Response {
     answer(admin(&ctx).add_certificate(&tenant, &client_id, &c).map(|x5t| json!({ "x5t": x5t })))
 }
 
-async fn revoke_certificate(State(ctx): State<Ctx>, Path((tenant, client_id, thumb)): Path<(String, String, String)>) -> Response {
+async fn revoke_certificate(
+    State(ctx): State<Ctx>,
+    Path((tenant, client_id, thumb)): Path<(String, String, String)>,
+) -> Response {
     answer(admin(&ctx).revoke_certificate(&tenant, &client_id, &thumb))
 }
 
@@ -95,11 +102,19 @@ struct AdminConsentBody {
     scopes: Option<Vec<String>>,
 }
 
-async fn admin_consent(State(ctx): State<Ctx>, Path(tenant): Path<String>, Json(b): Json<AdminConsentBody>) -> Response {
+async fn admin_consent(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    Json(b): Json<AdminConsentBody>,
+) -> Response {
     answer(admin(&ctx).grant_admin_consent(&tenant, &b.client_id, b.scopes.as_deref()))
 }
 
-async fn grant_roles(State(ctx): State<Ctx>, Path(tenant): Path<String>, Json(g): Json<AppRoleGrantConfig>) -> Response {
+async fn grant_roles(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    Json(g): Json<AppRoleGrantConfig>,
+) -> Response {
     answer(admin(&ctx).grant_app_roles(&tenant, g))
 }
 
@@ -120,7 +135,8 @@ async fn inject_fault(State(ctx): State<Ctx>, Json(f): Json<FaultSpec>) -> Respo
 }
 
 async fn list_faults(State(ctx): State<Ctx>) -> Response {
-    let faults: Vec<Value> = admin(&ctx).faults().into_iter().map(|(id, spec)| json!({ "id": id, "fault": spec })).collect();
+    let faults: Vec<Value> =
+        admin(&ctx).faults().into_iter().map(|(id, spec)| json!({ "id": id, "fault": spec })).collect();
     Json(json!({ "faults": faults })).into_response()
 }
 
@@ -130,7 +146,11 @@ async fn clear_faults(State(ctx): State<Ctx>) -> Response {
 }
 
 async fn clear_fault(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Response {
-    if admin(&ctx).clear_fault(id) { StatusCode::NO_CONTENT.into_response() } else { StatusCode::NOT_FOUND.into_response() }
+    if admin(&ctx).clear_fault(id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
 }
 
 async fn counters(State(ctx): State<Ctx>) -> Response {
@@ -143,7 +163,7 @@ async fn reset_counters(State(ctx): State<Ctx>) -> Response {
 }
 
 async fn issue_user_token(State(ctx): State<Ctx>, Json(req): Json<UserTokenRequest>) -> Response {
-    answer(admin(&ctx).issue_user_token(&req).map(|t| json!({ "access_token": t })))
+    answer(admin(&ctx).issue_user_token(req).map(|t| json!({ "access_token": t })))
 }
 
 /// Body of a clock change.

@@ -44,38 +44,47 @@ fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
         .into_response()
 }
 
-/// Validates the consent URL; returns (tenant id, client id, client name, permissions shown).
-fn check(ctx: &Ctx, tenant: &str, q: &ConsentQuery) -> Result<(String, String, String, Vec<String>), Response> {
+/// A consent URL that passed validation.
+struct Checked {
+    tid: String,
+    client_id: String,
+    name: String,
+    shown: Vec<String>,
+}
+
+/// The error page for a consent URL Entra would refuse to act on.
+fn refused(message: &str) -> Response {
+    html_page(StatusCode::BAD_REQUEST, "Sign in error", &format!("<p>{}</p>", html_escape(message)))
+}
+
+/// Validates the consent URL: tenant, app, and (if given) a registered redirect URI.
+fn check(ctx: &Ctx, tenant: &str, q: &ConsentQuery) -> Result<Checked, String> {
     let dir = ctx.shared.dir();
     let client_id = q.client_id.clone().unwrap_or_default().to_ascii_lowercase();
     let t = match dir.resolve(tenant) {
         Some(TenantRef::Specific(t)) => t,
-        Some(_) => dir.tenants.iter().find(|t| t.app(&client_id).is_some()).ok_or_else(|| {
-            html_page(StatusCode::BAD_REQUEST, "Sign in error", &format!("<p>AADSTS700016: Application '{}' was not found.</p>", html_escape(&client_id)))
-        })?,
-        None => return Err(html_page(StatusCode::BAD_REQUEST, "Sign in error", &format!("<p>AADSTS90002: Tenant '{}' not found.</p>", html_escape(tenant)))),
+        Some(_) => dir
+            .tenants
+            .iter()
+            .find(|t| t.app(&client_id).is_some())
+            .ok_or_else(|| format!("AADSTS700016: Application '{client_id}' was not found."))?,
+        None => return Err(format!("AADSTS90002: Tenant '{tenant}' not found.")),
     };
     let app = t.app(&client_id).ok_or_else(|| {
-        html_page(
-            StatusCode::BAD_REQUEST,
-            "Sign in error",
-            &format!("<p>AADSTS700016: Application with identifier '{}' was not found in the directory '{}'.</p>", html_escape(&client_id), t.id),
-        )
+        format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{}'.", t.id)
     })?;
     if let Some(uri) = &q.redirect_uri
         && !app.is_registered_redirect(uri)
     {
-        return Err(html_page(
-            StatusCode::BAD_REQUEST,
-            "Sign in error",
-            &format!("<p>AADSTS50011: The redirect URI '{}' specified in the request does not match the redirect URIs configured for the application '{}'.</p>", html_escape(uri), client_id),
+        return Err(format!(
+            "AADSTS50011: The redirect URI '{uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
         ));
     }
     let shown = match &q.scope {
         Some(s) => s.split_whitespace().map(str::to_owned).collect(),
         None => app.required_scopes.clone(),
     };
-    Ok((t.id.clone(), app.client_id.clone(), app.display_name.clone(), shown))
+    Ok(Checked { tid: t.id.clone(), client_id: app.client_id.clone(), name: app.display_name.clone(), shown })
 }
 
 fn requested_scopes(q: &ConsentQuery) -> Option<Vec<String>> {
@@ -86,7 +95,11 @@ fn finish(ctx: &Ctx, q: &ConsentQuery, tid: &str, client_id: &str, accept: bool)
     if accept {
         let scopes = requested_scopes(q);
         if let Err(e) = Admin::new(ctx.shared.clone()).grant_admin_consent(tid, client_id, scopes.as_deref()) {
-            return html_page(StatusCode::BAD_REQUEST, "Consent failed", &format!("<p>{}</p>", html_escape(&e.to_string())));
+            return html_page(
+                StatusCode::BAD_REQUEST,
+                "Consent failed",
+                &format!("<p>{}</p>", html_escape(&e.to_string())),
+            );
         }
     }
     match &q.redirect_uri {
@@ -94,7 +107,10 @@ fn finish(ctx: &Ctx, q: &ConsentQuery, tid: &str, client_id: &str, accept: bool)
             let mut params: Vec<(&str, &str)> = if accept {
                 vec![("admin_consent", "True"), ("tenant", tid)]
             } else {
-                vec![("error", "access_denied"), ("error_description", "AADSTS65004: User declined to consent to access the app.")]
+                vec![
+                    ("error", "access_denied"),
+                    ("error_description", "AADSTS65004: User declined to consent to access the app."),
+                ]
             };
             if let Some(scope) = &q.scope {
                 params.push(("scope", scope));
@@ -104,16 +120,25 @@ fn finish(ctx: &Ctx, q: &ConsentQuery, tid: &str, client_id: &str, accept: bool)
             }
             crate::http::found(&redirect_with(uri, &params, false))
         }
-        None if accept => html_page(StatusCode::OK, "Permissions granted", "<p id=\"result\">admin_consent=True</p><p>You can close this window.</p>"),
+        None if accept => html_page(
+            StatusCode::OK,
+            "Permissions granted",
+            "<p id=\"result\">admin_consent=True</p><p>You can close this window.</p>",
+        ),
         None => html_page(StatusCode::OK, "Permissions not granted", "<p id=\"result\">access_denied</p>"),
     }
 }
 
 /// `GET /{tenant}/adminconsent` and `/{tenant}/v2.0/adminconsent`.
-pub async fn show(State(ctx): State<Ctx>, Path(tenant): Path<String>, uri: Uri, Query(q): Query<ConsentQuery>) -> Response {
-    let (tid, client_id, name, shown) = match check(&ctx, &tenant, &q) {
+pub async fn show(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    uri: Uri,
+    Query(q): Query<ConsentQuery>,
+) -> Response {
+    let Checked { tid, client_id, name, shown } = match check(&ctx, &tenant, &q) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(message) => return refused(&message),
     };
     if ctx.shared.config.admin_consent_auto_accept {
         return finish(&ctx, &q, &tid, &client_id, true);
@@ -136,11 +161,15 @@ pub async fn show(State(ctx): State<Ctx>, Path(tenant): Path<String>, uri: Uri, 
 }
 
 /// `POST` of the consent form.
-pub async fn decide(State(ctx): State<Ctx>, Path(tenant): Path<String>, Query(q): Query<ConsentQuery>, Form(d): Form<Decision>) -> Response {
-    let (tid, client_id, _, _) = match check(&ctx, &tenant, &q) {
+pub async fn decide(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    Query(q): Query<ConsentQuery>,
+    Form(d): Form<Decision>,
+) -> Response {
+    let Checked { tid, client_id, .. } = match check(&ctx, &tenant, &q) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(message) => return refused(&message),
     };
     finish(&ctx, &q, &tid, &client_id, d.decision == "accept")
 }
-

@@ -63,7 +63,9 @@ impl Reply<'_> {
             "form_post" => {
                 let inputs: String = pairs
                     .iter()
-                    .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\"/>", html_escape(k), html_escape(v)))
+                    .map(|(k, v)| {
+                        format!("<input type=\"hidden\" name=\"{}\" value=\"{}\"/>", html_escape(k), html_escape(v))
+                    })
                     .collect();
                 Html(format!(
                     "<!doctype html><html><body onload=\"document.forms[0].submit()\"><form method=\"POST\" action=\"{}\">{inputs}</form></body></html>",
@@ -82,10 +84,17 @@ impl Reply<'_> {
 
 /// Picks the tenant and user: the `login_hint`'s, else the first user of the tenant (or, for
 /// `common`/`organizations`, of the first tenant where the client is registered).
-fn sign_in<'d>(dir: &'d Directory, tref: TenantRef<'d>, client_id: &str, hint: Option<&str>) -> Result<(&'d Tenant, String), String> {
+fn sign_in<'d>(
+    dir: &'d Directory,
+    tref: TenantRef<'d>,
+    client_id: &str,
+    hint: Option<&str>,
+) -> Result<(&'d Tenant, String), String> {
     let tenant = match (tref, hint) {
         (TenantRef::Specific(t), _) => t,
-        (_, Some(h)) => dir.tenant_of_upn(h).ok_or_else(|| format!("The user account {h} does not exist in any directory."))?,
+        (_, Some(h)) => {
+            dir.tenant_of_upn(h).ok_or_else(|| format!("The user account {h} does not exist in any directory."))?
+        }
         (_, None) => dir
             .tenants
             .iter()
@@ -93,7 +102,9 @@ fn sign_in<'d>(dir: &'d Directory, tref: TenantRef<'d>, client_id: &str, hint: O
             .ok_or_else(|| "No tenant has this application and a user.".to_owned())?,
     };
     let user = match hint {
-        Some(h) => tenant.user(h).ok_or_else(|| format!("The user account {h} does not exist in the {} directory.", tenant.id))?,
+        Some(h) => tenant
+            .user(h)
+            .ok_or_else(|| format!("The user account {h} does not exist in the {} directory.", tenant.id))?,
         None => tenant.users.first().ok_or_else(|| format!("The {} directory has no users.", tenant.id))?,
     };
     Ok((tenant, user.oid.clone()))
@@ -116,14 +127,22 @@ fn satisfied_policies(claims: &Value) -> Vec<String> {
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`.
-pub async fn authorize(State(ctx): State<Ctx>, Path(tenant): Path<String>, Query(q): Query<AuthorizeQuery>) -> Response {
+pub async fn authorize(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    Query(q): Query<AuthorizeQuery>,
+) -> Response {
     let shared = &ctx.shared;
     let dir = shared.dir();
     let Some(tref) = dir.resolve(&tenant) else {
         return error_page(StatusCode::BAD_REQUEST, 90002, &format!("Tenant '{tenant}' not found."));
     };
     let Some(client_id) = q.client_id.as_deref().map(str::to_ascii_lowercase) else {
-        return error_page(StatusCode::BAD_REQUEST, 900144, "The request body must contain the following parameter: 'client_id'.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
     };
     let known_somewhere = match tref {
         TenantRef::Specific(t) => t.app(&client_id),
@@ -147,25 +166,44 @@ pub async fn authorize(State(ctx): State<Ctx>, Path(tenant): Path<String>, Query
         );
     }
     let spa = any_registration.is_spa_redirect(&redirect_uri);
-    let reply = Reply { redirect_uri: &redirect_uri, mode: q.response_mode.as_deref().unwrap_or("query"), state: q.state.as_deref() };
+    let reply = Reply {
+        redirect_uri: &redirect_uri,
+        mode: q.response_mode.as_deref().unwrap_or("query"),
+        state: q.state.as_deref(),
+    };
 
     if q.response_type.as_deref() != Some("code") {
         return reply.error(
             "unsupported_response_type",
             700054,
-            &format!("response_type '{}' is not enabled for the application.", q.response_type.as_deref().unwrap_or("")),
+            &format!(
+                "response_type '{}' is not enabled for the application.",
+                q.response_type.as_deref().unwrap_or("")
+            ),
         );
     }
     let method = q.code_challenge_method.clone().or_else(|| q.code_challenge.as_ref().map(|_| "plain".to_owned()));
     if spa {
         if q.code_challenge.is_none() {
-            return reply.error("invalid_request", 9002325, "Proof Key for Code Exchange is required for cross-origin authorization code redemption.");
+            return reply.error(
+                "invalid_request",
+                9002325,
+                "Proof Key for Code Exchange is required for cross-origin authorization code redemption.",
+            );
         }
         if method.as_deref() != Some("S256") {
-            return reply.error("invalid_request", 90023, "Invalid request. Single-page applications must use code_challenge_method 'S256'.");
+            return reply.error(
+                "invalid_request",
+                90023,
+                "Invalid request. Single-page applications must use code_challenge_method 'S256'.",
+            );
         }
     } else if method.as_deref().is_some_and(|m| m != "S256" && m != "plain") {
-        return reply.error("invalid_request", 90023, "Invalid request. code_challenge_method must be 'S256' or 'plain'.");
+        return reply.error(
+            "invalid_request",
+            90023,
+            "Invalid request. code_challenge_method must be 'S256' or 'plain'.",
+        );
     }
 
     let claims_request = match q.claims.as_deref().map(serde_json::from_str::<Value>) {
@@ -179,7 +217,11 @@ pub async fn authorize(State(ctx): State<Ctx>, Path(tenant): Path<String>, Query
         Err(message) => return reply.error("invalid_request", 50034, &message),
     };
     let Some(client) = tenant.app(&client_id) else {
-        return reply.error("unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{}'.", tenant.id));
+        return reply.error(
+            "unauthorized_client",
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory '{}'.", tenant.id),
+        );
     };
     let scope = q.scope.clone().unwrap_or_default();
     let resolved = match crate::token::delegated::resolve_scopes(tenant, &scope) {
@@ -218,11 +260,7 @@ pub async fn authorize(State(ctx): State<Ctx>, Path(tenant): Path<String>, Query
     // Every `prompt` value (none, login, consent, select_account) signs the configured user in
     // without a UI, so `q.prompt` changes nothing.
     let _ = &q.prompt;
-    reply.send(vec![
-        ("code", code),
-        ("client_info", client_info),
-        ("session_state", uuid::Uuid::new_v4().to_string()),
-    ])
+    reply.send(vec![("code", code), ("client_info", client_info), ("session_state", uuid::Uuid::new_v4().to_string())])
 }
 
 /// Query of the logout endpoint.

@@ -53,7 +53,11 @@ pub async fn index(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
-pub async fn openid_configuration_v2(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+pub async fn openid_configuration_v2(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some((seg, iss_tenant)) = resolve(&ctx, &tenant) else { return unknown_tenant(&ctx, &headers, &tenant) };
     let base = ctx.base(&headers);
     let t = format!("{base}/{seg}");
@@ -87,7 +91,11 @@ pub async fn openid_configuration_v2(State(ctx): State<Ctx>, Path(tenant): Path<
 }
 
 /// `GET /{tenant}/.well-known/openid-configuration` (v1 metadata).
-pub async fn openid_configuration_v1(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+pub async fn openid_configuration_v1(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some((seg, iss_tenant)) = resolve(&ctx, &tenant) else { return unknown_tenant(&ctx, &headers, &tenant) };
     let base = ctx.base(&headers);
     let t = format!("{base}/{seg}");
@@ -148,7 +156,11 @@ pub struct InstanceQuery {
 
 /// `GET /common/discovery/instance` — what MSAL.NET / msal-node ask to validate an authority:
 /// this host is its own only alias.
-pub async fn instance_discovery(State(ctx): State<Ctx>, headers: HeaderMap, Query(q): Query<InstanceQuery>) -> Response {
+pub async fn instance_discovery(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Query(q): Query<InstanceQuery>,
+) -> Response {
     let base = ctx.base(&headers);
     let host = base.split("://").nth(1).unwrap_or_default().to_owned();
     let tenant = q

@@ -64,16 +64,25 @@ impl AssertionError {
     /// The Entra error for this refusal.
     pub fn to_entra(&self, client_id: &str) -> EntraError {
         let e = |code: u32, msg: String| EntraError::new(OAuthError::InvalidClient, code, msg);
-        let doc = "Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .";
+        let doc =
+            "Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .";
         match self {
             Self::Malformed(why) => e(50027, format!("JWT token is invalid or malformed. [{why}]")),
             Self::UnsupportedAlgorithm(alg) => e(
                 5002738,
-                format!("Invalid JWT token. '{alg}' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, PS256'"),
+                format!(
+                    "Invalid JWT token. '{alg}' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, PS256'"
+                ),
             ),
-            Self::AudienceNotString => e(50027, "Invalid JWT token. The 'aud' claim must be a single string value.".into()),
-            Self::AudienceMismatch(_) => e(50012, format!("Client assertion audience claim does not match Realm issuer. {doc}")),
-            Self::IssuerMismatch => e(700021, format!("Client assertion application identifier doesn't match 'client_id' parameter. {doc}")),
+            Self::AudienceNotString => {
+                e(50027, "Invalid JWT token. The 'aud' claim must be a single string value.".into())
+            }
+            Self::AudienceMismatch(_) => {
+                e(50012, format!("Client assertion audience claim does not match Realm issuer. {doc}"))
+            }
+            Self::IssuerMismatch => {
+                e(700021, format!("Client assertion application identifier doesn't match 'client_id' parameter. {doc}"))
+            }
             Self::OutsideTimeWindow { now, not_before, expires } => e(
                 700024,
                 format!(
@@ -91,15 +100,21 @@ impl AssertionError {
             ),
             Self::KeyRevoked(thumb) => e(
                 700027,
-                format!("Client assertion contains an invalid signature. [Reason - The key was revoked., Thumbprint of key used by client: '{thumb}']"),
+                format!(
+                    "Client assertion contains an invalid signature. [Reason - The key was revoked., Thumbprint of key used by client: '{thumb}']"
+                ),
             ),
             Self::KeyExpired(thumb) => e(
                 700027,
-                format!("Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumb}']"),
+                format!(
+                    "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumb}']"
+                ),
             ),
             Self::BadSignature(thumb) => e(
                 700027,
-                format!("Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{thumb}']"),
+                format!(
+                    "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{thumb}']"
+                ),
             ),
         }
     }
@@ -162,7 +177,7 @@ pub fn validate<'a>(raw: &str, expected: &Expected<'a>) -> Result<&'a Registered
         .verify(jws.signing_input.as_bytes(), &jws.signature)
         .map_err(|_| AssertionError::BadSignature(thumb.clone()))?;
 
-    let time = |name: &str| numeric_date(&jws.claims, name).map_err(|()| AssertionError::Malformed(format!("{name} is not a number")));
+    let time = |name: &str| numeric_date(&jws.claims, name).map_err(|e| AssertionError::Malformed(e.to_string()));
     let expires = time("exp")?.ok_or_else(|| AssertionError::Malformed("exp is required".into()))?;
     let not_before = match time("nbf")? {
         Some(nbf) => Some(nbf),

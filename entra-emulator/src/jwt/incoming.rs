@@ -54,7 +54,10 @@ impl IncomingError {
             Self::Malformed => e(50027, "JWT token is invalid or malformed.".into()),
             Self::Signature(reason) => e(50013, format!("Assertion failed signature validation. [Reason - {reason}]")),
             Self::Issuer => e(50013, "Assertion contains an invalid issuer or is from another tenant.".into()),
-            Self::IdToken => e(240002, "Input id_token cannot be used as 'urn:ietf:params:oauth:grant-type:jwt-bearer' grant.".into()),
+            Self::IdToken => e(
+                240002,
+                "Input id_token cannot be used as 'urn:ietf:params:oauth:grant-type:jwt-bearer' grant.".into(),
+            ),
             Self::Expired { now, exp } => e(
                 500133,
                 format!(
@@ -67,7 +70,9 @@ impl IncomingError {
                     "Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '{aud}' and the expected audience is '{client_id}' or one of the Application Id URIs of this web API registered in Azure AD."
                 ),
             ),
-            Self::AppOnly => e(7000114, format!("Application '{client_id}' is not allowed to make application on-behalf-of calls.")),
+            Self::AppOnly => {
+                e(7000114, format!("Application '{client_id}' is not allowed to make application on-behalf-of calls."))
+            }
         }
     }
 }
@@ -109,7 +114,9 @@ pub fn validate(raw: &str, keys: &KeyRing, expected: &Expected<'_>) -> Result<In
     validation.validate_aud = false;
     validation.required_spec_claims = HashSet::new();
     let claims = jsonwebtoken::decode::<Map<String, Value>>(raw, key.decoding_key(), &validation)
-        .map_err(|_| IncomingError::Signature("The provided signature value did not match the expected signature value."))?
+        .map_err(|_| {
+            IncomingError::Signature("The provided signature value did not match the expected signature value.")
+        })?
         .claims;
     let s = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
 

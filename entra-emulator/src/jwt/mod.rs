@@ -77,10 +77,15 @@ impl CompactJws {
     }
 }
 
+/// A time claim that is present but not a number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not a NumericDate")]
+pub struct NotANumericDate(pub String);
+
 /// A NumericDate claim given as an integer, a float or a numeric string (MSAL.NET sends
 /// strings, MSAL Python floats). Fractions are truncated. `None` if absent; `Err` if present
 /// but not a number.
-pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, ()> {
+pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, NotANumericDate> {
     let Some(value) = claims.get(name) else { return Ok(None) };
     let float = match value {
         Value::Number(n) => n.as_i64().map(|i| i as f64).or_else(|| n.as_f64()),
@@ -89,7 +94,7 @@ pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i6
     };
     match float {
         Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.trunc() as i64)),
-        _ => Err(()),
+        _ => Err(NotANumericDate(name.to_owned())),
     }
 }
 
@@ -108,7 +113,7 @@ mod tests {
         assert_eq!(numeric_date(&claims, "s"), Ok(Some(1_700_000_000)));
         assert_eq!(numeric_date(&claims, "sf"), Ok(Some(1_700_000_000)));
         assert_eq!(numeric_date(&claims, "missing"), Ok(None));
-        assert_eq!(numeric_date(&claims, "b"), Err(()));
+        assert_eq!(numeric_date(&claims, "b"), Err(NotANumericDate("b".into())));
     }
 
     #[test]

@@ -49,12 +49,18 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
         ));
     }
     if record.client_id != client_id {
-        return Err(invalid_grant(70000, "Provided grant is invalid or malformed. The code was issued to another client."));
+        return Err(invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed. The code was issued to another client.",
+        ));
     }
     if record.redirect_uri != redirect_uri {
         return Err(invalid_grant(
             500112,
-            &format!("The reply address '{redirect_uri}' does not match the reply address '{}' provided when requesting Authorization code.", record.redirect_uri),
+            &format!(
+                "The reply address '{redirect_uri}' does not match the reply address '{}' provided when requesting Authorization code.",
+                record.redirect_uri
+            ),
         ));
     }
 
@@ -66,7 +72,10 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
             dir.tenant(&record.session.tid).ok_or_else(|| EntraError::tenant_not_found(&record.session.tid))?
         }
         Some(TenantRef::Specific(_)) => {
-            return Err(invalid_grant(70000, "Provided grant is invalid or malformed. The code was issued for another tenant."));
+            return Err(invalid_grant(
+                70000,
+                "Provided grant is invalid or malformed. The code was issued for another tenant.",
+            ));
         }
         None => return Err(EntraError::tenant_not_found(&call.tenant_segment)),
     };
@@ -82,7 +91,10 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
     if let Some(challenge) = &record.code_challenge {
         let verifier = call.required("code_verifier")?;
         if !pkce_matches(record.code_challenge_method.as_deref(), challenge, verifier) {
-            return Err(invalid_grant(501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."));
+            return Err(invalid_grant(
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            ));
         }
     }
 
@@ -102,7 +114,11 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
             nonce: record.nonce.as_deref(),
             xms_cc: record.xms_cc.clone(),
             grant: GrantKind::AuthorizationCode,
-            refresh: RefreshPolicy { spa: record.spa, confidential: !record.spa && client.is_confidential(), fixed_expiry: None },
+            refresh: RefreshPolicy {
+                spa: record.spa,
+                confidential: !record.spa && client.is_confidential(),
+                fixed_expiry: None,
+            },
         },
     )
 }

@@ -22,7 +22,10 @@ pub(crate) fn require_certificate(
         return Err(EntraError::new(
             OAuthError::InvalidClient,
             7000215,
-            format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.client_id),
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                app.client_id
+            ),
         ));
     }
     let (Some(raw), Some(kind)) = (call.param("client_assertion"), call.param("client_assertion_type")) else {
@@ -36,7 +39,9 @@ pub(crate) fn require_certificate(
         return Err(EntraError::new(
             OAuthError::InvalidClient,
             7000218,
-            format!("The request body must contain the following parameter: 'client_assertion' or 'client_secret'. Unsupported client_assertion_type '{kind}'."),
+            format!(
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. Unsupported client_assertion_type '{kind}'."
+            ),
         ));
     }
     let audiences = call.assertion_audiences(tenant);

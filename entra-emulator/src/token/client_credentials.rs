@@ -22,19 +22,28 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
     let scope = call.required("scope")?.to_owned();
 
     let parsed = scopes::parse(&scope);
-    let only_default = parsed.oidc.is_empty() && parsed.resource_scopes.len() == 1 && parsed.resource_scopes[0].name == ".default";
+    let only_default =
+        parsed.oidc.is_empty() && parsed.resource_scopes.len() == 1 && parsed.resource_scopes[0].name == ".default";
     if !only_default {
         return Err(EntraError::new(
             OAuthError::InvalidScope,
             1002012,
-            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+            format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
         ));
     }
     let resolved = scopes::resolve(tenant, &parsed.resource_scopes).map_err(|e| scope_error(&e, tenant))?;
     let roles = consent::granted_roles(tenant, client, resolved.app);
     let xms_cc = xms_cc_from_claims(call.param("claims"))?;
 
-    let ctx = FaultContext { tenant: &tenant.id, client_id: &client.client_id, user: None, grant: GrantKind::ClientCredentials, acrs: &[] };
+    let ctx = FaultContext {
+        tenant: &tenant.id,
+        client_id: &client.client_id,
+        user: None,
+        grant: GrantKind::ClientCredentials,
+        acrs: &[],
+    };
     call.faults(&ctx, Stage::Issue, &resolved.app.client_id)?;
 
     let token = crate::issue::app_only(shared, tenant, client, resolved.app, &resolved.requested_as, roles, xms_cc)

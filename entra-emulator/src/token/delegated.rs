@@ -20,7 +20,9 @@ pub(crate) fn scope_error(e: &ScopeError, tenant: &Tenant) -> EntraError {
         ScopeError::NoResource | ScopeError::InvalidScope(_) => EntraError::new(
             OAuthError::InvalidScope,
             70011,
-            format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. [{e}]"),
+            format!(
+                "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. [{e}]"
+            ),
         ),
         ScopeError::MultipleResources => EntraError::new(
             OAuthError::InvalidScope,
@@ -30,7 +32,10 @@ pub(crate) fn scope_error(e: &ScopeError, tenant: &Tenant) -> EntraError {
         ScopeError::UnknownResource(r) => EntraError::new(
             OAuthError::InvalidResource,
             500011,
-            format!("The resource principal named {r} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", tenant.display_name),
+            format!(
+                "The resource principal named {r} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                tenant.display_name
+            ),
         ),
     }
 }
@@ -143,9 +148,8 @@ pub(crate) fn issue(call: &mut TokenCall<'_>, req: &UserTokens<'_>) -> Result<Va
 /// `{"access_token":{"xms_cc":{"values":["cp1"]}}}` → `["cp1"]`.
 pub(crate) fn xms_cc_from_claims(claims: Option<&str>) -> Result<Option<Vec<String>>, EntraError> {
     let Some(raw) = claims else { return Ok(None) };
-    let value: Value = serde_json::from_str(raw).map_err(|_| {
-        EntraError::new(OAuthError::InvalidRequest, 90014, "The 'claims' parameter is not valid JSON.")
-    })?;
+    let value: Value = serde_json::from_str(raw)
+        .map_err(|_| EntraError::new(OAuthError::InvalidRequest, 90014, "The 'claims' parameter is not valid JSON."))?;
     Ok(value
         .pointer("/access_token/xms_cc/values")
         .and_then(Value::as_array)

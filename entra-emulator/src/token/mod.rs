@@ -227,3 +227,22 @@ pub async fn preflight(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_debug_shows_parameter_names_never_values() {
+        let form = TokenForm::parse(b"grant_type=client_credentials&client_assertion=eyJSECRET&refresh_token=1.RT");
+        let printed = format!("{form:?}");
+        assert!(printed.contains("client_assertion") && printed.contains("refresh_token"));
+        assert!(!printed.contains("eyJSECRET") && !printed.contains("1.RT"));
+    }
+
+    #[test]
+    fn first_value_of_a_repeated_parameter_wins() {
+        let form = TokenForm::parse(b"scope=a&scope=b");
+        assert_eq!(form.0.get("scope").map(String::as_str), Some("a"));
+    }
+}

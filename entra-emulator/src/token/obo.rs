@@ -36,10 +36,16 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
     let scope = call.required("scope")?.to_owned();
 
     let (issuer_v1, issuer_v2) = (shared.issuer_v1(&tenant.id), shared.issuer_v2(&tenant.id));
-    let expected = incoming::Expected { tid: &tenant.id, issuer_v1: &issuer_v1, issuer_v2: &issuer_v2, client, now: call.now };
-    let incoming = incoming::validate(&assertion, &shared.keys(), &expected).map_err(|e| e.to_entra(&client.client_id))?;
+    let expected =
+        incoming::Expected { tid: &tenant.id, issuer_v1: &issuer_v1, issuer_v2: &issuer_v2, client, now: call.now };
+    let incoming =
+        incoming::validate(&assertion, &shared.keys(), &expected).map_err(|e| e.to_entra(&client.client_id))?;
     let user = tenant.user(&incoming.oid).ok_or_else(|| {
-        EntraError::new(OAuthError::InvalidGrant, 50034, format!("The user account {} does not exist in the {} directory.", incoming.oid, tenant.id))
+        EntraError::new(
+            OAuthError::InvalidGrant,
+            50034,
+            format!("The user account {} does not exist in the {} directory.", incoming.oid, tenant.id),
+        )
     })?;
 
     let parsed = scopes::parse(&scope);
@@ -81,10 +87,22 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
             client_id: client.client_id.clone(),
             spa: false,
             confidential: true,
-            session: Session { tid: tenant.id.clone(), oid: user.oid.clone(), auth_time: call.now, acrs: incoming.acrs.clone() },
+            session: Session {
+                tid: tenant.id.clone(),
+                oid: user.oid.clone(),
+                auth_time: call.now,
+                acrs: incoming.acrs.clone(),
+            },
             expires_at: call.now + shared.config.refresh_token_lifetime_secs,
         })
     });
     let info = call.wants_client_info().then(|| client_info(&user.oid, &tenant.id));
-    Ok(success_body(access_token, lifetime, Some(response_scope(&resolved.requested_as, &scp)), refresh_token, None, info))
+    Ok(success_body(
+        access_token,
+        lifetime,
+        Some(response_scope(&resolved.requested_as, &scp)),
+        refresh_token,
+        None,
+        info,
+    ))
 }

@@ -24,7 +24,10 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
         .refresh_token(&raw)
         .ok_or_else(|| invalid_grant(9002313, "Invalid request. Request is malformed or invalid.".into()))?;
     if record.client_id != client_id {
-        return Err(invalid_grant(70000, "Provided grant is invalid or malformed. The refresh token was issued to another client.".into()));
+        return Err(invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed. The refresh token was issued to another client.".into(),
+        ));
     }
     if call.now >= record.expires_at {
         return Err(if record.spa {
@@ -48,7 +51,10 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
             dir.tenant(&record.session.tid).ok_or_else(|| EntraError::tenant_not_found(&record.session.tid))?
         }
         Some(TenantRef::Specific(_)) => {
-            return Err(invalid_grant(70000, "Provided grant is invalid or malformed. The refresh token belongs to another tenant.".into()));
+            return Err(invalid_grant(
+                70000,
+                "Provided grant is invalid or malformed. The refresh token belongs to another tenant.".into(),
+            ));
         }
         None => return Err(EntraError::tenant_not_found(&call.tenant_segment)),
     };
@@ -75,7 +81,11 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
             nonce: None,
             xms_cc,
             grant: GrantKind::RefreshToken,
-            refresh: RefreshPolicy { spa: record.spa, confidential: record.confidential, fixed_expiry: Some(record.expires_at) },
+            refresh: RefreshPolicy {
+                spa: record.spa,
+                confidential: record.confidential,
+                fixed_expiry: Some(record.expires_at),
+            },
         },
     )
 }

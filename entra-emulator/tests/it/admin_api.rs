@@ -6,7 +6,8 @@ use crate::common::*;
 
 #[tokio::test]
 async fn admin_api_is_off_by_default() {
-    let env = Env::start_with(entra_emulator::EmulatorConfig { tenants: vec![tenant_config()], ..Default::default() }).await;
+    let env =
+        Env::start_with(entra_emulator::EmulatorConfig { tenants: vec![tenant_config()], ..Default::default() }).await;
     let resp = env.http.get(format!("{}/_admin/counters", env.base())).send().await.unwrap();
     assert_eq!(resp.status(), 404);
 }
@@ -40,7 +41,9 @@ async fn mint_register_fault_and_count_over_http() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let reply = env.token(TENANT, &client_credentials_form(&Assertion::new(&env, unregistered()).sign(), "api://backend/.default")).await;
+    let reply = env
+        .token(TENANT, &client_credentials_form(&Assertion::new(&env, unregistered()).sign(), "api://backend/.default"))
+        .await;
     assert_eq!(reply.status, 200, "newly registered certificate works: {:#}", reply.body);
 
     let fault: Value = env
@@ -62,7 +65,8 @@ async fn mint_register_fault_and_count_over_http() {
     assert_eq!(counters["by_client_and_grant"][CLIENT]["on_behalf_of"]["issued"], 1);
     assert_eq!(counters["by_grant"]["client_credentials"]["issued"], 1);
 
-    let unknown = env.http.post(format!("{admin}/tenants/{TENANT}/users")).json(&json!({"oid": "x"})).send().await.unwrap();
+    let unknown =
+        env.http.post(format!("{admin}/tenants/{TENANT}/users")).json(&json!({"oid": "x"})).send().await.unwrap();
     assert_eq!(unknown.status(), 200);
     let missing = env.http.post(format!("{admin}/tenants/nope/users")).json(&json!({"oid": "x"})).send().await.unwrap();
     assert_eq!(missing.status(), 404);

@@ -31,7 +31,8 @@ async fn msal_python_form_padded_thumbprint_float_times_no_nbf_with_x5c() {
     a.padded_thumb = true;
     a.times = Times::Float;
     a.nbf = false;
-    a.extra_header = vec![("x5c", json!([registered().pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>()]))];
+    a.extra_header =
+        vec![("x5c", json!([registered().pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>()]))];
     accepted(&env, &a).await;
 }
 
@@ -175,10 +176,19 @@ async fn unsupported_algorithm_and_garbage_are_refused() {
 #[tokio::test]
 async fn missing_assertion_or_a_secret_is_refused() {
     let env = Env::start().await;
-    let reply = env.token(TENANT, &[("grant_type", "client_credentials"), ("client_id", CLIENT), ("scope", SCOPE)]).await;
+    let reply =
+        env.token(TENANT, &[("grant_type", "client_credentials"), ("client_id", CLIENT), ("scope", SCOPE)]).await;
     reply.assert_error(401, "invalid_client", 7000218);
     let reply = env
-        .token(TENANT, &[("grant_type", "client_credentials"), ("client_id", CLIENT), ("scope", SCOPE), ("client_secret", "s3cret")])
+        .token(
+            TENANT,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT),
+                ("scope", SCOPE),
+                ("client_secret", "s3cret"),
+            ],
+        )
         .await;
     reply.assert_error(401, "invalid_client", 7000215);
 }

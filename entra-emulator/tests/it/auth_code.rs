@@ -6,7 +6,8 @@ use sha2::Digest as _;
 
 use crate::common::*;
 
-pub const BROKER_SCOPE: &str = "openid profile offline_access api://cccccccc-0000-0000-0000-00000000000c/access_as_user";
+pub const BROKER_SCOPE: &str =
+    "openid profile offline_access api://cccccccc-0000-0000-0000-00000000000c/access_as_user";
 
 pub fn pkce() -> (String, String) {
     let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
@@ -90,7 +91,12 @@ async fn query_response_mode_and_unknown_origin_gets_no_cors() {
     let (verifier, challenge) = pkce();
     let resp = authorize(
         &env,
-        &[("redirect_uri", SPA_REDIRECT), ("scope", BROKER_SCOPE), ("code_challenge", &challenge), ("code_challenge_method", "S256")],
+        &[
+            ("redirect_uri", SPA_REDIRECT),
+            ("scope", BROKER_SCOPE),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
     )
     .await;
     assert!(resp.headers()["location"].to_str().unwrap().starts_with(&format!("{SPA_REDIRECT}?code=")));
@@ -128,7 +134,12 @@ async fn preflight_is_allowed_only_for_spa_origins() {
 async fn wrong_verifier_reuse_expiry_and_redirect_mismatch() {
     let env = Env::start().await;
     let (verifier, challenge) = pkce();
-    let params = [("redirect_uri", SPA_REDIRECT), ("scope", BROKER_SCOPE), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let params = [
+        ("redirect_uri", SPA_REDIRECT),
+        ("scope", BROKER_SCOPE),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
     let code_for = |resp: reqwest::Response| redirect_params(&resp)["code"].clone();
     let redeem = |code: String, verifier: String, redirect: &'static str| {
         let env = &env;
@@ -163,7 +174,16 @@ async fn wrong_verifier_reuse_expiry_and_redirect_mismatch() {
 async fn spa_code_must_be_redeemed_cross_origin() {
     let env = Env::start().await;
     let (verifier, challenge) = pkce();
-    let resp = authorize(&env, &[("redirect_uri", SPA_REDIRECT), ("scope", BROKER_SCOPE), ("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
+    let resp = authorize(
+        &env,
+        &[
+            ("redirect_uri", SPA_REDIRECT),
+            ("scope", BROKER_SCOPE),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
     let code = redirect_params(&resp)["code"].clone();
     let form = [
         ("grant_type", "authorization_code"),
@@ -178,12 +198,23 @@ async fn spa_code_must_be_redeemed_cross_origin() {
 #[tokio::test]
 async fn spa_needs_pkce_with_s256() {
     let env = Env::start().await;
-    let missing = redirect_params(&authorize(&env, &[("redirect_uri", SPA_REDIRECT), ("scope", BROKER_SCOPE), ("state", "s")]).await);
+    let missing = redirect_params(
+        &authorize(&env, &[("redirect_uri", SPA_REDIRECT), ("scope", BROKER_SCOPE), ("state", "s")]).await,
+    );
     assert_eq!(missing["error"], "invalid_request");
     assert!(missing["error_description"].starts_with("AADSTS9002325:"));
     assert_eq!(missing["state"], "s");
     let plain = redirect_params(
-        &authorize(&env, &[("redirect_uri", SPA_REDIRECT), ("scope", BROKER_SCOPE), ("code_challenge", "abc"), ("code_challenge_method", "plain")]).await,
+        &authorize(
+            &env,
+            &[
+                ("redirect_uri", SPA_REDIRECT),
+                ("scope", BROKER_SCOPE),
+                ("code_challenge", "abc"),
+                ("code_challenge_method", "plain"),
+            ],
+        )
+        .await,
     );
     assert_eq!(plain["error"], "invalid_request");
 }
@@ -195,7 +226,8 @@ async fn unregistered_redirect_or_unknown_client_is_an_error_page_not_a_redirect
     assert_eq!(resp.status(), 400);
     assert!(resp.headers().get("location").is_none());
     assert!(resp.text().await.unwrap().contains("AADSTS50011"));
-    let resp = authorize(&env, &[("client_id", "eeeeeeee-0000-0000-0000-000000000000"), ("redirect_uri", SPA_REDIRECT)]).await;
+    let resp =
+        authorize(&env, &[("client_id", "eeeeeeee-0000-0000-0000-000000000000"), ("redirect_uri", SPA_REDIRECT)]).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("AADSTS700016"));
 }
@@ -204,7 +236,12 @@ async fn unregistered_redirect_or_unknown_client_is_an_error_page_not_a_redirect
 async fn broker_consent_comes_from_the_client_apps_consent() {
     let env = Env::start().await;
     let (_, challenge) = pkce();
-    let params = [("redirect_uri", SPA_REDIRECT), ("scope", BROKER_SCOPE), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let params = [
+        ("redirect_uri", SPA_REDIRECT),
+        ("scope", BROKER_SCOPE),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
     assert!(redirect_params(&authorize(&env, &params).await).contains_key("code"));
     env.emu.admin().revoke_consent(TENANT, CLIENT, None).unwrap();
     let refused = redirect_params(&authorize(&env, &params).await);
@@ -216,11 +253,25 @@ async fn broker_consent_comes_from_the_client_apps_consent() {
 async fn web_redirect_code_is_redeemed_by_the_confidential_client_with_a_certificate() {
     let env = Env::start().await;
     let scope = "openid api://backend/data.read";
-    let resp = authorize(&env, &[("client_id", CLIENT), ("redirect_uri", WEB_REDIRECT), ("scope", scope), ("login_hint", USER2_UPN)]).await;
+    let resp = authorize(
+        &env,
+        &[("client_id", CLIENT), ("redirect_uri", WEB_REDIRECT), ("scope", scope), ("login_hint", USER2_UPN)],
+    )
+    .await;
     let code = redirect_params(&resp)["code"].clone();
-    let base = [("grant_type", "authorization_code"), ("client_id", CLIENT), ("code", code.as_str()), ("redirect_uri", WEB_REDIRECT), ("scope", scope)];
+    let base = [
+        ("grant_type", "authorization_code"),
+        ("client_id", CLIENT),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_REDIRECT),
+        ("scope", scope),
+    ];
     env.token(TENANT, &base).await.assert_error(401, "invalid_client", 7000218);
-    let resp = authorize(&env, &[("client_id", CLIENT), ("redirect_uri", WEB_REDIRECT), ("scope", scope), ("login_hint", USER2_UPN)]).await;
+    let resp = authorize(
+        &env,
+        &[("client_id", CLIENT), ("redirect_uri", WEB_REDIRECT), ("scope", scope), ("login_hint", USER2_UPN)],
+    )
+    .await;
     let code = redirect_params(&resp)["code"].clone();
     let assertion = env.assertion();
     let form = [

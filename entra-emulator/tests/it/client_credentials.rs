@@ -5,7 +5,8 @@ use crate::common::*;
 #[tokio::test]
 async fn graph_default_gives_a_v1_app_token_with_granted_roles() {
     let env = Env::start().await;
-    let reply = env.token(TENANT, &client_credentials_form(&env.assertion(), "https://graph.microsoft.com/.default")).await;
+    let reply =
+        env.token(TENANT, &client_credentials_form(&env.assertion(), "https://graph.microsoft.com/.default")).await;
     let c = reply.access_token_claims();
     assert_eq!(c["ver"], "1.0");
     assert_eq!(c["aud"], GRAPH_URI);
@@ -57,10 +58,19 @@ async fn common_endpoint_is_refused() {
 async fn unknown_client_and_unknown_resource() {
     let env = Env::start().await;
     let reply = env
-        .token(TENANT, &[("grant_type", "client_credentials"), ("client_id", "eeeeeeee-0000-0000-0000-000000000000"), ("scope", "api://backend/.default")])
+        .token(
+            TENANT,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "eeeeeeee-0000-0000-0000-000000000000"),
+                ("scope", "api://backend/.default"),
+            ],
+        )
         .await;
     reply.assert_error(400, "unauthorized_client", 700016);
-    env.token(TENANT, &client_credentials_form(&env.assertion(), "api://nothing-here/.default"))
-        .await
-        .assert_error(400, "invalid_resource", 500011);
+    env.token(TENANT, &client_credentials_form(&env.assertion(), "api://nothing-here/.default")).await.assert_error(
+        400,
+        "invalid_resource",
+        500011,
+    );
 }

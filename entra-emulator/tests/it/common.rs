@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use entra_emulator::{
-    AppConfig, AppRoleGrantConfig, CertificateConfig, ConsentConfig, Emulator, EmulatorConfig, RunningEmulator, ServerConfig,
-    TenantConfig, UserConfig, UserTokenRequest,
+    AppConfig, AppRoleGrantConfig, CertificateConfig, ConsentConfig, Emulator, EmulatorConfig, RunningEmulator,
+    ServerConfig, TenantConfig, UserConfig, UserTokenRequest,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -34,7 +34,6 @@ pub struct ClientCert {
     pub pem: String,
     pub der: Vec<u8>,
     key: aws_lc_rs::signature::RsaKeyPair,
-    pub key_pkcs8_pem: String,
 }
 
 impl ClientCert {
@@ -52,7 +51,7 @@ impl ClientCert {
         }
         let cert = params.self_signed(&kp).unwrap();
         let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&kp.serialize_der()).unwrap();
-        Self { pem: cert.pem(), der: cert.der().to_vec(), key, key_pkcs8_pem: kp.serialize_pem() }
+        Self { pem: cert.pem(), der: cert.der().to_vec(), key }
     }
 
     pub fn sha1(&self) -> Vec<u8> {
@@ -95,7 +94,13 @@ pub fn tenant_config() -> TenantConfig {
         domains: vec![TENANT_DOMAIN.into()],
         display_name: "Contoso".into(),
         users: vec![
-            UserConfig { oid: USER_OID.into(), upn: USER_UPN.into(), name: "Adele Vance".into(), given_name: Some("Adele".into()), family_name: Some("Vance".into()) },
+            UserConfig {
+                oid: USER_OID.into(),
+                upn: USER_UPN.into(),
+                name: "Adele Vance".into(),
+                given_name: Some("Adele".into()),
+                family_name: Some("Vance".into()),
+            },
             UserConfig { oid: USER2_OID.into(), upn: USER2_UPN.into(), name: "Bob".into(), ..Default::default() },
         ],
         apps: vec![
@@ -113,7 +118,11 @@ pub fn tenant_config() -> TenantConfig {
                 identifier_uris: vec![format!("api://{CLIENT}")],
                 scopes: vec!["access_as_user".into()],
                 known_client_apps: vec![BROKER.into()],
-                required_scopes: vec![format!("{GRAPH_URI}/Files.Read"), format!("{GRAPH_URI}/User.Read"), "api://backend/data.read".into()],
+                required_scopes: vec![
+                    format!("{GRAPH_URI}/Files.Read"),
+                    format!("{GRAPH_URI}/User.Read"),
+                    "api://backend/data.read".into(),
+                ],
                 access_token_version: Some(2),
                 certificates: vec![registered().config(), expired_cert().config()],
                 ..Default::default()
@@ -138,11 +147,23 @@ pub fn tenant_config() -> TenantConfig {
             },
         ],
         consents: vec![
-            ConsentConfig { client_id: CLIENT.into(), resource: GRAPH_URI.into(), scopes: vec!["Files.Read".into(), "User.Read".into()] },
-            ConsentConfig { client_id: CLIENT.into(), resource: "api://backend".into(), scopes: vec!["data.read".into()] },
+            ConsentConfig {
+                client_id: CLIENT.into(),
+                resource: GRAPH_URI.into(),
+                scopes: vec!["Files.Read".into(), "User.Read".into()],
+            },
+            ConsentConfig {
+                client_id: CLIENT.into(),
+                resource: "api://backend".into(),
+                scopes: vec!["data.read".into()],
+            },
             ConsentConfig { client_id: BROKER.into(), resource: GRAPH_URI.into(), scopes: vec!["User.Read".into()] },
         ],
-        app_role_grants: vec![AppRoleGrantConfig { client_id: CLIENT.into(), resource: GRAPH.into(), roles: vec!["Files.Read.All".into()] }],
+        app_role_grants: vec![AppRoleGrantConfig {
+            client_id: CLIENT.into(),
+            resource: GRAPH.into(),
+            roles: vec!["Files.Read.All".into()],
+        }],
     }
 }
 
@@ -225,7 +246,7 @@ impl Env {
     }
 
     pub fn user_token_with(&self, req: UserTokenRequest) -> String {
-        self.emu.admin().issue_user_token(&req).unwrap()
+        self.emu.admin().issue_user_token(req).unwrap()
     }
 
     /// An OBO request form for `scope` with `assertion` as the user token.
@@ -281,7 +302,10 @@ impl Reply {
         assert_eq!(self.body["error_codes"], json!([code]), "{:#}", self.body);
         let description = self.body["error_description"].as_str().unwrap();
         assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
-        assert!(description.contains("\r\nTrace ID: ") && description.contains("\r\nCorrelation ID: "), "{description}");
+        assert!(
+            description.contains("\r\nTrace ID: ") && description.contains("\r\nCorrelation ID: "),
+            "{description}"
+        );
         for field in ["timestamp", "trace_id", "correlation_id"] {
             assert!(self.body[field].is_string(), "missing {field}");
         }
@@ -346,6 +370,7 @@ pub struct Assertion<'a> {
 
 impl<'a> Assertion<'a> {
     pub fn new(env: &Env, cert: &'a ClientCert) -> Self {
+        // Times relative to the emulator's clock, so advancing it ages assertions.
         Self {
             cert,
             alg: "PS256",
@@ -393,7 +418,11 @@ impl<'a> Assertion<'a> {
         if self.iat {
             payload["iat"] = self.time(self.now);
         }
-        let input = format!("{}.{}", b64url(header.to_string().as_bytes(), false), b64url(payload.to_string().as_bytes(), false));
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes(), false),
+            b64url(payload.to_string().as_bytes(), false)
+        );
         let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = match self.alg {
             "RS256" => &aws_lc_rs::signature::RSA_PKCS1_SHA256,
             _ => &aws_lc_rs::signature::RSA_PSS_SHA256,

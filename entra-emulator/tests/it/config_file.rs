@@ -16,7 +16,7 @@ async fn demo_config_starts_and_serves_the_workload() {
     let picker = "22222222-2222-4222-8222-222222222222";
     admin.add_certificate(&tenant, picker, &registered().config()).unwrap();
     let user_token = admin
-        .issue_user_token(&UserTokenRequest {
+        .issue_user_token(UserTokenRequest {
             tenant: tenant.clone(),
             user: "adele@contoso.onmicrosoft.com".into(),
             client_app: picker.into(),

@@ -25,7 +25,12 @@ async fn tenant_v2_metadata_names_the_tenant_everywhere() {
         assert_eq!(doc["token_endpoint"], format!("{base}/{TENANT}/oauth2/v2.0/token"));
         assert_eq!(doc["authorization_endpoint"], format!("{base}/{TENANT}/oauth2/v2.0/authorize"));
         assert_eq!(doc["jwks_uri"], format!("{base}/{TENANT}/discovery/v2.0/keys"));
-        let methods: Vec<&str> = doc["token_endpoint_auth_methods_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let methods: Vec<&str> = doc["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert!(methods.contains(&"private_key_jwt"));
         assert_eq!(headers["access-control-allow-origin"], "*");
     }
@@ -76,7 +81,8 @@ async fn jwks_keys_have_kid_x5t_x5c_and_verify_issued_tokens() {
 
     let token = env.user_token();
     assert_eq!(header(&token)["kid"], key["kid"]);
-    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap()).unwrap();
+    let decoding =
+        jsonwebtoken::DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap()).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[CLIENT]);
     validation.set_issuer(&[env.emu.issuer_v2(TENANT)]);
@@ -86,7 +92,12 @@ async fn jwks_keys_have_kid_x5t_x5c_and_verify_issued_tokens() {
 #[tokio::test]
 async fn unknown_tenant_is_invalid_tenant() {
     let env = Env::start().await;
-    let resp = env.http.get(format!("{}/nope.example/v2.0/.well-known/openid-configuration", env.base())).send().await.unwrap();
+    let resp = env
+        .http
+        .get(format!("{}/nope.example/v2.0/.well-known/openid-configuration", env.base()))
+        .send()
+        .await
+        .unwrap();
     let reply = Reply::from(resp).await;
     reply.assert_error(400, "invalid_tenant", 90002);
 }
@@ -95,19 +106,45 @@ async fn unknown_tenant_is_invalid_tenant() {
 async fn https_listener_serves_endpoints_on_https() {
     let env = Env::start().await;
     let https = env.emu.https_base();
-    let doc: Value = env.http.get(format!("{https}/{TENANT}/v2.0/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = env
+        .http
+        .get(format!("{https}/{TENANT}/v2.0/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["token_endpoint"], format!("{https}/{TENANT}/oauth2/v2.0/token"));
     // localhost is in the certificate too, and URLs follow the Host the client used.
     let port = https.rsplit(':').next().unwrap();
     let local = format!("https://localhost:{port}");
-    let doc: Value = env.http.get(format!("{local}/{TENANT}/v2.0/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = env
+        .http
+        .get(format!("{local}/{TENANT}/v2.0/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["token_endpoint"], format!("{local}/{TENANT}/oauth2/v2.0/token"));
 }
 
 #[tokio::test]
 async fn instance_discovery_points_at_this_host() {
     let env = Env::start().await;
-    let (status, doc, _) = get(&env, &format!("/common/discovery/instance?api-version=1.1&authorization_endpoint={}/{TENANT}/oauth2/v2.0/authorize", env.base())).await;
+    let (status, doc, _) = get(
+        &env,
+        &format!(
+            "/common/discovery/instance?api-version=1.1&authorization_endpoint={}/{TENANT}/oauth2/v2.0/authorize",
+            env.base()
+        ),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(doc["tenant_discovery_endpoint"], format!("{}/{TENANT}/v2.0/.well-known/openid-configuration", env.base()));
+    assert_eq!(
+        doc["tenant_discovery_endpoint"],
+        format!("{}/{TENANT}/v2.0/.well-known/openid-configuration", env.base())
+    );
 }

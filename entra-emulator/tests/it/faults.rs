@@ -68,7 +68,10 @@ async fn revoked_certificate_fault_is_700027_at_client_authentication() {
     env.emu.admin().inject_fault(FaultSpec { client_id: Some(CLIENT.into()), ..once(FaultKind::RevokedCertificate) });
     let reply = env.token(TENANT, &client_credentials_form(&env.assertion(), "api://backend/.default")).await;
     reply.assert_error(401, "invalid_client", 700027);
-    assert_eq!(env.token(TENANT, &client_credentials_form(&env.assertion(), "api://backend/.default")).await.status, 200);
+    assert_eq!(
+        env.token(TENANT, &client_credentials_form(&env.assertion(), "api://backend/.default")).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -85,9 +88,14 @@ async fn latency_delays_the_answer() {
 async fn faults_only_hit_their_user_and_grant() {
     let env = Env::start().await;
     let admin = env.emu.admin();
-    admin.inject_fault(FaultSpec { user: Some(USER2_UPN.into()), grant: Some(GrantKind::OnBehalfOf), ..FaultSpec::new(FaultKind::ServerError) });
+    admin.inject_fault(FaultSpec {
+        user: Some(USER2_UPN.into()),
+        grant: Some(GrantKind::OnBehalfOf),
+        ..FaultSpec::new(FaultKind::ServerError)
+    });
     assert_eq!(env.obo(&env.user_token(), SCOPE).await.status, 200, "other user unaffected");
-    let bob = env.user_token_with(entra_emulator::UserTokenRequest { user: USER2_OID.into(), ..env.user_token_request() });
+    let bob =
+        env.user_token_with(entra_emulator::UserTokenRequest { user: USER2_OID.into(), ..env.user_token_request() });
     assert_eq!(env.obo(&bob, SCOPE).await.status, 500);
     let cc = env.token(TENANT, &client_credentials_form(&env.assertion(), "api://backend/.default")).await;
     assert_eq!(cc.status, 200, "app-only requests have no user");

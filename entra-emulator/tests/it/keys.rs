@@ -6,7 +6,15 @@ use serde_json::Value;
 use crate::common::*;
 
 async fn published_kids(env: &Env) -> Vec<String> {
-    let jwks: Value = env.http.get(format!("{}/{TENANT}/discovery/v2.0/keys", env.base())).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = env
+        .http
+        .get(format!("{}/{TENANT}/discovery/v2.0/keys", env.base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
 }
 

@@ -65,7 +65,8 @@ async fn v1_incoming_token_with_any_app_id_uri_form_is_accepted() {
     for aud in [format!("api://{CLIENT}"), format!("API://{}/", CLIENT.to_uppercase()), CLIENT.to_string()] {
         let mut extra = serde_json::Map::new();
         extra.insert("aud".into(), json!(aud));
-        let token = env.user_token_with(UserTokenRequest { version: 1, extra_claims: extra, ..env.user_token_request() });
+        let token =
+            env.user_token_with(UserTokenRequest { version: 1, extra_claims: extra, ..env.user_token_request() });
         assert_eq!(claims(&token)["ver"], "1.0");
         let reply = env.obo(&token, "api://backend/data.read").await;
         assert_eq!(reply.status, 200, "aud {aud}: {:#}", reply.body);
@@ -86,7 +87,8 @@ async fn client_capabilities_in_claims_become_xms_cc() {
 #[tokio::test]
 async fn expired_user_token_is_500133() {
     let env = Env::start().await;
-    let token = env.user_token_with(UserTokenRequest { lifetime: time::Duration::minutes(-5), ..env.user_token_request() });
+    let token =
+        env.user_token_with(UserTokenRequest { lifetime: time::Duration::minutes(-5), ..env.user_token_request() });
     env.obo(&token, "api://backend/data.read").await.assert_error(400, "invalid_grant", 500133);
     let token = env.user_token();
     env.emu.admin().advance_clock(time::Duration::hours(2));
@@ -96,7 +98,11 @@ async fn expired_user_token_is_500133() {
 #[tokio::test]
 async fn token_for_another_audience_is_500131() {
     let env = Env::start().await;
-    let token = env.user_token_with(UserTokenRequest { client_app: BACKEND.into(), scopes: vec!["data.read".into()], ..env.user_token_request() });
+    let token = env.user_token_with(UserTokenRequest {
+        client_app: BACKEND.into(),
+        scopes: vec!["data.read".into()],
+        ..env.user_token_request()
+    });
     env.obo(&token, "api://backend/data.read").await.assert_error(400, "invalid_grant", 500131);
 }
 
@@ -110,7 +116,11 @@ async fn tampered_wrong_issuer_or_other_tenant_token_is_50013() {
     parts[1] = b64url(payload.to_string().as_bytes(), false);
     env.obo(&parts.join("."), "api://backend/data.read").await.assert_error(400, "invalid_grant", 50013);
 
-    for (claim, value) in [("iss", json!("https://login.microsoftonline.com/x/v2.0")), ("tid", json!(OTHER_TENANT)), ("ver", json!("1.0"))] {
+    for (claim, value) in [
+        ("iss", json!("https://login.microsoftonline.com/x/v2.0")),
+        ("tid", json!(OTHER_TENANT)),
+        ("ver", json!("1.0")),
+    ] {
         let mut extra = serde_json::Map::new();
         extra.insert(claim.into(), value);
         let token = env.user_token_with(UserTokenRequest { extra_claims: extra, ..env.user_token_request() });
@@ -145,7 +155,11 @@ async fn missing_consent_is_65001_until_admin_consents() {
 async fn scopes_of_two_resources_or_unknown_ones_are_refused() {
     let env = Env::start().await;
     let token = env.user_token();
-    env.obo(&token, "https://graph.microsoft.com/Files.Read api://backend/data.read").await.assert_error(400, "invalid_scope", 700022);
+    env.obo(&token, "https://graph.microsoft.com/Files.Read api://backend/data.read").await.assert_error(
+        400,
+        "invalid_scope",
+        700022,
+    );
     env.obo(&token, "api://backend/does.not.exist").await.assert_error(400, "invalid_scope", 70011);
     env.obo(&token, "api://unknown/x").await.assert_error(400, "invalid_resource", 500011);
     env.obo(&token, "openid profile offline_access").await.assert_error(400, "invalid_scope", 70011);
@@ -156,10 +170,20 @@ async fn common_endpoint_and_missing_parameters_are_refused() {
     let env = Env::start().await;
     let token = env.user_token();
     let assertion = env.assertion();
-    env.token("common", &obo_form(&assertion, &token, "api://backend/data.read")).await.assert_error(400, "invalid_request", 9001023);
-    let form: Vec<_> = obo_form(&assertion, &token, "api://backend/data.read").into_iter().filter(|(k, _)| *k != "assertion").collect();
+    env.token("common", &obo_form(&assertion, &token, "api://backend/data.read")).await.assert_error(
+        400,
+        "invalid_request",
+        9001023,
+    );
+    let form: Vec<_> = obo_form(&assertion, &token, "api://backend/data.read")
+        .into_iter()
+        .filter(|(k, _)| *k != "assertion")
+        .collect();
     env.token(TENANT, &form).await.assert_error(400, "invalid_request", 900144);
-    let form: Vec<_> = obo_form(&assertion, &token, "api://backend/data.read").into_iter().filter(|(k, _)| !k.starts_with("client_assertion")).collect();
+    let form: Vec<_> = obo_form(&assertion, &token, "api://backend/data.read")
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("client_assertion"))
+        .collect();
     env.token(TENANT, &form).await.assert_error(401, "invalid_client", 7000218);
     let mut form = obo_form(&assertion, &token, "api://backend/data.read");
     form[1] = ("client_id", "eeeeeeee-0000-0000-0000-000000000000");
@@ -169,9 +193,13 @@ async fn common_endpoint_and_missing_parameters_are_refused() {
 #[tokio::test]
 async fn an_id_token_is_240002() {
     let env = Env::start().await;
-    let id_token = crate::auth_code::sign_in_spa(&env, "openid profile offline_access api://cccccccc-0000-0000-0000-00000000000c/access_as_user", None)
-        .await
-        .body["id_token"]
+    let id_token = crate::auth_code::sign_in_spa(
+        &env,
+        "openid profile offline_access api://cccccccc-0000-0000-0000-00000000000c/access_as_user",
+        None,
+    )
+    .await
+    .body["id_token"]
         .as_str()
         .unwrap()
         .to_owned();

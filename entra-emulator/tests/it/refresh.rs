@@ -42,7 +42,12 @@ async fn spa_refresh_needs_an_origin_the_right_client_and_a_real_token() {
     let env = Env::start().await;
     let rt = sign_in_spa(&env, BROKER_SCOPE, None).await.body["refresh_token"].as_str().unwrap().to_owned();
     refresh(&env, &rt, BROKER_SCOPE, None).await.assert_error(400, "invalid_request", 9002327);
-    let form = [("grant_type", "refresh_token"), ("client_id", CLIENT), ("refresh_token", rt.as_str()), ("scope", BROKER_SCOPE)];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", CLIENT),
+        ("refresh_token", rt.as_str()),
+        ("scope", BROKER_SCOPE),
+    ];
     env.token_with_origin(TENANT, &form, Some(SPA_ORIGIN)).await.assert_error(400, "invalid_grant", 70000);
     refresh(&env, "1.garbage", BROKER_SCOPE, Some(SPA_ORIGIN)).await.assert_error(400, "invalid_grant", 9002313);
 }
