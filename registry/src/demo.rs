@@ -40,6 +40,10 @@ pub const CERTIFICATE_THUMBPRINT_SHA256: &str = "72a2aa02219b41e0eb279e66ce397e1
 
 /// The demo registry migrations, embedded in the binary (they need no files at run time), set
 /// to ignore the schema's versions in the shared `_sqlx_migrations` table.
+/// The demo registry as SQL, for tools that apply it as an operator migration (`sts demo`).
+/// Same file as [`migrator`]'s, so the checksum matches whichever way it was applied.
+pub const DEMO_REGISTRY_SQL: &str = include_str!("../../migrations/demo-registry/20260101000000_demo_registry.sql");
+
 pub fn migrator() -> Migrator {
     let mut migrator = sqlx::migrate!("../migrations/demo-registry");
     migrator.set_ignore_missing(true);

@@ -10,7 +10,7 @@
 //! - [`cache`]: OBO results keyed by a hash of the subject token; single-flight.
 //! - [`audit`], [`metrics`]: what happened, off the request path.
 //! - [`app`]: wiring — builds the one [`state::AppState`] and serves it.
-//! - [`cli`]: the `sts` subcommands.
+//! - [`cli`]: the `sts` subcommands; `demo` runs everything in one process.
 
 pub mod app;
 pub mod audit;
@@ -18,6 +18,8 @@ pub mod cache;
 pub mod certs;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod entra;
 pub mod exchange;
 pub mod http;

@@ -34,6 +34,9 @@ pub enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// Run Tessera in one command: emulator, demo registry, dev certificate, STS and demo page.
+    #[cfg(feature = "demo")]
+    Demo(crate::demo::DemoArgs),
     /// Make or inspect client-app certificates.
     Cert {
         #[command(subcommand)]
@@ -65,13 +68,20 @@ pub enum ConfigCommand {
 /// Runs the command; the returned code becomes the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     // Certificate commands work on files alone: a broken configuration must not stop them.
-    if let Command::Cert { command } = cli.command {
-        return cert_cmd::run(command).await;
-    }
+    // Neither needs the configuration file: the demo builds its own.
+    let command = match cli.command {
+        Command::Cert { command } => return cert_cmd::run(command).await,
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => {
+            crate::demo::run(args).await?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        other => other,
+    };
     let config = Config::load(cli.config.as_deref())?;
     crate::telemetry::init(&config.log);
     app::install_crypto_provider();
-    match cli.command {
+    match command {
         Command::Serve => {
             let listen = config.server.listen;
             let state = app::build_state(config).await?;
@@ -86,6 +96,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Registry { command } => return registry_cmd::run(&config, command).await,
         Command::Cert { .. } => unreachable!("handled above"),
+        #[cfg(feature = "demo")]
+        Command::Demo(_) => unreachable!("handled above"),
         Command::Config { command: ConfigCommand::Check } => print!("{}", config.redacted_toml()),
         Command::Healthcheck => {
             let port = config.server.listen.port();

@@ -5,10 +5,7 @@
 
 use std::path::PathBuf;
 
-use entra_emulator::{
-    AppConfig, CertificateConfig, ConsentConfig, Emulator, EmulatorConfig, GrantKind, RunningEmulator, TenantConfig,
-    UserConfig, UserTokenRequest,
-};
+use entra_emulator::{Emulator, GrantKind, RunningEmulator, UserTokenRequest};
 use registry::demo;
 use registry::testing::TestDb;
 use reqwest::StatusCode;
@@ -16,15 +13,14 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use sts::certs::{Generated, generate_self_signed_with_validity};
 use sts::config::{Config, CredentialConfig};
+use sts::demo::directory;
 use sts::state::AppState;
 
 pub const TENANT: &str = demo::TENANT_ID;
 pub const OTHER_TENANT: &str = demo::OTHER_TENANT_ID;
 pub const BROKER: &str = demo::BROKER_APP_ID;
 pub const CLIENT: &str = demo::FILE_PICKER_CLIENT_APP_ID;
-/// A broker registered in Entra but not allowed for the workload in Tessera's registry.
-pub const OTHER_BROKER: &str = "99999999-8888-4777-8666-555555555555";
-pub const USER_OID: &str = "0b5b7d3e-9b1c-4a8e-8f3a-2c6d1e4f5a6b";
+pub use sts::demo::directory::{OTHER_BROKER, USER_OID};
 pub const FILES_READ: &str = "https://graph.microsoft.com/Files.Read";
 pub const USER_READ: &str = "https://graph.microsoft.com/User.Read";
 
@@ -79,7 +75,13 @@ impl Harness {
                 generate_self_signed_with_validity(&format!("file-picker-{i}"), nb, now + 90 * 86_400).unwrap()
             })
             .collect();
-        let emulator = Emulator::start(emulator_config(&certs, options.backend_token_version)).await.unwrap();
+        let pems: Vec<String> = certs.iter().map(|c| c.cert_pem().to_owned()).collect();
+        let config = directory::emulator_config(
+            &pems,
+            &["http://127.0.0.1/redirect.html".to_owned()],
+            options.backend_token_version,
+        );
+        let emulator = Emulator::start(config).await.unwrap();
 
         let db = TestDb::postgres().await;
         db.store().migrate(None).await.unwrap();
@@ -203,61 +205,4 @@ impl Answer {
         let payload = self.access_token().split('.').nth(1).unwrap();
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
     }
-}
-
-fn emulator_config(certs: &[Generated], backend_version: u8) -> EmulatorConfig {
-    let tenant = |id: &str| TenantConfig {
-        id: id.into(),
-        display_name: "Contoso".into(),
-        users: vec![UserConfig {
-            oid: USER_OID.into(),
-            upn: "adele@contoso.test".into(),
-            name: "Adele Vance".into(),
-            ..Default::default()
-        }],
-        apps: vec![
-            AppConfig {
-                client_id: BROKER.into(),
-                display_name: "Tessera broker".into(),
-                spa_redirect_uris: vec!["http://127.0.0.1/redirect.html".into()],
-                ..Default::default()
-            },
-            AppConfig { client_id: OTHER_BROKER.into(), display_name: "Another broker".into(), ..Default::default() },
-            AppConfig {
-                client_id: CLIENT.into(),
-                display_name: "File picker".into(),
-                identifier_uris: vec![demo::FILE_PICKER_APP_ID_URI.into()],
-                scopes: vec!["access_as_user".into()],
-                known_client_apps: vec![BROKER.into()],
-                access_token_version: Some(2),
-                certificates: certs
-                    .iter()
-                    .map(|c| CertificateConfig { pem: Some(c.cert_pem().to_owned()), ..Default::default() })
-                    .collect(),
-                ..Default::default()
-            },
-            AppConfig {
-                client_id: demo::GRAPH_APP_ID.into(),
-                display_name: "Microsoft Graph".into(),
-                identifier_uris: vec![demo::GRAPH_RESOURCE.into()],
-                scopes: vec!["Files.Read".into(), "User.Read".into(), "Mail.Read".into()],
-                access_token_version: Some(backend_version),
-                ..Default::default()
-            },
-        ],
-        consents: vec![
-            ConsentConfig {
-                client_id: CLIENT.into(),
-                resource: demo::GRAPH_RESOURCE.into(),
-                scopes: vec!["Files.Read".into(), "User.Read".into()],
-            },
-            ConsentConfig {
-                client_id: BROKER.into(),
-                resource: demo::FILE_PICKER_APP_ID_URI.into(),
-                scopes: vec!["access_as_user".into()],
-            },
-        ],
-        ..Default::default()
-    };
-    EmulatorConfig { tenants: vec![tenant(TENANT), tenant(OTHER_TENANT)], ..Default::default() }
 }
