@@ -97,6 +97,16 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
                 keys.refresh_all().await;
             }
         });
+        // Days-left gauges move with the calendar; an hourly update is plenty.
+        let (credentials, metrics) = (Arc::clone(&credentials), Arc::clone(&metrics));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                report_certificate_expiry(&credentials, &metrics);
+            }
+        });
     }
     let exchanger = Arc::new(Exchanger {
         registry: Arc::clone(&registry),
@@ -108,6 +118,18 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         entra: config.entra.clone(),
     });
     Ok(AppState { config: Arc::new(config), registry, exchanger, metrics, credentials })
+}
+
+/// Sets `tessera_certificate_days_left` per certificate, and warns well before expiry.
+fn report_certificate_expiry(credentials: &CredentialSet, metrics: &Metrics) {
+    for c in credentials.expiry_report(crate::cache::unix_now_secs()) {
+        let labels =
+            vec![("client_app".to_owned(), c.client_app_id.clone()), ("thumbprint".to_owned(), c.sha256_hex.clone())];
+        metrics.certificate_days_left.get_or_create(&labels).set(c.days_left);
+        if c.days_left <= crate::certs::EXPIRY_WARNING_DAYS {
+            tracing::warn!(client_app = %c.client_app_id, sha256 = %c.sha256_hex, days_left = c.days_left, "client certificate expires soon: rotate it");
+        }
+    }
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.

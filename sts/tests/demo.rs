@@ -83,6 +83,7 @@ async fn demo_runs_exchanges_and_reuses_its_state() {
     let (_second, info) = start(state.path()).await;
     assert_eq!(std::fs::read_to_string(state.path().join("file-picker.cert.pem")).unwrap(), cert, "certificate reused");
     exchange(&http, &info).await;
-    let ready: Value = http.get(format!("{}/readyz", info["sts"].as_str().unwrap())).send().await.unwrap().json().await.unwrap();
+    let ready: Value =
+        http.get(format!("{}/readyz", info["sts"].as_str().unwrap())).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["status"], "ready", "{ready}");
 }

@@ -124,6 +124,10 @@ async fn revoked_certificate_falls_back_to_the_next_one_without_a_failed_request
     assert_eq!(h.obo_requests(), 3);
     let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_certificate_days_left"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("tessera_certificate_rejections_total{{client_app=\"{CLIENT}\",code=\"700027\"}} 1")),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -112,6 +112,13 @@ impl OboClient {
                 Attempt::Done(result) => return result,
                 Attempt::BadCertificate(code) => {
                     self.credentials.mark_bad(req.client_app_id, &cert.thumbprint_sha256(), code);
+                    self.metrics
+                        .certificate_rejections
+                        .get_or_create(&vec![
+                            ("client_app".to_owned(), req.client_app_id.to_owned()),
+                            ("code".to_owned(), code.to_string()),
+                        ])
+                        .inc();
                     last_code = code;
                 }
             }
