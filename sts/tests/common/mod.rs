@@ -1,7 +1,7 @@
 //! A real STS (in-process, on a loopback port) + the real entra-emulator + a fresh PostgreSQL
 //! database per test. Nothing is mocked: the STS talks HTTP to the emulator exactly as it would
 //! talk to Entra.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used)] // each test binary uses a different part
 
 use std::path::PathBuf;
 
