@@ -41,6 +41,10 @@ fi
 # Without reference-types: Debian's binaryen (108) rewrites the export of wasm-bindgen's externref
 # table to point at the funcref table, and the module then fails to start ("Table.set(): Argument
 # 1 is invalid"). Without the feature wasm-bindgen keeps JS values in a JS-side heap instead.
+# The profile's strip=true also removes the target_features section, so wasm-bindgen warns that it
+# cannot detect features and uses no externref table: that is what we want here (with the section
+# present, the precompiled std still lists reference-types and wasm-bindgen fails to find
+# `__wbindgen_externref_table_alloc`). The warning is expected.
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types" \
   cargo build -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release
 rm -rf "$WORK" && mkdir -p "$WORK" "$DIST"
@@ -51,11 +55,11 @@ if [[ "${BROKER_WASM_OPT:-1}" != 0 ]] && command -v wasm-opt >/dev/null; then
   # The features rustc enables by default for wasm32-unknown-unknown; every current browser has them.
   wasm-opt -Oz --strip-debug --strip-producers \
     --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-    --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+    --enable-nontrapping-float-to-int --enable-multivalue \
     "$wasm" -o "$WORK/opt.wasm"
   wasm="$WORK/opt.wasm"
 else
-  echo "build-broker: wasm-opt not found (apt-get install binaryen); bundle will be larger" >&2
+  echo "build-broker: not running wasm-opt (BROKER_WASM_OPT=0 or not installed: apt-get install binaryen); bundle will be larger" >&2
 fi
 
 # --- assemble ----------------------------------------------------------------------------------

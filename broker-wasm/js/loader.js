@@ -61,53 +61,83 @@
     }
   }
 
-  function register(w) {
-    var broker = new w.TesseraBroker(host);
-    var api;
-    var ready = broker.ready().then(function () {
-      return api;
-    });
-    api = Object.freeze({
-      version: w.TesseraBroker.version(),
-      apiVersion: 1,
-      ready: ready,
-      configure: function (options) {
-        return broker.configure(options || {});
-      },
-      getToken: function (request) {
-        return broker.getToken(request || {});
-      },
-      signIn: function (options) {
-        return broker.signIn(options || {});
-      },
-      signOut: function () {
-        return broker.signOut();
-      },
-      getAccount: function () {
-        return broker.getAccount();
-      },
-      getStatus: function () {
-        return broker.getStatus();
-      },
-      onStatusChange: function (callback) {
-        if (typeof callback !== "function") throw new TypeError("onStatusChange needs a function");
-        return broker.onStatusChange(callback);
-      },
-      isTokenBrokerError: function (e) {
-        return !!e && e.name === "TokenBrokerError" && typeof e.code === "string";
-      }
-    });
-    // Non-writable, non-configurable: other code on the page cannot swap the functions.
-    Object.defineProperty(host, "Tessera", { value: api, enumerable: true });
-    alias(api);
-    ready.then(announce);
-  }
-
-  wasmBytes()
+  // The object is registered now, synchronously, so a ribbon rule can call Tessera.configure
+  // right after loading this script; calls made before the wasm has started wait for it.
+  var broker = null;
+  var started = wasmBytes()
     .then(function (bytes) {
       return wasm_bindgen({ module_or_path: bytes });
     })
     .then(function () {
-      register(wasm_bindgen);
+      broker = new wasm_bindgen.TesseraBroker(host);
+      return broker;
+    })
+    .catch(function (e) {
+      var error = new Error("the Tessera broker could not start: " + (e && e.message));
+      error.name = "TokenBrokerError";
+      error.code = "invalid_request";
+      error.description = error.message;
+      error.correlationId = null;
+      error.retryable = false;
+      error.claims = null;
+      error.consentUrl = null;
+      throw error;
     });
+
+  function call(method) {
+    return function (argument) {
+      if (broker) return broker[method](argument || {});
+      return started.then(function (b) {
+        return b[method](argument || {});
+      });
+    };
+  }
+
+  var api;
+  var ready = started
+    .then(function (b) {
+      return b.ready();
+    })
+    .then(function () {
+      return api;
+    });
+  api = Object.freeze({
+    version: "@@VERSION@@",
+    apiVersion: 1,
+    ready: ready,
+    configure: call("configure"),
+    getToken: call("getToken"),
+    // signIn opens its popup synchronously once the wasm runs (always, unless clicked within
+    // milliseconds of the page loading).
+    signIn: call("signIn"),
+    signOut: call("signOut"),
+    getAccount: function () {
+      return broker ? broker.getAccount() : null;
+    },
+    getStatus: function () {
+      return broker ? broker.getStatus() : "unconfigured";
+    },
+    onStatusChange: function (callback) {
+      if (typeof callback !== "function") throw new TypeError("onStatusChange needs a function");
+      if (broker) return broker.onStatusChange(callback);
+      var unsubscribe = null;
+      var cancelled = false;
+      started.then(function (b) {
+        if (!cancelled) unsubscribe = b.onStatusChange(callback);
+      });
+      return function () {
+        cancelled = true;
+        if (unsubscribe) unsubscribe();
+      };
+    },
+    isTokenBrokerError: function (e) {
+      return !!e && e.name === "TokenBrokerError" && typeof e.code === "string";
+    }
+  });
+  // Non-writable, non-configurable: other code on the page cannot swap the functions.
+  Object.defineProperty(host, "Tessera", { value: api, enumerable: true });
+  alias(api);
+  ready.then(announce, function () {
+    /* configure failed or the wasm did not start: callers see it on their own promises */
+  });
 })();

@@ -1,11 +1,12 @@
 /**
  * Tessera browser token broker — `window.Tessera`, API v1.
  *
- * Loaded once per page (Application Ribbon). Registered, frozen, on `window.top` when this frame may
- * reach it, else on `window` (and aliased on the loading frame's `window`). Loading the script
- * again keeps the first instance.
+ * Loaded once per page (Application Ribbon). The script registers the object synchronously, frozen
+ * and non-writable, on `window.top` when this frame may reach it, else on `window` (and aliases it
+ * on the loading frame's `window`). Loading the script again keeps the first instance. Calls made
+ * while the wasm is still starting wait for it; calls made before `configure` wait for that.
  *
- * Controls get it with:
+ * Controls get it with (works whether the ribbon script has run yet or not):
  * ```ts
  * function tessera(): Promise<TesseraApi> {
  *   let w: Window = window;
@@ -15,6 +16,8 @@
  *     w.addEventListener("tessera:ready", e => resolve((e as CustomEvent<TesseraApi>).detail), { once: true }));
  * }
  * ```
+ * `ready` (and the `tessera:ready` event, dispatched on the host window and the loading window)
+ * means "configured": the STS's `/broker/config` has been read.
  */
 
 /** Error codes of a {@link TokenBrokerError}. */

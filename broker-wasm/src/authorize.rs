@@ -42,10 +42,9 @@ pub struct AuthorizeRequest<'a> {
 /// Checks a caller-supplied `prompt`.
 pub fn check_prompt(prompt: Option<&str>) -> Result<(), BrokerError> {
     match prompt {
-        Some(p) if !PROMPTS.contains(&p) => Err(BrokerError::new(
-            ErrorCode::InvalidRequest,
-            crate::text::cat(&["signIn: unknown prompt ", p]),
-        )),
+        Some(p) if !PROMPTS.contains(&p) => {
+            Err(BrokerError::new(ErrorCode::InvalidRequest, crate::text::cat(&["signIn: unknown prompt ", p])))
+        }
         _ => Ok(()),
     }
 }
@@ -93,10 +92,7 @@ pub fn parse_response(params: &str, expected_state: &str) -> Result<AuthResponse
     let pairs = form::parse(params);
     let state = form::get(&pairs, "state").unwrap_or("");
     if !pkce::same(state, expected_state) {
-        return Err(BrokerError::new(
-            ErrorCode::InvalidRequest,
-            "sign-in response with a foreign state was refused",
-        ));
+        return Err(BrokerError::new(ErrorCode::InvalidRequest, "sign-in response with a foreign state was refused"));
     }
     if let Some(error) = form::get(&pairs, "error") {
         return Ok(AuthResponse::Error(errors::from_authorize_error(
@@ -107,10 +103,7 @@ pub fn parse_response(params: &str, expected_state: &str) -> Result<AuthResponse
     }
     match form::get(&pairs, "code") {
         Some(code) if !code.is_empty() => Ok(AuthResponse::Code(AuthCode::new(code))),
-        _ => Err(BrokerError::new(
-            ErrorCode::StsError,
-            "sign-in response carried neither a code nor an error",
-        )),
+        _ => Err(BrokerError::new(ErrorCode::StsError, "sign-in response carried neither a code nor an error")),
     }
 }
 
@@ -156,20 +149,14 @@ mod tests {
         r.claims = Some(r#"{"id_token":{}}"#);
         let url = r.url();
         assert!(url.contains("&prompt=login&"), "{url}");
-        assert!(
-            url.ends_with("&claims=%7B%22id_token%22%3A%7B%7D%7D"),
-            "{url}"
-        );
+        assert!(url.ends_with("&claims=%7B%22id_token%22%3A%7B%7D%7D"), "{url}");
     }
 
     #[test]
     fn prompts_are_checked() {
         assert!(check_prompt(None).is_ok());
         assert!(check_prompt(Some("select_account")).is_ok());
-        assert_eq!(
-            check_prompt(Some("always")).unwrap_err().code,
-            ErrorCode::InvalidRequest
-        );
+        assert_eq!(check_prompt(Some("always")).unwrap_err().code, ErrorCode::InvalidRequest);
     }
 
     #[test]
@@ -206,9 +193,6 @@ mod tests {
 
     #[test]
     fn empty_response_is_an_error() {
-        assert_eq!(
-            parse_response("#state=s1", "s1").unwrap_err().code,
-            ErrorCode::StsError
-        );
+        assert_eq!(parse_response("#state=s1", "s1").unwrap_err().code, ErrorCode::StsError);
     }
 }

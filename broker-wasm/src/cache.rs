@@ -43,8 +43,7 @@ pub struct Entry<T> {
 impl<T> Entry<T> {
     /// Whether it may be handed out at `now`.
     pub fn is_fresh(&self, now: u64) -> bool {
-        now >= self.issued_at.saturating_sub(MAX_RENEW_MARGIN_MS)
-            && now < renew_at(self.issued_at, self.expires_at)
+        now >= self.issued_at.saturating_sub(MAX_RENEW_MARGIN_MS) && now < renew_at(self.issued_at, self.expires_at)
     }
 }
 
@@ -56,9 +55,7 @@ pub struct TokenCache<T> {
 
 impl<T> Default for TokenCache<T> {
     fn default() -> Self {
-        Self {
-            entries: VecMap::default(),
-        }
+        Self { entries: VecMap::default() }
     }
 }
 
@@ -145,11 +142,7 @@ mod tests {
     #[test]
     fn an_hour_token_renews_five_minutes_early() {
         assert_eq!(renew_at(0, 60 * MIN), 55 * MIN);
-        let e = Entry {
-            value: (),
-            issued_at: 0,
-            expires_at: 60 * MIN,
-        };
+        let e = Entry { value: (), issued_at: 0, expires_at: 60 * MIN };
         assert!(e.is_fresh(0));
         assert!(e.is_fresh(55 * MIN - 1));
         assert!(!e.is_fresh(55 * MIN));
@@ -163,11 +156,7 @@ mod tests {
 
     #[test]
     fn a_clock_set_back_far_does_not_keep_a_token_forever() {
-        let e = Entry {
-            value: (),
-            issued_at: 100 * MIN,
-            expires_at: 160 * MIN,
-        };
+        let e = Entry { value: (), issued_at: 100 * MIN, expires_at: 160 * MIN };
         assert!(!e.is_fresh(10 * MIN));
     }
 
@@ -182,26 +171,10 @@ mod tests {
     #[test]
     fn cache_returns_only_fresh_entries_and_prunes() {
         let mut c = TokenCache::default();
-        c.insert(
-            "a".into(),
-            Entry {
-                value: 1,
-                issued_at: 0,
-                expires_at: 10 * MIN,
-            },
-            0,
-        );
+        c.insert("a".into(), Entry { value: 1, issued_at: 0, expires_at: 10 * MIN }, 0);
         assert_eq!(c.get("a", MIN).map(|e| e.value), Some(1));
         assert!(c.get("a", 9 * MIN).is_none());
-        c.insert(
-            "b".into(),
-            Entry {
-                value: 2,
-                issued_at: 9 * MIN,
-                expires_at: 70 * MIN,
-            },
-            9 * MIN,
-        );
+        c.insert("b".into(), Entry { value: 2, issued_at: 9 * MIN, expires_at: 70 * MIN }, 9 * MIN);
         assert_eq!(c.len(), 1, "stale entry a was pruned");
         c.remove("b");
         assert!(c.is_empty());
@@ -212,10 +185,7 @@ mod tests {
         let s = |x: &[&str]| x.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
         let a = request_key("w", &s(&["B A", "A"]), None, false, false);
         assert_eq!(a, request_key("w", &s(&["A", "B"]), None, false, false));
-        assert_ne!(
-            a,
-            request_key("w", &s(&["A", "B"]), Some("{}"), false, false)
-        );
+        assert_ne!(a, request_key("w", &s(&["A", "B"]), Some("{}"), false, false));
         assert_ne!(a, request_key("w", &s(&["A", "B"]), None, true, false));
         assert_ne!(a, request_key("w", &s(&["A", "B"]), None, false, true));
         assert_ne!(a, request_key("v", &s(&["A", "B"]), None, false, false));

@@ -45,12 +45,8 @@ impl BrokerConfig {
     /// Checks and normalises a config as received: ids lower-case, no trailing slashes, a usable
     /// authority, unique workload names, at least one workload.
     pub fn validated(mut self) -> Result<Self, BrokerError> {
-        let bad = |what: &str| {
-            BrokerError::new(
-                ErrorCode::StsError,
-                cat(&["the STS broker config is invalid: ", what]),
-            )
-        };
+        let bad =
+            |what: &str| BrokerError::new(ErrorCode::StsError, cat(&["the STS broker config is invalid: ", what]));
         self.broker_app_id = self.broker_app_id.trim().to_ascii_lowercase();
         if !is_guid(&self.broker_app_id) {
             return Err(bad("broker_app_id is not a GUID"));
@@ -137,18 +133,11 @@ pub struct Options {
 impl RawOptions {
     /// Checks the options against the page they run in. Explicit values win over `Xrm`.
     pub fn validate(self, page_origin: &str, xrm: &XrmContext) -> Result<Options, BrokerError> {
-        let invalid = |what: &str| {
-            BrokerError::new(
-                ErrorCode::InvalidRequest,
-                cat(&["Tessera.configure: ", what]),
-            )
-        };
+        let invalid = |what: &str| BrokerError::new(ErrorCode::InvalidRequest, cat(&["Tessera.configure: ", what]));
         let sts_url = self.sts_url.unwrap_or_default();
         let sts_url = sts_url.trim().trim_end_matches('/');
         if !is_allowed_url(sts_url) {
-            return Err(invalid(
-                "stsUrl must be an https URL (http only on loopback)",
-            ));
+            return Err(invalid("stsUrl must be an https URL (http only on loopback)"));
         }
         let redirect_uri = self.redirect_uri.unwrap_or_default().trim().to_owned();
         if !is_allowed_url(&redirect_uri) {
@@ -159,38 +148,22 @@ impl RawOptions {
         if origin_of(&redirect_uri) != origin_of(page_origin) {
             return Err(invalid("redirectUri must be on the page's own origin"));
         }
-        let tenant = self
-            .tenant_id
-            .or_else(|| xrm.tenant_id.clone())
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let tenant = self.tenant_id.or_else(|| xrm.tenant_id.clone()).unwrap_or_default().trim().to_ascii_lowercase();
         if !is_specific_tenant(&tenant) {
             return Err(invalid(
                 "tenantId must be a tenant GUID or domain (no Xrm context found to read it from; \
                  common/organizations/consumers are not allowed)",
             ));
         }
-        let login_hint = self
-            .login_hint
-            .or_else(|| xrm.user_name.clone())
-            .filter(|h| !h.trim().is_empty());
+        let login_hint = self.login_hint.or_else(|| xrm.user_name.clone()).filter(|h| !h.trim().is_empty());
         let persistence = match self.persistence.as_deref() {
             None | Some("memory") => Persistence::Memory,
             Some("sessionStorage") => Persistence::SessionStorage,
             Some(_) => {
-                return Err(invalid(
-                    "persistence must be \"memory\" or \"sessionStorage\"",
-                ));
+                return Err(invalid("persistence must be \"memory\" or \"sessionStorage\""));
             }
         };
-        Ok(Options {
-            sts_url: sts_url.to_owned(),
-            redirect_uri,
-            tenant,
-            login_hint,
-            persistence,
-        })
+        Ok(Options { sts_url: sts_url.to_owned(), redirect_uri, tenant, login_hint, persistence })
     }
 }
 
@@ -213,8 +186,7 @@ pub fn is_specific_tenant(t: &str) -> bool {
         && t.contains('.')
         && !t.starts_with('.')
         && !t.ends_with('.')
-        && t.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+        && t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
 }
 
 /// `https://…`, or `http://` to a loopback host (the emulator and local STS in tests and demos).

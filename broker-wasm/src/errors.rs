@@ -130,28 +130,16 @@ pub fn from_sts(
     retry_after: Option<&str>,
     sent_correlation_id: &str,
 ) -> StsFailure {
-    let correlation_id = Some(
-        body.correlation_id
-            .clone()
-            .unwrap_or_else(|| sent_correlation_id.to_owned()),
-    );
+    let correlation_id = Some(body.correlation_id.clone().unwrap_or_else(|| sent_correlation_id.to_owned()));
     let error = body.error.as_deref().unwrap_or("");
     let description = describe("STS: ", error, body.error_description.as_deref());
     let fail = |code: ErrorCode, retryable: bool, description: String| {
-        BrokerError::new(code, description)
-            .retryable(retryable)
-            .correlated(correlation_id.clone())
+        BrokerError::new(code, description).retryable(retryable).correlated(correlation_id.clone())
     };
     if status == 401 && error == "insufficient_claims" {
-        let encoded = body
-            .claims
-            .clone()
-            .or_else(|| www_authenticate.and_then(|h| auth_param(h, "claims")));
+        let encoded = body.claims.clone().or_else(|| www_authenticate.and_then(|h| auth_param(h, "claims")));
         return match encoded.as_deref().and_then(decode_claims) {
-            Some(claims) => StsFailure::Challenge {
-                claims,
-                correlation_id,
-            },
+            Some(claims) => StsFailure::Challenge { claims, correlation_id },
             None => StsFailure::Failed(fail(
                 ErrorCode::StsError,
                 false,
@@ -162,15 +150,10 @@ pub fn from_sts(
     match (status, error) {
         (403, "consent_required") => {
             let mut e = fail(ErrorCode::ConsentRequired, false, description);
-            e.consent_url = body
-                .consent_url
-                .clone()
-                .filter(|u| crate::config::is_allowed_url(u));
+            e.consent_url = body.consent_url.clone().filter(|u| crate::config::is_allowed_url(u));
             StsFailure::Failed(e)
         }
-        (400, "invalid_grant") => {
-            StsFailure::SubjectRejected(fail(ErrorCode::StsError, false, description))
-        }
+        (400, "invalid_grant") => StsFailure::SubjectRejected(fail(ErrorCode::StsError, false, description)),
         (400, _) => StsFailure::Failed(fail(ErrorCode::InvalidRequest, false, description)),
         (429 | 503, _) => {
             let d = match retry_after {
@@ -196,29 +179,19 @@ pub fn from_entra_token_error(
 ) -> BrokerError {
     let d = describe("Entra: ", error, description);
     let (code, retryable) = match (error, suberror) {
-        (_, Some("consent_required")) | ("consent_required", _) => {
-            (ErrorCode::ConsentRequired, false)
-        }
-        ("invalid_grant" | "interaction_required" | "login_required", _) => {
-            (ErrorCode::InteractionRequired, false)
-        }
+        (_, Some("consent_required")) | ("consent_required", _) => (ErrorCode::ConsentRequired, false),
+        ("invalid_grant" | "interaction_required" | "login_required", _) => (ErrorCode::InteractionRequired, false),
         ("temporarily_unavailable" | "server_error", _) => (ErrorCode::StsError, true),
         _ if status == 429 || status >= 500 => (ErrorCode::StsError, true),
         _ => (ErrorCode::StsError, false),
     };
-    let mut e = BrokerError::new(code, d)
-        .retryable(retryable)
-        .correlated(correlation_id);
+    let mut e = BrokerError::new(code, d).retryable(retryable).correlated(correlation_id);
     e.claims = claims.filter(|c| !c.trim().is_empty()).map(str::to_owned);
     e
 }
 
 /// An `error` coming back to the redirect page instead of a code.
-pub fn from_authorize_error(
-    error: &str,
-    subcode: Option<&str>,
-    description: Option<&str>,
-) -> BrokerError {
+pub fn from_authorize_error(error: &str, subcode: Option<&str>, description: Option<&str>) -> BrokerError {
     let d = describe("sign-in: ", error, description);
     let (code, retryable) = match (error, subcode) {
         // Entra answers access_denied (subcode `cancel`) when the user declines the prompt.
@@ -226,9 +199,7 @@ pub fn from_authorize_error(
         ("consent_required", _) => (ErrorCode::ConsentRequired, false),
         ("interaction_required" | "login_required", _) => (ErrorCode::InteractionRequired, false),
         ("temporarily_unavailable" | "server_error", _) => (ErrorCode::StsError, true),
-        ("invalid_request" | "unsupported_response_type" | "invalid_scope", _) => {
-            (ErrorCode::InvalidRequest, false)
-        }
+        ("invalid_request" | "unsupported_response_type" | "invalid_scope", _) => (ErrorCode::InvalidRequest, false),
         _ => (ErrorCode::StsError, false),
     };
     BrokerError::new(code, d).retryable(retryable)
@@ -237,11 +208,7 @@ pub fn from_authorize_error(
 /// `"<who>: <error>: <first line of description>"`. Entra's descriptions carry trace and
 /// correlation lines after the first; the first says it all.
 fn describe(who: &str, error: &str, description: Option<&str>) -> String {
-    let error = if error.is_empty() {
-        "HTTP error"
-    } else {
-        error
-    };
+    let error = if error.is_empty() { "HTTP error" } else { error };
     match description.and_then(|d| d.lines().next()) {
         Some(first) => cat(&[who, error, ": ", first]),
         None => cat(&[who, error]),
@@ -258,10 +225,7 @@ fn decode_claims(encoded: &str) -> Option<String> {
 /// One `name="value"` (or `name=token`) parameter of a `WWW-Authenticate: Bearer …` header.
 pub fn auth_param(header: &str, name: &str) -> Option<String> {
     let mut rest = header.trim();
-    rest = rest
-        .strip_prefix("Bearer")
-        .or_else(|| rest.strip_prefix("bearer"))
-        .unwrap_or(rest);
+    rest = rest.strip_prefix("Bearer").or_else(|| rest.strip_prefix("bearer")).unwrap_or(rest);
     loop {
         rest = rest.trim_start_matches([' ', ',']);
         let (key, after) = rest.split_once('=')?;

@@ -52,9 +52,7 @@ fn encode_into(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in value.as_bytes() {
         match b {
-            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => {
-                out.push(char::from(b))
-            }
+            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => out.push(char::from(b)),
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -82,15 +80,13 @@ fn decode_component(input: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -114,10 +110,7 @@ pub fn parse(input: &str) -> Vec<(String, String)> {
 
 /// The first value of `name` in parsed pairs.
 pub fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+    pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]
@@ -143,11 +136,7 @@ mod tests {
 
     #[test]
     fn optional_pairs_are_left_out() {
-        let body = Form::new()
-            .pair("a", "1")
-            .pair_opt("b", None)
-            .pair_opt("c", Some("3"))
-            .finish();
+        let body = Form::new().pair("a", "1").pair_opt("b", None).pair_opt("c", Some("3")).finish();
         assert_eq!(body, "a=1&c=3");
     }
 

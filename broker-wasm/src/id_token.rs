@@ -38,39 +38,17 @@ pub fn payload_json(jwt: &str) -> Option<String> {
 }
 
 /// Checks an ID token's claims against the sign-in that produced it.
-pub fn check(
-    claims: &IdClaims,
-    broker_app_id: &str,
-    nonce: &str,
-    tenant: &str,
-) -> Result<(), BrokerError> {
-    let refuse = |why: &str| {
-        BrokerError::new(
-            ErrorCode::StsError,
-            crate::text::cat(&["the ID token was refused: ", why]),
-        )
-    };
-    if !claims
-        .aud
-        .as_deref()
-        .is_some_and(|a| a.eq_ignore_ascii_case(broker_app_id))
-    {
+pub fn check(claims: &IdClaims, broker_app_id: &str, nonce: &str, tenant: &str) -> Result<(), BrokerError> {
+    let refuse =
+        |why: &str| BrokerError::new(ErrorCode::StsError, crate::text::cat(&["the ID token was refused: ", why]));
+    if !claims.aud.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(broker_app_id)) {
         return Err(refuse("it is not for the broker app"));
     }
-    if !claims
-        .nonce
-        .as_deref()
-        .is_some_and(|n| pkce::same(n, nonce))
-    {
+    if !claims.nonce.as_deref().is_some_and(|n| pkce::same(n, nonce)) {
         return Err(refuse("its nonce does not match the sign-in"));
     }
     // A domain tenant (contoso.com) cannot be compared with `tid`; a GUID can.
-    if crate::config::is_guid(tenant)
-        && !claims
-            .tid
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(tenant))
-    {
+    if crate::config::is_guid(tenant) && !claims.tid.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(tenant)) {
         return Err(refuse("it is from another tenant"));
     }
     Ok(())
@@ -85,18 +63,12 @@ mod tests {
     const TENANT: &str = "33333333-3333-3333-3333-333333333333";
 
     fn claims() -> IdClaims {
-        IdClaims {
-            aud: Some(BROKER.into()),
-            nonce: Some("n1".into()),
-            tid: Some(TENANT.into()),
-            ..Default::default()
-        }
+        IdClaims { aud: Some(BROKER.into()), nonce: Some("n1".into()), tid: Some(TENANT.into()), ..Default::default() }
     }
 
     #[test]
     fn payload_is_decoded() {
-        let jwt =
-            String::from("eyJhbGciOiJub25lIn0.") + &b64::encode_url(br#"{"nonce":"n1"}"#) + ".sig";
+        let jwt = String::from("eyJhbGciOiJub25lIn0.") + &b64::encode_url(br#"{"nonce":"n1"}"#) + ".sig";
         assert_eq!(payload_json(&jwt).unwrap(), r#"{"nonce":"n1"}"#);
         assert_eq!(payload_json("onlyone"), None);
         assert_eq!(payload_json("a.b"), None);

@@ -68,12 +68,7 @@ pub fn refresh_body(client_id: &str, refresh_token: &RefreshToken, scope: &str) 
 
 /// The STS exchange (RFC 8693): the user token for the workload's client app in, a backend token
 /// out. `audience` names the workload; `claims` is a raw JSON claims request, if any.
-pub fn exchange_body(
-    subject_token: &AccessToken,
-    scope: &str,
-    workload: &str,
-    claims: Option<&str>,
-) -> String {
+pub fn exchange_body(subject_token: &AccessToken, scope: &str, workload: &str, claims: Option<&str>) -> String {
     Form::new()
         .pair("grant_type", TOKEN_EXCHANGE)
         .pair("subject_token", subject_token.expose())
@@ -140,11 +135,7 @@ mod tests {
     #[test]
     fn refresh() {
         assert_eq!(
-            refresh_body(
-                "b",
-                &RefreshToken::new("rt"),
-                &refresh_scope("api://c/access_as_user")
-            ),
+            refresh_body("b", &RefreshToken::new("rt"), &refresh_scope("api://c/access_as_user")),
             "client_id=b&grant_type=refresh_token&refresh_token=rt\
              &scope=api%3A%2F%2Fc%2Faccess_as_user+offline_access"
         );

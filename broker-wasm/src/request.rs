@@ -39,12 +39,7 @@ pub struct TokenRequest {
 impl RawTokenRequest {
     /// Checks the shape of the call; what the workload allows is checked once config is known.
     pub fn validate(self) -> Result<TokenRequest, BrokerError> {
-        let invalid = |what: &str| {
-            BrokerError::new(
-                ErrorCode::InvalidRequest,
-                crate::text::cat(&["getToken: ", what]),
-            )
-        };
+        let invalid = |what: &str| BrokerError::new(ErrorCode::InvalidRequest, crate::text::cat(&["getToken: ", what]));
         let workload = self.workload.unwrap_or_default();
         if workload.trim().is_empty() {
             return Err(invalid("workload is required"));
@@ -53,10 +48,7 @@ impl RawTokenRequest {
             return Err(invalid("scopes must list at least one scope"));
         }
         let claims = self.claims.filter(|c| !c.trim().is_empty());
-        if claims
-            .as_deref()
-            .is_some_and(|c| !(c.trim_start().starts_with('{') && c.trim_end().ends_with('}')))
-        {
+        if claims.as_deref().is_some_and(|c| !(c.trim_start().starts_with('{') && c.trim_end().ends_with('}'))) {
             return Err(invalid("claims must be a JSON object"));
         }
         let interactive = match self.interactive.as_deref() {
@@ -64,26 +56,14 @@ impl RawTokenRequest {
             Some("ifRequired") => true,
             Some(_) => return Err(invalid("interactive must be \"never\" or \"ifRequired\"")),
         };
-        Ok(TokenRequest {
-            workload,
-            scopes: self.scopes,
-            claims,
-            force_refresh: self.force_refresh,
-            interactive,
-        })
+        Ok(TokenRequest { workload, scopes: self.scopes, claims, force_refresh: self.force_refresh, interactive })
     }
 }
 
 impl TokenRequest {
     /// The key that makes identical concurrent calls share one promise.
     pub fn dedup_key(&self) -> String {
-        cache::request_key(
-            &self.workload,
-            &self.scopes,
-            self.claims.as_deref(),
-            self.force_refresh,
-            self.interactive,
-        )
+        cache::request_key(&self.workload, &self.scopes, self.claims.as_deref(), self.force_refresh, self.interactive)
     }
 }
 
@@ -113,31 +93,12 @@ mod tests {
             f(&mut r);
             r.validate().map_err(|e| e.code)
         };
-        assert!(
-            check(&|r| r.interactive = Some("ifRequired".into()))
-                .unwrap()
-                .interactive
-        );
-        assert_eq!(
-            check(&|r| r.workload = None).unwrap_err(),
-            ErrorCode::InvalidRequest
-        );
-        assert_eq!(
-            check(&|r| r.scopes = vec![" ".into()]).unwrap_err(),
-            ErrorCode::InvalidRequest
-        );
-        assert_eq!(
-            check(&|r| r.claims = Some("nope".into())).unwrap_err(),
-            ErrorCode::InvalidRequest
-        );
-        assert_eq!(
-            check(&|r| r.interactive = Some("always".into())).unwrap_err(),
-            ErrorCode::InvalidRequest
-        );
-        assert_eq!(
-            check(&|r| r.claims = Some(" ".into())).unwrap().claims,
-            None
-        );
+        assert!(check(&|r| r.interactive = Some("ifRequired".into())).unwrap().interactive);
+        assert_eq!(check(&|r| r.workload = None).unwrap_err(), ErrorCode::InvalidRequest);
+        assert_eq!(check(&|r| r.scopes = vec![" ".into()]).unwrap_err(), ErrorCode::InvalidRequest);
+        assert_eq!(check(&|r| r.claims = Some("nope".into())).unwrap_err(), ErrorCode::InvalidRequest);
+        assert_eq!(check(&|r| r.interactive = Some("always".into())).unwrap_err(), ErrorCode::InvalidRequest);
+        assert_eq!(check(&|r| r.claims = Some(" ".into())).unwrap().claims, None);
     }
 
     #[test]

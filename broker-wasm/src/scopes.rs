@@ -55,17 +55,9 @@ pub fn normalise(workload: &Workload, requested: &[String]) -> Result<ScopeSet, 
         let (res, name) = match split_qualified(scope) {
             Some((res, name)) => {
                 let res = res.trim_end_matches('/');
-                let backend = workload
-                    .backends
-                    .iter()
-                    .find(|b| b.resource.eq_ignore_ascii_case(res))
-                    .ok_or_else(|| {
-                        invalid(&cat(&[
-                            "resource ",
-                            res,
-                            " is not configured for workload ",
-                            &workload.name,
-                        ]))
+                let backend =
+                    workload.backends.iter().find(|b| b.resource.eq_ignore_ascii_case(res)).ok_or_else(|| {
+                        invalid(&cat(&["resource ", res, " is not configured for workload ", &workload.name]))
                     })?;
                 (backend.resource.as_str(), name)
             }
@@ -73,9 +65,8 @@ pub fn normalise(workload: &Workload, requested: &[String]) -> Result<ScopeSet, 
                 let backend = match workload.backends.as_slice() {
                     [only] => only,
                     many => {
-                        let mut listing = many
-                            .iter()
-                            .filter(|b| b.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)));
+                        let mut listing =
+                            many.iter().filter(|b| b.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)));
                         match (listing.next(), listing.next()) {
                             (Some(b), None) => b,
                             _ => {
@@ -93,9 +84,7 @@ pub fn normalise(workload: &Workload, requested: &[String]) -> Result<ScopeSet, 
         };
         match resource {
             Some(r) if r != res => {
-                return Err(invalid(
-                    "scopes of more than one resource: ask for each resource separately",
-                ));
+                return Err(invalid("scopes of more than one resource: ask for each resource separately"));
             }
             _ => resource = Some(res),
         }
@@ -104,10 +93,7 @@ pub fn normalise(workload: &Workload, requested: &[String]) -> Result<ScopeSet, 
     let Some(resource) = resource else {
         return Err(invalid("no scopes requested"));
     };
-    Ok(ScopeSet {
-        resource: resource.to_owned(),
-        scopes: names,
-    })
+    Ok(ScopeSet { resource: resource.to_owned(), scopes: names })
 }
 
 #[cfg(test)]
@@ -127,10 +113,7 @@ mod tests {
             user_scope: "api://c/access_as_user".into(),
             backends: backends
                 .iter()
-                .map(|(r, s)| Backend {
-                    resource: (*r).into(),
-                    scopes: s.iter().map(|x| (*x).into()).collect(),
-                })
+                .map(|(r, s)| Backend { resource: (*r).into(), scopes: s.iter().map(|x| (*x).into()).collect() })
                 .collect(),
         }
     }
@@ -144,10 +127,7 @@ mod tests {
         let w = workload(&[(GRAPH, &["Files.Read", "User.Read"])]);
         let set = normalise(&w, &v(&["User.Read Files.Read", "Files.Read", "openid"])).unwrap();
         assert_eq!(set.resource, GRAPH);
-        assert_eq!(
-            set.joined(),
-            "https://graph.microsoft.com/Files.Read https://graph.microsoft.com/User.Read"
-        );
+        assert_eq!(set.joined(), "https://graph.microsoft.com/Files.Read https://graph.microsoft.com/User.Read");
     }
 
     #[test]
@@ -156,10 +136,7 @@ mod tests {
         let set = normalise(&w, &v(&["HTTPS://Graph.Microsoft.com/.default"])).unwrap();
         assert_eq!(set.scopes, v(&["https://graph.microsoft.com/.default"]));
         let set = normalise(&w, &v(&["read"])).unwrap();
-        assert_eq!(
-            set.scopes,
-            v(&["api://44444444-4444-4444-4444-444444444444/read"])
-        );
+        assert_eq!(set.scopes, v(&["api://44444444-4444-4444-4444-444444444444/read"]));
     }
 
     #[test]
@@ -170,10 +147,7 @@ mod tests {
             v(&["openid"]),
             v(&["User.Read"]),                          // ambiguous
             v(&["https://evil.example.com/User.Read"]), // not configured
-            v(&[
-                "https://graph.microsoft.com/User.Read",
-                "api://44444444-4444-4444-4444-444444444444/x",
-            ]),
+            v(&["https://graph.microsoft.com/User.Read", "api://44444444-4444-4444-4444-444444444444/x"]),
         ] {
             let e = normalise(&w, &bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequest, "{bad:?}");

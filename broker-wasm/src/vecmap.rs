@@ -23,9 +23,7 @@ pub struct VecMap<V> {
 
 impl<V> Default for VecMap<V> {
     fn default() -> Self {
-        Self {
-            entries: Vec::new(),
-        }
+        Self { entries: Vec::new() }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Test helpers (cargo feature `testing`): a fresh, empty registry database per test.
 //!
-//! PostgreSQL: a new database `tessera_test_<uuid>` on the server named by `TESSERA_TEST_PG_URL`
+//! PostgreSQL: a new database `tessera_test_<uuid>` on the server named by `TEST_PG_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped by [`TestDb::cleanup`] or,
 //! failing that, when the `TestDb` is dropped. SQLite: a file in a temporary directory that goes
 //! away with the `TestDb`. If PostgreSQL cannot be reached the test panics with the command that
@@ -16,10 +16,10 @@ use tempfile::TempDir;
 
 use crate::Store;
 
-/// The server tests use unless `TESSERA_TEST_PG_URL` says otherwise.
+/// The server tests use unless `TEST_PG_URL` says otherwise.
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Names the PostgreSQL server (any database on it) the tests create their databases on.
-pub const PG_URL_ENV: &str = "TESSERA_TEST_PG_URL";
+pub const PG_URL_ENV: &str = "TEST_PG_URL";
 
 /// A fresh registry database and a [`Store`] connected to it (not yet migrated).
 pub struct TestDb {

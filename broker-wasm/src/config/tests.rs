@@ -35,10 +35,7 @@ fn config_is_normalised() {
     let c = config().validated().unwrap();
     assert_eq!(c.broker_app_id, BROKER);
     assert_eq!(c.authority, "https://login.microsoftonline.com");
-    assert_eq!(
-        c.workloads[0].backends[0].resource,
-        "https://graph.microsoft.com"
-    );
+    assert_eq!(c.workloads[0].backends[0].resource, "https://graph.microsoft.com");
     assert!(c.workload("file-picker").is_some());
     assert!(c.workload("other").is_none());
 }
@@ -57,18 +54,12 @@ fn bad_configs_are_refused() {
     let mut c = config();
     let dup = c.workloads[0].clone();
     c.workloads.push(dup);
-    assert_eq!(
-        c.validated().unwrap_err().description,
-        "the STS broker config is invalid: duplicate workload name"
-    );
+    assert_eq!(c.validated().unwrap_err().description, "the STS broker config is invalid: duplicate workload name");
 }
 
 #[test]
 fn explicit_options_win_over_xrm() {
-    let xrm = XrmContext {
-        tenant_id: Some(TENANT.to_owned()),
-        user_name: Some("xrm@contoso.com".to_owned()),
-    };
+    let xrm = XrmContext { tenant_id: Some(TENANT.to_owned()), user_name: Some("xrm@contoso.com".to_owned()) };
     let mut raw = options();
     raw.tenant_id = Some("contoso.onmicrosoft.com".to_owned());
     let o = raw.validate(ORIGIN, &xrm).unwrap();
@@ -80,10 +71,7 @@ fn explicit_options_win_over_xrm() {
 
 #[test]
 fn tenant_comes_from_xrm() {
-    let xrm = XrmContext {
-        tenant_id: Some(TENANT.to_ascii_uppercase()),
-        user_name: None,
-    };
+    let xrm = XrmContext { tenant_id: Some(TENANT.to_ascii_uppercase()), user_name: None };
     let o = options().validate(ORIGIN, &xrm).unwrap();
     assert_eq!(o.tenant, TENANT);
     assert_eq!(o.login_hint, None);
@@ -93,10 +81,7 @@ fn tenant_comes_from_xrm() {
 fn options_are_checked() {
     let none = XrmContext::default();
     // No tenant anywhere.
-    assert_eq!(
-        options().validate(ORIGIN, &none).unwrap_err().code,
-        ErrorCode::InvalidRequest
-    );
+    assert_eq!(options().validate(ORIGIN, &none).unwrap_err().code, ErrorCode::InvalidRequest);
     let with_tenant = |f: &dyn Fn(&mut RawOptions)| {
         let mut o = options();
         o.tenant_id = Some(TENANT.to_owned());
@@ -108,14 +93,10 @@ fn options_are_checked() {
     assert!(with_tenant(&|o| o.tenant_id = Some("organizations".into())).is_err());
     assert!(with_tenant(&|o| o.sts_url = Some("http://sts.example.com".into())).is_err());
     assert!(with_tenant(&|o| o.sts_url = None).is_err());
-    assert!(
-        with_tenant(&|o| o.redirect_uri = Some("https://evil.example.com/r.html".into())).is_err()
-    );
+    assert!(with_tenant(&|o| o.redirect_uri = Some("https://evil.example.com/r.html".into())).is_err());
     assert!(with_tenant(&|o| o.persistence = Some("localStorage".into())).is_err());
     assert_eq!(
-        with_tenant(&|o| o.persistence = Some("sessionStorage".into()))
-            .unwrap()
-            .persistence,
+        with_tenant(&|o| o.persistence = Some("sessionStorage".into())).unwrap().persistence,
         Persistence::SessionStorage
     );
 }
@@ -146,19 +127,10 @@ fn url_policy() {
 
 #[test]
 fn origins() {
-    assert_eq!(
-        origin_of("https://Org.example.com:443/a?b#c"),
-        "https://org.example.com"
-    );
-    assert_eq!(
-        origin_of("http://127.0.0.1:8080/r.html"),
-        "http://127.0.0.1:8080"
-    );
+    assert_eq!(origin_of("https://Org.example.com:443/a?b#c"), "https://org.example.com");
+    assert_eq!(origin_of("http://127.0.0.1:8080/r.html"), "http://127.0.0.1:8080");
     assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-    assert_ne!(
-        origin_of("https://a.com:8443/"),
-        origin_of("https://a.com/")
-    );
+    assert_ne!(origin_of("https://a.com:8443/"), origin_of("https://a.com/"));
 }
 
 #[test]

@@ -2,8 +2,7 @@ use super::*;
 use proptest::prelude::*;
 
 const CLAIMS: &str = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
-const CLAIMS_B64: &str =
-    "eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19";
+const CLAIMS_B64: &str = "eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19";
 
 fn body(error: &str) -> StsErrorBody {
     StsErrorBody {
@@ -26,27 +25,16 @@ fn claims_challenge_from_body() {
     let mut b = body("insufficient_claims");
     b.claims = Some(CLAIMS_B64.to_owned());
     let f = from_sts(401, &b, None, None, "mine");
-    assert_eq!(
-        f,
-        StsFailure::Challenge {
-            claims: CLAIMS.to_owned(),
-            correlation_id: Some("corr-1".to_owned())
-        }
-    );
+    assert_eq!(f, StsFailure::Challenge { claims: CLAIMS.to_owned(), correlation_id: Some("corr-1".to_owned()) });
 }
 
 #[test]
 fn claims_challenge_from_header_when_body_lacks_it() {
-    let header = String::from(r#"Bearer realm="", error="insufficient_claims", claims=""#)
-        + CLAIMS_B64
-        + "\"";
+    let header = String::from(r#"Bearer realm="", error="insufficient_claims", claims=""#) + CLAIMS_B64 + "\"";
     let mut b = body("insufficient_claims");
     b.correlation_id = None;
     match from_sts(401, &b, Some(&header), None, "mine") {
-        StsFailure::Challenge {
-            claims,
-            correlation_id,
-        } => {
+        StsFailure::Challenge { claims, correlation_id } => {
             assert_eq!(claims, CLAIMS);
             assert_eq!(correlation_id.as_deref(), Some("mine"));
         }
@@ -101,26 +89,13 @@ fn status_mapping() {
 
 #[test]
 fn retry_after_is_reported() {
-    let e = failed(from_sts(
-        503,
-        &body("temporarily_unavailable"),
-        None,
-        Some("7"),
-        "x",
-    ));
-    assert!(
-        e.description.contains("retry after 7 s"),
-        "{}",
-        e.description
-    );
+    let e = failed(from_sts(503, &body("temporarily_unavailable"), None, Some("7"), "x"));
+    assert!(e.description.contains("retry after 7 s"), "{}", e.description);
 }
 
 #[test]
 fn invalid_grant_means_the_subject_token_was_refused() {
-    assert!(matches!(
-        from_sts(400, &body("invalid_grant"), None, None, "x"),
-        StsFailure::SubjectRejected(_)
-    ));
+    assert!(matches!(from_sts(400, &body("invalid_grant"), None, None, "x"), StsFailure::SubjectRejected(_)));
 }
 
 #[test]
@@ -136,46 +111,27 @@ fn entra_errors() {
     assert_eq!(e.code, ErrorCode::InteractionRequired);
     assert_eq!(e.claims.as_deref(), Some(CLAIMS));
     assert_eq!(e.description, "Entra: invalid_grant: AADSTS50076: MFA.");
-    let e = from_entra_token_error(
-        400,
-        "invalid_grant",
-        Some("consent_required"),
-        None,
-        None,
-        None,
-    );
+    let e = from_entra_token_error(400, "invalid_grant", Some("consent_required"), None, None, None);
     assert_eq!(e.code, ErrorCode::ConsentRequired);
     let e = from_entra_token_error(503, "temporarily_unavailable", None, None, None, None);
     assert!(e.retryable);
     let e = from_entra_token_error(400, "invalid_request", None, None, Some(""), None);
-    assert_eq!(
-        (e.code, e.retryable, e.claims),
-        (ErrorCode::StsError, false, None)
-    );
+    assert_eq!((e.code, e.retryable, e.claims), (ErrorCode::StsError, false, None));
 }
 
 #[test]
 fn authorize_errors() {
     let cancel = from_authorize_error("access_denied", Some("cancel"), None);
     assert_eq!(cancel.code, ErrorCode::UserCancelled);
-    assert_eq!(
-        from_authorize_error("consent_required", None, None).code,
-        ErrorCode::ConsentRequired
-    );
-    assert_eq!(
-        from_authorize_error("login_required", None, None).code,
-        ErrorCode::InteractionRequired
-    );
+    assert_eq!(from_authorize_error("consent_required", None, None).code, ErrorCode::ConsentRequired);
+    assert_eq!(from_authorize_error("login_required", None, None).code, ErrorCode::InteractionRequired);
     assert!(from_authorize_error("server_error", None, None).retryable);
 }
 
 #[test]
 fn auth_params() {
     let h = r#"Bearer error="insufficient_claims", claims="a\"b", x=tok, y="" "#;
-    assert_eq!(
-        auth_param(h, "error").as_deref(),
-        Some("insufficient_claims")
-    );
+    assert_eq!(auth_param(h, "error").as_deref(), Some("insufficient_claims"));
     assert_eq!(auth_param(h, "claims").as_deref(), Some("a\"b"));
     assert_eq!(auth_param(h, "x").as_deref(), Some("tok"));
     assert_eq!(auth_param(h, "y").as_deref(), Some(""));

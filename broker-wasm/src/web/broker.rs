@@ -3,7 +3,6 @@
 //! Single-threaded (the page's event loop): state lives in a `RefCell` and no borrow is ever held
 //! across an `.await` or a call into page code (listeners may call back into the broker).
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use js_sys::{Function, Promise};
@@ -13,9 +12,7 @@ use web_sys::Window;
 
 use super::{http, js, storage};
 use crate::cache::TokenCache;
-use crate::config::{
-    Backend, BrokerConfig, Options, Persistence, RawOptions, Workload, XrmContext,
-};
+use crate::config::{Backend, BrokerConfig, Options, Persistence, RawOptions, Workload, XrmContext};
 use crate::errors::{BrokerError, ErrorCode};
 use crate::secret::AccessToken;
 use crate::session::{Account, Session, Status};
@@ -72,6 +69,9 @@ pub struct State {
     pub backend_tokens: TokenCache<BackendToken>,
     /// Promises of `getToken` calls in flight, by `TokenRequest::dedup_key`.
     pub in_flight: VecMap<Promise>,
+    /// The attempt in flight per backend cache key, shared by non-identical calls for the same
+    /// token (it resolves with the result, or `undefined` when it failed).
+    pub exchanges: VecMap<Promise>,
     pub interaction: Option<Interaction>,
     /// Tail of the queue of refresh-token redemptions (one at a time: each rotates the token).
     pub refresh_tail: Option<(u32, Promise)>,
@@ -101,13 +101,7 @@ impl Broker {
         let mut resolve = None;
         let ready = Promise::new(&mut |res, _rej| resolve = Some(res));
         let ready_resolve = resolve;
-        Rc::new(Self {
-            win,
-            host,
-            state: RefCell::new(State::default()),
-            ready,
-            ready_resolve,
-        })
+        Rc::new(Self { win, host, state: RefCell::new(State::default()), ready, ready_resolve })
     }
 
     /// Resolves once `configure` has succeeded.
@@ -179,12 +173,7 @@ impl Broker {
     /// Stores a new or rotated session (and persists it when configured to).
     pub fn store_session(&self, setup: &Setup, session: Session) {
         if setup.options.persistence == Persistence::SessionStorage {
-            storage::save(
-                &self.win,
-                &setup.config.broker_app_id,
-                &setup.options.tenant,
-                &session,
-            );
+            storage::save(&self.win, &setup.config.broker_app_id, &setup.options.tenant, &session);
         }
         self.state.borrow_mut().session = Some(session);
     }
@@ -209,27 +198,19 @@ impl Broker {
     /// `configure`: checks the options, fetches `/broker/config`, restores a saved session.
     pub async fn configure(self: Rc<Self>, raw: RawOptions) -> Result<(), BrokerError> {
         if !self.win.is_secure_context() {
-            return Err(BrokerError::new(
-                ErrorCode::InvalidRequest,
-                "Tessera needs a secure context (https)",
-            ));
+            return Err(BrokerError::new(ErrorCode::InvalidRequest, "Tessera needs a secure context (https)"));
         }
         let origin = self.host.location().origin().unwrap_or_default();
         let options = raw.validate(&origin, &self.xrm_context())?;
         let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
         let reply = http::send(&self.win, &url, None, &[]).await?;
         if reply.status != 200 {
-            let d = crate::text::cat(&[
-                "GET /broker/config answered HTTP ",
-                &js::number(reply.status),
-            ]);
+            let d = crate::text::cat(&["GET /broker/config answered HTTP ", &js::number(reply.status)]);
             return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
         }
         let config = config_from_js(&reply.json()).validated()?;
         let restored = match options.persistence {
-            Persistence::SessionStorage => {
-                storage::load(&self.win, &config.broker_app_id, &options.tenant)
-            }
+            Persistence::SessionStorage => storage::load(&self.win, &config.broker_app_id, &options.tenant),
             Persistence::Memory => None,
         };
         {
@@ -251,9 +232,7 @@ impl Broker {
     fn xrm_context(&self) -> XrmContext {
         for w in [&self.win, &self.host] {
             let utility = js::get(&js::get(w.as_ref(), "Xrm"), "Utility");
-            let Ok(get_ctx) =
-                wasm_bindgen::JsCast::dyn_into::<Function>(js::get(&utility, "getGlobalContext"))
-            else {
+            let Ok(get_ctx) = wasm_bindgen::JsCast::dyn_into::<Function>(js::get(&utility, "getGlobalContext")) else {
                 continue;
             };
             let Ok(ctx) = get_ctx.call0(&utility) else {

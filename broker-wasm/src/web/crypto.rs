@@ -1,7 +1,6 @@
 //! Randomness, SHA-256 and correlation ids from the browser's Web Crypto: no Rust crypto crate
 //! (and no `getrandom` shim) in the wasm.
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use wasm_bindgen::JsValue;
@@ -12,18 +11,13 @@ use crate::errors::{BrokerError, ErrorCode};
 use crate::pkce::RANDOM_BYTES;
 
 fn unavailable() -> BrokerError {
-    BrokerError::new(
-        ErrorCode::InvalidRequest,
-        "Web Crypto is unavailable (the page must be a secure context)",
-    )
+    BrokerError::new(ErrorCode::InvalidRequest, "Web Crypto is unavailable (the page must be a secure context)")
 }
 
 /// 32 bytes from `crypto.getRandomValues`.
 pub fn random(win: &Window) -> Result<[u8; RANDOM_BYTES], BrokerError> {
     let mut bytes = [0u8; RANDOM_BYTES];
-    win.crypto()
-        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
-        .map_err(|_| unavailable())?;
+    win.crypto().and_then(|c| c.get_random_values_with_u8_array(&mut bytes)).map_err(|_| unavailable())?;
     Ok(bytes)
 }
 
@@ -43,7 +37,5 @@ pub async fn sha256(win: &Window, data: &[u8]) -> Result<[u8; 32], BrokerError> 
 /// A v4 UUID for `x-correlation-id` (`crypto.randomUUID`; `configure` has already checked that
 /// the page is a secure context, where it always exists).
 pub fn uuid(win: &Window) -> Result<String, BrokerError> {
-    win.crypto()
-        .map(|c| c.random_uuid())
-        .map_err(|_| unavailable())
+    win.crypto().map(|c| c.random_uuid()).map_err(|_| unavailable())
 }

@@ -1,15 +1,13 @@
 //! `fetch` with a timeout, for Entra's token endpoint and the STS. CORS mode, no cookies (the
 //! broker's calls carry their credentials in the body), no HTTP cache.
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, Headers, Request, RequestCache, RequestCredentials, RequestInit, RequestMode,
-    Response, Window,
+    AbortController, Headers, Request, RequestCache, RequestCredentials, RequestInit, RequestMode, Response, Window,
 };
 
 use crate::errors::{BrokerError, ErrorCode};
@@ -52,15 +50,13 @@ pub fn send<'a>(
     headers: &'a [(&'a str, &'a str)],
 ) -> super::Fut<'a, Result<Reply, BrokerError>> {
     Box::pin(async move {
-        let failed = |code: ErrorCode, what: &str| {
-            BrokerError::new(code, crate::text::cat(&[what, " ", describe(url)]))
-        };
+        let failed =
+            |code: ErrorCode, what: &str| BrokerError::new(code, crate::text::cat(&[what, " ", describe(url)]));
         let init = RequestInit::new();
         init.set_mode(RequestMode::Cors);
         init.set_credentials(RequestCredentials::Omit);
         init.set_cache(RequestCache::NoStore);
-        let h = Headers::new()
-            .map_err(|_| failed(ErrorCode::NetworkError, "cannot build a request to"))?;
+        let h = Headers::new().map_err(|_| failed(ErrorCode::NetworkError, "cannot build a request to"))?;
         for (name, value) in headers {
             let _ = h.set(name, value);
         }
@@ -77,18 +73,12 @@ pub fn send<'a>(
         if let Some(a) = &abort {
             init.set_signal(Some(&a.signal()));
         }
-        let request = Request::new_with_str_and_init(url, &init)
-            .map_err(|_| failed(ErrorCode::InvalidRequest, "invalid URL"))?;
+        let request =
+            Request::new_with_str_and_init(url, &init).map_err(|_| failed(ErrorCode::InvalidRequest, "invalid URL"))?;
 
         // The timer aborts the fetch; it is cleared (and its closure dropped) once fetch settles.
         let on_timeout = abort.map(|a| Closure::<dyn FnMut()>::new(move || a.abort()));
-        let timer = on_timeout.as_ref().and_then(|c| {
-            win.set_timeout_with_callback_and_timeout_and_arguments_0(
-                c.as_ref().unchecked_ref(),
-                TIMEOUT_MS,
-            )
-            .ok()
-        });
+        let timer = on_timeout.as_ref().map(|c| super::js::set_timeout(c.as_ref().unchecked_ref(), TIMEOUT_MS));
         let outcome = JsFuture::from(win.fetch_with_request(&request)).await;
         let outcome = match outcome {
             Ok(resp) => match resp.dyn_into::<Response>() {
@@ -100,16 +90,14 @@ pub fn send<'a>(
             },
             Err(e) => Err(e),
         };
-        if let Some(t) = timer {
-            win.clear_timeout_with_handle(t);
+        if let Some(t) = &timer {
+            super::js::clear_timeout(t);
         }
         drop(on_timeout);
         match outcome {
-            Ok((resp, text)) => Ok(Reply {
-                status: resp.status(),
-                body: text.as_string().unwrap_or_default(),
-                headers: resp.headers(),
-            }),
+            Ok((resp, text)) => {
+                Ok(Reply { status: resp.status(), body: text.as_string().unwrap_or_default(), headers: resp.headers() })
+            }
             Err(e) if super::js::get_str(&e, "name").as_deref() == Some("AbortError") => {
                 Err(failed(ErrorCode::Timeout, "no answer in 30 s from"))
             }

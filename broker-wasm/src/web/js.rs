@@ -3,7 +3,6 @@
 //! JSON is parsed by the browser (`JSON.parse`) and read field by field through `Reflect`: serde
 //! plus serde-wasm-bindgen would cost ~15 KB of wasm for the dozen fields the broker reads.
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use js_sys::{Array, JSON, Object, Reflect};
@@ -101,11 +100,7 @@ pub fn error_to_js(e: &BrokerError) -> JsValue {
     let o: &Object = err.unchecked_ref();
     set(o, "code", &JsValue::from_str(e.code.as_str()));
     set(o, "description", &JsValue::from_str(&e.description));
-    set(
-        o,
-        "correlationId",
-        &str_or_null(e.correlation_id.as_deref()),
-    );
+    set(o, "correlationId", &str_or_null(e.correlation_id.as_deref()));
     set(o, "retryable", &JsValue::from_bool(e.retryable));
     set(o, "claims", &str_or_null(e.claims.as_deref()));
     set(o, "consentUrl", &str_or_null(e.consent_url.as_deref()));
@@ -128,12 +123,29 @@ pub fn error_from_js(v: &JsValue) -> BrokerError {
     let description = get_str(v, "description")
         .or_else(|| get_str(v, "message"))
         .unwrap_or_else(|| String::from("unexpected failure"));
-    let mut e = BrokerError::new(code, description)
-        .retryable(get_bool(v, "retryable"))
-        .correlated(get_str(v, "correlationId"));
+    let mut e =
+        BrokerError::new(code, description).retryable(get_bool(v, "retryable")).correlated(get_str(v, "correlationId"));
     e.claims = get_str(v, "claims");
     e.consent_url = get_str(v, "consentUrl");
     e
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `setTimeout`. Bound here rather than through web-sys, whose binding types the handle as
+    /// `i32`: timer libraries (and Playwright's fake clock) use handles beyond `i32`, and a
+    /// truncated handle never clears its timer, which then fires into a dropped closure.
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(callback: &js_sys::Function, millis: i32) -> JsValue;
+    /// `clearTimeout`.
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue);
+    /// `setInterval` (same reason).
+    #[wasm_bindgen(js_name = setInterval)]
+    pub fn set_interval(callback: &js_sys::Function, millis: i32) -> JsValue;
+    /// `clearInterval`.
+    #[wasm_bindgen(js_name = clearInterval)]
+    pub fn clear_interval(handle: &JsValue);
 }
 
 /// A fresh plain object.

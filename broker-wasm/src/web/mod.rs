@@ -76,19 +76,12 @@ impl TesseraBroker {
     #[wasm_bindgen(constructor)]
     pub fn new(host: Window) -> TesseraBroker {
         let win = web_sys::window().unwrap_or_else(|| host.clone());
-        TesseraBroker {
-            inner: Broker::new(win, host),
-        }
+        TesseraBroker { inner: Broker::new(win, host) }
     }
 
     /// The `ready` promise: resolves once `configure` has succeeded.
     pub fn ready(&self) -> Promise {
         self.inner.ready()
-    }
-
-    /// The broker build's version.
-    pub fn version() -> String {
-        String::from(env!("CARGO_PKG_VERSION"))
     }
 
     /// `configure({ stsUrl, redirectUri, tenantId?, loginHint?, persistence? })`. Idempotent:
@@ -164,9 +157,7 @@ impl TesseraBroker {
             Ok(p) => {
                 let b = self.inner.clone();
                 spawn(Box::pin(async move {
-                    wasm_bindgen_futures::JsFuture::from(p)
-                        .await
-                        .map_err(|e| js::error_from_js(&e))?;
+                    wasm_bindgen_futures::JsFuture::from(p).await.map_err(|e| js::error_from_js(&e))?;
                     Ok(b.account_js())
                 }))
             }

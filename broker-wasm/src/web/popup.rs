@@ -3,7 +3,6 @@
 //! redirect page hands the response back over a `BroadcastChannel` (or `postMessage` to the
 //! opener), the user closes it, or it times out.
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use wasm_bindgen::closure::Closure;
@@ -30,13 +29,9 @@ const TIMEOUT_MS: i32 = 10 * 60 * 1000;
 /// Opens the popup on `about:blank` in `host` (the window the user's click activated). `None`
 /// means the browser blocked it.
 pub fn open(host: &Window) -> Option<Window> {
-    host.open_with_url_and_target_and_features(
-        "about:blank",
-        "tessera_signin",
-        "popup=yes,width=500,height=640",
-    )
-    .ok()
-    .flatten()
+    host.open_with_url_and_target_and_features("about:blank", "tessera_signin", "popup=yes,width=500,height=640")
+        .ok()
+        .flatten()
 }
 
 /// Best effort: close the popup (it may already be gone).
@@ -47,7 +42,6 @@ pub fn close(popup: &Window) {
 /// Waits for the response that carries `state`; returns its raw parameters (fragment or query).
 /// Always closes the popup before returning.
 pub fn wait_for_response<'a>(
-    win: &'a Window,
     host: &'a Window,
     popup: &'a Window,
     state: &'a str,
@@ -57,10 +51,7 @@ pub fn wait_for_response<'a>(
         let mut wake: Option<js_sys::Function> = None;
         let settled = js_sys::Promise::new(&mut |resolve, _reject| wake = Some(resolve));
         let Some(wake) = wake else {
-            return Err(BrokerError::new(
-                ErrorCode::StsError,
-                "promise executor did not run",
-            ));
+            return Err(BrokerError::new(ErrorCode::StsError, "promise executor did not run"));
         };
         let finish = {
             let outcome = outcome.clone();
@@ -108,8 +99,7 @@ pub fn wait_for_response<'a>(
                 on_data(ev.data());
             }
         });
-        let _ =
-            host.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
+        let _ = host.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
 
         let closed_polls = Cell::new(0u32);
         let on_poll = Closure::<dyn FnMut()>::new({
@@ -124,19 +114,9 @@ pub fn wait_for_response<'a>(
                 }
             }
         });
-        let poll = win
-            .set_interval_with_callback_and_timeout_and_arguments_0(
-                on_poll.as_ref().unchecked_ref(),
-                POLL_MS,
-            )
-            .ok();
+        let poll = js::set_interval(on_poll.as_ref().unchecked_ref(), POLL_MS);
         let on_timeout = Closure::<dyn FnMut()>::new(move || finish(Err(ErrorCode::Timeout)));
-        let timer = win
-            .set_timeout_with_callback_and_timeout_and_arguments_0(
-                on_timeout.as_ref().unchecked_ref(),
-                TIMEOUT_MS,
-            )
-            .ok();
+        let timer = js::set_timeout(on_timeout.as_ref().unchecked_ref(), TIMEOUT_MS);
 
         let _ = JsFuture::from(settled).await;
 
@@ -145,24 +125,18 @@ pub fn wait_for_response<'a>(
             c.set_onmessage(None);
             c.close();
         }
-        let _ = host
-            .remove_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
-        if let Some(p) = poll {
-            win.clear_interval_with_handle(p);
-        }
-        if let Some(t) = timer {
-            win.clear_timeout_with_handle(t);
-        }
+        let _ = host.remove_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
+        js::clear_interval(&poll);
+        js::clear_timeout(&timer);
         drop((on_channel, on_message, on_poll, on_timeout));
         close(popup);
 
         let result = outcome.borrow_mut().take();
         match result {
             Some(Ok(params)) => Ok(params),
-            Some(Err(ErrorCode::Timeout)) => Err(BrokerError::new(
-                ErrorCode::Timeout,
-                "the sign-in was not completed within 10 minutes",
-            )),
+            Some(Err(ErrorCode::Timeout)) => {
+                Err(BrokerError::new(ErrorCode::Timeout, "the sign-in was not completed within 10 minutes"))
+            }
             _ => Err(BrokerError::new(
                 ErrorCode::UserCancelled,
                 "the sign-in window was closed before sign-in completed",

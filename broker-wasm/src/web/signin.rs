@@ -5,7 +5,6 @@
 //! within a few seconds of the click. Either way, a caller that finds a sign-in already running
 //! waits for it instead of failing with "interaction in progress" (msal-browser's behaviour).
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use js_sys::Promise;
@@ -62,18 +61,11 @@ pub fn start(b: &Rc<Broker>, popup: Window, params: SignInParams) -> Promise {
                 }
             }
             b.refresh_status();
-            result
-                .map(|()| JsValue::UNDEFINED)
-                .map_err(|e| js::error_to_js(&e))
+            result.map(|()| JsValue::UNDEFINED).map_err(|e| js::error_to_js(&e))
         }
     });
     // `future_to_promise` only queues the future: this record is in place before it runs.
-    b.state.borrow_mut().interaction = Some(Interaction {
-        id,
-        claims,
-        popup,
-        promise: promise.clone(),
-    });
+    b.state.borrow_mut().interaction = Some(Interaction { id, claims, popup, promise: promise.clone() });
     b.refresh_status();
     promise
 }
@@ -89,10 +81,7 @@ pub fn sign_in_now(b: &Rc<Broker>, params: SignInParams) -> Result<Promise, Brok
             return Ok(i.promise.clone());
         }
         if st.setup.is_none() && st.configuring.is_none() {
-            return Err(BrokerError::new(
-                ErrorCode::InvalidRequest,
-                "call Tessera.configure() before signIn()",
-            ));
+            return Err(BrokerError::new(ErrorCode::InvalidRequest, "call Tessera.configure() before signIn()"));
         }
     }
     let popup = popup::open(&b.host).ok_or_else(popup_blocked)?;
@@ -101,18 +90,9 @@ pub fn sign_in_now(b: &Rc<Broker>, params: SignInParams) -> Result<Promise, Brok
 
 /// For `getToken`: joins the running sign-in if it asks for the same claims (or we ask for none),
 /// otherwise waits for it to end and starts our own.
-pub async fn interact(
-    b: &Rc<Broker>,
-    workload: &str,
-    claims: Option<String>,
-) -> Result<(), BrokerError> {
+pub async fn interact(b: &Rc<Broker>, workload: &str, claims: Option<String>) -> Result<(), BrokerError> {
     loop {
-        let running = b
-            .state
-            .borrow()
-            .interaction
-            .as_ref()
-            .map(|i| (i.claims.clone(), i.promise.clone()));
+        let running = b.state.borrow().interaction.as_ref().map(|i| (i.claims.clone(), i.promise.clone()));
         match running {
             Some((running_claims, promise)) => {
                 let joinable = claims.is_none() || running_claims == claims;
@@ -123,27 +103,16 @@ pub async fn interact(
             }
             None => {
                 let popup = popup::open(&b.host).ok_or_else(popup_blocked)?;
-                let params = SignInParams {
-                    workload: Some(workload.to_owned()),
-                    claims,
-                    ..Default::default()
-                };
+                let params = SignInParams { workload: Some(workload.to_owned()), claims, ..Default::default() };
                 let promise = start(b, popup, params);
-                return JsFuture::from(promise)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| js::error_from_js(&e));
+                return JsFuture::from(promise).await.map(|_| ()).map_err(|e| js::error_from_js(&e));
             }
         }
     }
 }
 
 /// One sign-in, start to finish: PKCE, the popup round trip, code redemption, the session.
-fn run<'a>(
-    b: &'a Rc<Broker>,
-    popup: &'a Window,
-    params: SignInParams,
-) -> super::Fut<'a, Result<(), BrokerError>> {
+fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super::Fut<'a, Result<(), BrokerError>> {
     Box::pin(async move {
         let setup = b.setup().await?;
         let config = &setup.config;
@@ -154,21 +123,11 @@ fn run<'a>(
         .ok_or_else(|| BrokerError::new(ErrorCode::InvalidRequest, "unknown workload"))?;
 
         let verifier = pkce::verifier(&crypto::random(&b.win)?);
-        let challenge =
-            pkce::challenge_s256(&crypto::sha256(&b.win, verifier.expose().as_bytes()).await?);
+        let challenge = pkce::challenge_s256(&crypto::sha256(&b.win, verifier.expose().as_bytes()).await?);
         let state = pkce::random_token(&crypto::random(&b.win)?);
         let nonce = pkce::random_token(&crypto::random(&b.win)?);
-        let account_hint = b
-            .state
-            .borrow()
-            .session
-            .as_ref()
-            .map(|s| s.account.username.clone());
-        let login_hint = params
-            .login_hint
-            .clone()
-            .or_else(|| setup.options.login_hint.clone())
-            .or(account_hint);
+        let account_hint = b.state.borrow().session.as_ref().map(|s| s.account.username.clone());
+        let login_hint = params.login_hint.clone().or_else(|| setup.options.login_hint.clone()).or(account_hint);
         let scope = oauth::user_token_scope(&workload.user_scope);
         let url = AuthorizeRequest {
             authority: &config.authority,
@@ -185,13 +144,10 @@ fn run<'a>(
         }
         .url();
         if popup.closed().unwrap_or(true) || popup.location().set_href(&url).is_err() {
-            return Err(BrokerError::new(
-                ErrorCode::UserCancelled,
-                "the sign-in window was closed",
-            ));
+            return Err(BrokerError::new(ErrorCode::UserCancelled, "the sign-in window was closed"));
         }
 
-        let response = popup::wait_for_response(&b.win, &b.host, popup, &state).await?;
+        let response = popup::wait_for_response(&b.host, popup, &state).await?;
         let code = match authorize::parse_response(&response, &state)? {
             AuthResponse::Code(code) => code,
             AuthResponse::Error(mut e) => {
@@ -214,9 +170,7 @@ fn run<'a>(
         let now = tokens::now();
         let reply = http::send(&b.win, &token_url, Some(&body), &[]).await?;
         let tr = tokens::entra_response(&reply, &setup, workload)?;
-        let (Some(access), Some(refresh), Some(id_token)) =
-            (tr.access_token, tr.refresh_token, tr.id_token)
-        else {
+        let (Some(access), Some(refresh), Some(id_token)) = (tr.access_token, tr.refresh_token, tr.id_token) else {
             return Err(BrokerError::new(
                 ErrorCode::StsError,
                 "Entra's code redemption lacked an access, refresh or ID token \
@@ -224,12 +178,7 @@ fn run<'a>(
             ));
         };
         let claims = id_claims(&id_token);
-        id_token::check(
-            &claims,
-            &config.broker_app_id,
-            &nonce,
-            &setup.options.tenant,
-        )?;
+        id_token::check(&claims, &config.broker_app_id, &nonce, &setup.options.tenant)?;
 
         let session = Session {
             refresh_token: refresh,
@@ -241,12 +190,7 @@ fn run<'a>(
                 object_id: claims.oid,
             },
         };
-        let previous_user = b
-            .state
-            .borrow()
-            .session
-            .as_ref()
-            .map(|s| s.account.object_id.clone());
+        let previous_user = b.state.borrow().session.as_ref().map(|s| s.account.object_id.clone());
         let same_user = previous_user.as_ref() == Some(&session.account.object_id);
         b.store_session(&setup, session);
         let mut st = b.state.borrow_mut();
@@ -258,11 +202,7 @@ fn run<'a>(
             st.challenges.clear();
         }
         let expires_at = cache::expires_at(now, tr.expires_in.unwrap_or(0.0));
-        let entry = Entry {
-            value: access,
-            issued_at: now,
-            expires_at,
-        };
+        let entry = Entry { value: access, issued_at: now, expires_at };
         st.user_tokens.insert(workload.name.clone(), entry, now);
         // The new token answers this workload's pending challenge, if it was what we asked for.
         if params.claims.is_some() && st.challenges.get(&workload.name) == params.claims.as_ref() {
@@ -274,17 +214,11 @@ fn run<'a>(
 
 /// The admin-consent URL for a workload's client app.
 pub fn consent_url(setup: &Setup, workload: &Workload) -> String {
-    oauth::admin_consent_url(
-        &setup.config.authority,
-        &setup.options.tenant,
-        &workload.client_app_id,
-    )
+    oauth::admin_consent_url(&setup.config.authority, &setup.options.tenant, &workload.client_app_id)
 }
 
 fn id_claims(id_token: &str) -> IdClaims {
-    let payload = id_token::payload_json(id_token)
-        .and_then(|text| js::parse_json(&text))
-        .unwrap_or(JsValue::UNDEFINED);
+    let payload = id_token::payload_json(id_token).and_then(|text| js::parse_json(&text)).unwrap_or(JsValue::UNDEFINED);
     IdClaims {
         aud: js::get_str(&payload, "aud"),
         nonce: js::get_str(&payload, "nonce"),

@@ -2,7 +2,6 @@
 //! the same tab does not ask the user to sign in again. Never `localStorage`: a refresh token there
 //! outlives the tab and is readable by every script of the origin for days.
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use wasm_bindgen::JsValue;
@@ -38,10 +37,7 @@ pub fn save(win: &Window, broker_app_id: &str, tenant: &str, s: &Session) {
 
 /// Reads a saved session, if there is a well-formed one.
 pub fn load(win: &Window, broker_app_id: &str, tenant: &str) -> Option<Session> {
-    let text = storage(win)?
-        .get_item(&key(broker_app_id, tenant))
-        .ok()
-        .flatten()?;
+    let text = storage(win)?.get_item(&key(broker_app_id, tenant)).ok().flatten()?;
     let v = js::parse_json(&text)?;
     let rt = js::get_str(&v, "rt").filter(|s| !s.is_empty())?;
     let exp = js::get_num(&v, "exp")?;

@@ -2,7 +2,6 @@
 //! token, then — if allowed — interactive sign-in) → STS token exchange, with one retry after a
 //! claims challenge and one after the STS refused a user token.
 
-#[allow(unused_imports)]
 use super::prelude::*;
 
 use js_sys::Promise;
@@ -27,11 +26,7 @@ pub fn now() -> u64 {
 }
 
 /// Reads an Entra token-endpoint reply: the fields on 200, a mapped error otherwise.
-pub fn entra_response(
-    reply: &Reply,
-    setup: &Setup,
-    workload: &Workload,
-) -> Result<TokenResponse, BrokerError> {
+pub fn entra_response(reply: &Reply, setup: &Setup, workload: &Workload) -> Result<TokenResponse, BrokerError> {
     let v = reply.json();
     if reply.status != 200 {
         let mut e = errors::from_entra_token_error(
@@ -103,16 +98,10 @@ async fn user_token_silent(
         let start = now();
         let (session, epoch) = {
             let st = b.state.borrow();
-            (
-                st.session.clone().filter(|s| s.can_refresh(start)),
-                st.epoch,
-            )
+            (st.session.clone().filter(|s| s.can_refresh(start)), st.epoch)
         };
         let Some(session) = session else {
-            return Err(BrokerError::new(
-                ErrorCode::InteractionRequired,
-                "the user is not signed in to the broker",
-            ));
+            return Err(BrokerError::new(ErrorCode::InteractionRequired, "the user is not signed in to the broker"));
         };
         let url = oauth::endpoint(&setup.config.authority, &setup.options.tenant, "token");
         let body = oauth::refresh_body(
@@ -122,12 +111,9 @@ async fn user_token_silent(
         );
         let reply = http::send(&b.win, &url, Some(&body), &[]).await?;
         let tr = entra_response(&reply, setup, workload)?;
-        let access = tr.access_token.ok_or_else(|| {
-            BrokerError::new(
-                ErrorCode::StsError,
-                "Entra's refresh answer had no access token",
-            )
-        })?;
+        let access = tr
+            .access_token
+            .ok_or_else(|| BrokerError::new(ErrorCode::StsError, "Entra's refresh answer had no access token"))?;
         if b.state.borrow().epoch == epoch {
             if let Some(rotated) = tr.refresh_token {
                 let next = Session {
@@ -146,10 +132,7 @@ async fn user_token_silent(
                 issued_at: start,
                 expires_at: cache::expires_at(start, tr.expires_in.unwrap_or(0.0)),
             };
-            b.state
-                .borrow_mut()
-                .user_tokens
-                .insert(workload.name.clone(), entry, start);
+            b.state.borrow_mut().user_tokens.insert(workload.name.clone(), entry, start);
         }
         Ok(access)
     })
@@ -168,14 +151,9 @@ async fn exchange(
     let correlation_id = crypto::uuid(&b.win).map_err(StsFailure::Failed)?;
     let url = crate::text::cat(&[&setup.options.sts_url, "/token"]);
     let body = oauth::exchange_body(subject, scope, &workload.name, claims);
-    let reply = http::send(
-        &b.win,
-        &url,
-        Some(&body),
-        &[("x-correlation-id", &correlation_id)],
-    )
-    .await
-    .map_err(|e| StsFailure::Failed(e.correlated(Some(correlation_id.clone()))))?;
+    let reply = http::send(&b.win, &url, Some(&body), &[("x-correlation-id", &correlation_id)])
+        .await
+        .map_err(|e| StsFailure::Failed(e.correlated(Some(correlation_id.clone()))))?;
     let v = reply.json();
     if reply.status != 200 {
         let fields = StsErrorBody {
@@ -235,91 +213,115 @@ fn step_up_needed(claims: String, correlation_id: Option<String>) -> BrokerError
     e
 }
 
-/// The whole `getToken`.
+/// The whole `getToken`: cache, then one shared attempt per backend key.
+///
+/// Calls for the same workload and scopes that are not identical (one interactive, one silent,
+/// say) still share one STS round trip: the first registers its attempt under the cache key and
+/// the others wait for it. A waiter whose leader failed tries for itself (it may be allowed to do
+/// what the leader was not, e.g. open a popup).
 pub async fn get_token(b: Rc<Broker>, req: TokenRequest) -> Result<JsValue, BrokerError> {
     let setup = b.setup().await?;
     let workload = setup.config.workload(&req.workload).ok_or_else(|| {
-        BrokerError::new(
-            ErrorCode::InvalidRequest,
-            crate::text::cat(&["getToken: unknown workload ", &req.workload]),
-        )
+        BrokerError::new(ErrorCode::InvalidRequest, crate::text::cat(&["getToken: unknown workload ", &req.workload]))
     })?;
     let scope = scopes::normalise(workload, &req.scopes)?.joined();
     let key = cache::backend_key(&workload.name, &scope);
-    if !req.force_refresh
-        && req.claims.is_none()
-        && let Some(hit) = b.state.borrow().backend_tokens.get(&key, now())
-    {
-        return Ok(result_js(hit, true));
-    }
-    let epoch = b.state.borrow().epoch;
-    // A challenge already answered for this workload is not sent to the STS again.
-    let mut step_up = b.state.borrow().challenges.get(&workload.name).cloned();
-    let mut fresh_user_token = req.force_refresh;
-    let (mut retried_challenge, mut retried_subject) = (false, false);
-    loop {
-        let subject = if let Some(claims) = step_up.take() {
-            if !req.interactive {
-                return Err(step_up_needed(claims, None));
+    let shareable = !req.force_refresh && req.claims.is_none();
+    if shareable {
+        if let Some(hit) = b.state.borrow().backend_tokens.get(&key, now()) {
+            return Ok(result_js(hit, true));
+        }
+        let leader = b.state.borrow().exchanges.get(&key).cloned();
+        if let Some(p) = leader {
+            // Resolves with the result, or `undefined` when the leader failed.
+            if let Ok(v) = JsFuture::from(p).await
+                && !v.is_undefined()
+            {
+                return Ok(v);
             }
-            signin::interact(&b, &workload.name, Some(claims)).await?;
-            user_token_silent(&b, &setup, workload, false).await?
-        } else {
-            match user_token_silent(&b, &setup, workload, fresh_user_token).await {
-                Ok(t) => t,
-                Err(e) if e.code == ErrorCode::InteractionRequired && req.interactive => {
-                    signin::interact(&b, &workload.name, e.claims).await?;
-                    user_token_silent(&b, &setup, workload, false).await?
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        fresh_user_token = false;
-        let issued_at = now();
-        match exchange(
-            &b,
-            &setup,
-            &subject,
-            workload,
-            &scope,
-            req.claims.as_deref(),
-        )
-        .await
-        {
-            Ok((token, expires_in)) => {
-                let entry = Entry {
-                    value: token,
-                    issued_at,
-                    expires_at: cache::expires_at(issued_at, expires_in),
-                };
-                let result = result_js(&entry, false);
-                let mut st = b.state.borrow_mut();
-                if st.epoch == epoch {
-                    st.backend_tokens.insert(key, entry, issued_at);
-                }
-                return Ok(result);
-            }
-            Err(StsFailure::Challenge {
-                claims,
-                correlation_id,
-            }) => {
-                {
-                    let mut st = b.state.borrow_mut();
-                    st.challenges.insert(workload.name.clone(), claims.clone());
-                    st.user_tokens.remove(&workload.name);
-                }
-                if !req.interactive || retried_challenge {
-                    return Err(step_up_needed(claims, correlation_id));
-                }
-                retried_challenge = true;
-                step_up = Some(claims);
-            }
-            Err(StsFailure::SubjectRejected(_)) if !retried_subject => {
-                retried_subject = true;
-                fresh_user_token = true;
-                b.state.borrow_mut().user_tokens.remove(&workload.name);
-            }
-            Err(StsFailure::SubjectRejected(e) | StsFailure::Failed(e)) => return Err(e),
         }
     }
+    let mut done = None;
+    let mine = Promise::new(&mut |resolve, _| done = Some(resolve));
+    if shareable {
+        b.state.borrow_mut().exchanges.insert(key.clone(), mine.clone());
+    }
+    let result = obtain(&b, &setup, workload, &scope, &key, &req).await;
+    if shareable {
+        let mut st = b.state.borrow_mut();
+        if st.exchanges.get(&key).is_some_and(|p| JsValue::from(p) == JsValue::from(&mine)) {
+            st.exchanges.remove(&key);
+        }
+    }
+    if let Some(done) = done {
+        let shared = result.as_ref().map_or(JsValue::UNDEFINED, Clone::clone);
+        let _ = done.call1(&JsValue::UNDEFINED, &shared);
+    }
+    result
+}
+
+/// User token, exchange, and the two retries (after a claims challenge, after a refused user
+/// token). Boxed: see [`super::Fut`].
+fn obtain<'a>(
+    b: &'a Rc<Broker>,
+    setup: &'a Setup,
+    workload: &'a Workload,
+    scope: &'a str,
+    key: &'a str,
+    req: &'a TokenRequest,
+) -> super::Fut<'a, Result<JsValue, BrokerError>> {
+    Box::pin(async move {
+        let epoch = b.state.borrow().epoch;
+        // A challenge already answered for this workload is not sent to the STS again.
+        let mut step_up = b.state.borrow().challenges.get(&workload.name).cloned();
+        let mut fresh_user_token = req.force_refresh;
+        let (mut retried_challenge, mut retried_subject) = (false, false);
+        loop {
+            if let Some(claims) = step_up.take() {
+                if !req.interactive {
+                    return Err(step_up_needed(claims, None));
+                }
+                signin::interact(b, &workload.name, Some(claims)).await?;
+            }
+            let subject = match user_token_silent(b, setup, workload, fresh_user_token).await {
+                Ok(t) => t,
+                Err(e) if e.code == ErrorCode::InteractionRequired && req.interactive => {
+                    signin::interact(b, &workload.name, e.claims).await?;
+                    user_token_silent(b, setup, workload, false).await?
+                }
+                Err(e) => return Err(e),
+            };
+            fresh_user_token = false;
+            let issued_at = now();
+            match exchange(b, setup, &subject, workload, scope, req.claims.as_deref()).await {
+                Ok((token, expires_in)) => {
+                    let entry = Entry { value: token, issued_at, expires_at: cache::expires_at(issued_at, expires_in) };
+                    let result = result_js(&entry, false);
+                    let mut st = b.state.borrow_mut();
+                    if st.epoch == epoch {
+                        st.backend_tokens.insert(key.to_owned(), entry, issued_at);
+                    }
+                    return Ok(result);
+                }
+                Err(StsFailure::Challenge { claims, correlation_id }) => {
+                    {
+                        let mut st = b.state.borrow_mut();
+                        st.challenges.insert(workload.name.clone(), claims.clone());
+                        st.user_tokens.remove(&workload.name);
+                    }
+                    if !req.interactive || retried_challenge {
+                        return Err(step_up_needed(claims, correlation_id));
+                    }
+                    retried_challenge = true;
+                    step_up = Some(claims);
+                }
+                Err(StsFailure::SubjectRejected(_)) if !retried_subject => {
+                    retried_subject = true;
+                    fresh_user_token = true;
+                    b.state.borrow_mut().user_tokens.remove(&workload.name);
+                }
+                Err(StsFailure::SubjectRejected(e) | StsFailure::Failed(e)) => return Err(e),
+            }
+        }
+    })
 }

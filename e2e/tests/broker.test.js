@@ -1,0 +1,328 @@
+// window.Tessera in headless Chromium against the real entra-emulator and STS (see lib/stack.js).
+// Every test opens its own browser context (fresh storage, its own sign-in), so none depends on
+// another; emulator faults are scoped to one client app and cleared by the test that sets them.
+"use strict";
+
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const { startStack, emulatorAdmin } = require("../lib/stack");
+const { launch, record, pageUrl, openPage, inGesture, signIn, getToken, claimsOf } = require("../lib/browser");
+const ids = require("../lib/ids");
+
+let stack;
+let browser;
+
+before(async () => {
+  stack = await startStack();
+  browser = await launch();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (stack) await stack.stop();
+});
+
+async function fresh(options = {}) {
+  const context = await browser.newContext();
+  if (options.clock) await context.clock.install();
+  const log = record(context, stack);
+  const page = await openPage(context, stack, options);
+  return { context, log, page };
+}
+
+const FILES = { workload: "file-picker", scopes: ["Files.Read"] };
+const EXPENSES = { workload: "expense-report", scopes: ["expenses.read"] };
+
+test("three controls asking at once: one popup, one sign-in, three correct tokens, one STS call per distinct request", async () => {
+  const { context, log, page } = await fresh({ xrm: true });
+  try {
+    await page.click("#load-all");
+    const results = await page.evaluate(() => window.loadAll);
+    for (const r of results) assert.ok(r.ok, JSON.stringify(r));
+    const [a, b, c] = results.map((r) => r.value);
+
+    assert.equal(log.popups.length, 1, "one popup");
+    assert.equal(log.authorize.length, 1, "one sign-in");
+    const authorize = log.authorize[0];
+    assert.equal(authorize.client_id, ids.BROKER);
+    assert.equal(authorize.code_challenge_method, "S256");
+    assert.equal(authorize.login_hint, ids.USER_UPN, "login_hint from Xrm");
+    assert.equal(log.grantsOf("authorization_code").length, 1);
+    assert.equal(log.grantsOf("authorization_code")[0].code_verifier.length, 43);
+
+    // A and B asked for the same token (short and qualified scope): one exchange, one token.
+    assert.equal(a.accessToken, b.accessToken);
+    const graph = claimsOf(a.accessToken);
+    assert.ok(["https://graph.microsoft.com", ids.GRAPH].includes(graph.aud), graph.aud);
+    assert.match(graph.scp, /\bFiles\.Read\b/);
+    const expenses = claimsOf(c.accessToken);
+    assert.ok([ids.EXPENSES_API, `api://${ids.EXPENSES_API}`].includes(expenses.aud), expenses.aud);
+    assert.equal(expenses.scp, "expenses.read");
+    assert.equal(graph.oid, ids.USER_OID);
+
+    assert.equal(log.exchanges.length, 2, "one STS call per distinct request");
+    const byAudience = Object.fromEntries(log.exchanges.map((x) => [x.audience, x]));
+    assert.equal(byAudience["file-picker"].scope, "https://graph.microsoft.com/Files.Read");
+    assert.equal(byAudience["expense-report"].scope, `api://${ids.EXPENSES_API}/expenses.read`);
+    // Each subject token is a user token for that workload's client app, obtained by the broker app.
+    const fp = claimsOf(byAudience["file-picker"].subject_token);
+    const ex = claimsOf(byAudience["expense-report"].subject_token);
+    assert.equal(fp.aud, ids.FILE_PICKER);
+    assert.equal(ex.aud, ids.EXPENSES);
+    assert.equal(fp.azp, ids.BROKER);
+    assert.equal(ex.azp, ids.BROKER);
+    for (const x of log.exchanges) assert.match(x.correlationId, /^[0-9a-f-]{36}$/);
+    assert.ok([a, b, c].every((t) => t.tokenType === "Bearer" && t.expiresOn > Date.now()));
+  } finally {
+    await context.close();
+  }
+});
+
+test("a shared Sign in button: every control resumes on onStatusChange", async () => {
+  const { context, log, page } = await fresh();
+  try {
+    const silent = await page.evaluate(() => {
+      window.resumeOnSignIn = true;
+      return Promise.all(Object.values(window.controls).map((c) => c.request(false)));
+    });
+    for (const r of silent) assert.equal(r.ok ? "ok" : r.error.code, "interaction_required");
+    assert.equal(log.popups.length, 0);
+    assert.equal(log.exchanges.length, 0);
+
+    const outcome = await signIn(page);
+    assert.ok(outcome.ok, JSON.stringify(outcome));
+    assert.equal(outcome.value.username, ids.USER_UPN);
+    const resumed = await page.evaluate(() => window.resumed);
+    for (const r of resumed) assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(log.popups.length, 1);
+    assert.equal(log.exchanges.length, 2);
+    const statuses = await page.evaluate(() => window.statusLog);
+    assert.deepEqual(statuses.slice(-2), ["signingIn", "signedIn"]);
+    assert.equal(await page.evaluate(() => Tessera.getAccount().tenantId), ids.TENANT);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a repeated call is served from the cache", async () => {
+  const { context, log, page } = await fresh();
+  try {
+    assert.ok((await signIn(page)).ok);
+    const first = await getToken(page, FILES);
+    const second = await getToken(page, { ...FILES, scopes: ["https://graph.microsoft.com/Files.Read"] });
+    assert.ok(first.ok && second.ok, JSON.stringify([first, second]));
+    assert.equal(first.value.fromCache, false);
+    assert.equal(second.value.fromCache, true);
+    assert.equal(second.value.accessToken, first.value.accessToken);
+    assert.equal(second.value.correlationId, first.value.correlationId);
+    assert.equal(log.exchanges.length, 1);
+  } finally {
+    await context.close();
+  }
+});
+
+test("after the backend token expires it is renewed silently", async () => {
+  const { context, log, page } = await fresh({ clock: true });
+  try {
+    assert.ok((await signIn(page)).ok);
+    const first = await getToken(page, FILES);
+    assert.ok(first.ok, JSON.stringify(first));
+    const refreshesBefore = log.grantsOf("refresh_token").length;
+
+    // The page's clock jumps past both the backend token's and the user token's expiry (1 h).
+    await page.clock.fastForward("01:01:00");
+    const second = await getToken(page, FILES);
+    assert.ok(second.ok, JSON.stringify(second));
+    assert.equal(second.value.fromCache, false);
+    assert.notEqual(second.value.correlationId, first.value.correlationId);
+    assert.ok(second.value.expiresOn > first.value.expiresOn);
+    assert.equal(log.exchanges.length, 2, "a new STS exchange");
+    assert.equal(log.grantsOf("refresh_token").length, refreshesBefore + 1, "a new user token from the refresh token");
+    assert.equal(log.popups.length, 1, "no new popup");
+  } finally {
+    await context.close();
+  }
+});
+
+test("consent_required is surfaced with the admin-consent URL", async () => {
+  const { context, log, page } = await fresh();
+  try {
+    assert.ok((await signIn(page)).ok);
+    const r = await getToken(page, { workload: "unconsented", scopes: ["User.Read"] });
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, "consent_required");
+    assert.equal(r.error.isTokenBrokerError, true);
+    assert.equal(r.error.retryable, false);
+    const url = new URL(r.error.consentUrl);
+    assert.match(url.pathname, /adminconsent$/);
+    assert.equal(url.searchParams.get("client_id"), ids.UNCONSENTED);
+    assert.equal(r.error.correlationId, log.exchanges[0].correlationId);
+  } finally {
+    await context.close();
+  }
+});
+
+test("an MFA claims challenge: interactive step-up with the claims, then one retry", async () => {
+  const fault = await emulatorAdmin(stack, "POST", "/faults", { kind: "mfa_step_up", client_id: ids.EXPENSES, grant: "on_behalf_of" });
+  const { context, log, page } = await fresh();
+  try {
+    assert.ok((await signIn(page)).ok);
+    const outcome = await inGesture(page, `return Tessera.getToken(${JSON.stringify({ ...EXPENSES, interactive: "ifRequired" })});`);
+    assert.ok(outcome.ok, JSON.stringify(outcome));
+    assert.equal(log.exchanges.length, 2, "the challenged exchange and one retry");
+    assert.equal(log.popups.length, 2, "sign-in, then step-up");
+    const stepUp = log.authorize[1];
+    assert.ok(stepUp.claims, "the step-up sign-in carries the claims");
+    assert.ok(JSON.parse(stepUp.claims).access_token, stepUp.claims);
+    // The retry used a new user token, which carries the satisfied policy.
+    const retried = claimsOf(log.exchanges[1].subject_token);
+    assert.notEqual(log.exchanges[1].subject_token, log.exchanges[0].subject_token);
+    assert.ok(Array.isArray(retried.acrs) && retried.acrs.length > 0, JSON.stringify(retried));
+  } finally {
+    await context.close();
+    await emulatorAdmin(stack, "DELETE", `/faults/${fault.id}`);
+  }
+});
+
+test("a silent call that meets a claims challenge reports it; the next click satisfies it without re-sending the old token", async () => {
+  const fault = await emulatorAdmin(stack, "POST", "/faults", { kind: "mfa_step_up", client_id: ids.EXPENSES, grant: "on_behalf_of" });
+  const { context, log, page } = await fresh();
+  try {
+    assert.ok((await signIn(page)).ok);
+    const silent = await getToken(page, EXPENSES);
+    assert.equal(silent.ok, false);
+    assert.equal(silent.error.code, "interaction_required");
+    assert.ok(JSON.parse(silent.error.claims).access_token, silent.error.claims);
+    assert.equal(log.exchanges.length, 1);
+    const again = await getToken(page, EXPENSES);
+    assert.equal(again.error.code, "interaction_required");
+    assert.equal(log.exchanges.length, 1, "the challenged token is not sent again");
+
+    const outcome = await inGesture(page, `return Tessera.getToken(${JSON.stringify({ ...EXPENSES, interactive: "ifRequired" })});`);
+    assert.ok(outcome.ok, JSON.stringify(outcome));
+    assert.equal(log.exchanges.length, 2);
+    assert.equal(log.authorize[1].claims, silent.error.claims);
+  } finally {
+    await context.close();
+    await emulatorAdmin(stack, "DELETE", `/faults/${fault.id}`);
+  }
+});
+
+test("a popup outside a user gesture is blocked: popup_blocked", async () => {
+  const blocking = await launch({ popupBlocking: true });
+  try {
+    const context = await blocking.newContext();
+    const log = record(context, stack);
+    const page = await context.newPage();
+    // Nothing is evaluated in the page before its own signIn() ran: no gesture of ours leaks in.
+    const logged = page.waitForEvent("console", (m) => m.text().startsWith("autoSignIn:"));
+    await page.goto(pageUrl(stack, { autoSignIn: true }));
+    const outcome = JSON.parse((await logged).text().slice("autoSignIn:".length));
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.error.code, "popup_blocked");
+    assert.equal(log.authorize.length, 0);
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut");
+  } finally {
+    await blocking.close();
+  }
+});
+
+test("closing the popup rejects with user_cancelled, and a later sign-in still works", async () => {
+  const { context, log, page } = await fresh();
+  try {
+    // Hold the authorize request so the user can close the popup before it answers.
+    const held = (url) => url.pathname.endsWith("/oauth2/v2.0/authorize");
+    await context.route(held, () => {});
+    const popup = context.waitForEvent("page");
+    await page.click("#sign-in");
+    await (await popup).close();
+    const outcome = await page.evaluate(() => window.signInResult);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.error.code, "user_cancelled");
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut");
+
+    await context.unroute(held);
+    const second = await signIn(page);
+    assert.ok(second.ok, JSON.stringify(second));
+    assert.equal(log.popups.length, 2);
+  } finally {
+    await context.close();
+  }
+});
+
+test("the API object is frozen and versioned, and a second load keeps the first instance", async () => {
+  const { context, page } = await fresh();
+  try {
+    const facts = await page.evaluate(async () => {
+      const first = window.Tessera;
+      await new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = "/tessera-broker.js";
+        s.onload = resolve;
+        s.onerror = reject;
+        document.head.appendChild(s);
+      });
+      let replaced = true;
+      try {
+        window.Tessera.getToken = () => null;
+      } catch {
+        replaced = false;
+      }
+      return {
+        same: window.Tessera === first,
+        frozen: Object.isFrozen(window.Tessera),
+        replaced: replaced && window.Tessera.getToken.toString().includes("null"),
+        apiVersion: window.Tessera.apiVersion,
+        version: window.Tessera.version,
+        status: window.Tessera.getStatus(),
+        ready: (await window.Tessera.ready) === window.Tessera,
+      };
+    });
+    assert.deepEqual(
+      { ...facts, version: typeof facts.version },
+      { same: true, frozen: true, replaced: false, apiVersion: 1, version: "string", status: "signedOut", ready: true },
+    );
+    assert.match(facts.version, /^\d+\.\d+\.\d+/);
+  } finally {
+    await context.close();
+  }
+});
+
+test("sessionStorage persistence survives a reload; signOut forgets everything", async () => {
+  const { context, log, page } = await fresh({ persist: true });
+  try {
+    assert.ok((await signIn(page)).ok);
+    const stored = await page.evaluate(() => Object.keys(sessionStorage));
+    assert.deepEqual(stored, [`tessera.broker.v1:${ids.BROKER}:${ids.TENANT}`]);
+    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
+
+    await page.reload();
+    assert.equal(await page.evaluate(() => window.configured), "ok");
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedIn");
+    const after = await getToken(page, FILES);
+    assert.ok(after.ok, JSON.stringify(after));
+    assert.equal(log.popups.length, 1, "no second sign-in after the reload");
+
+    await page.evaluate(() => Tessera.signOut());
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut");
+    assert.equal(await page.evaluate(() => Tessera.getAccount()), null);
+    assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage)), []);
+    const silent = await getToken(page, FILES);
+    assert.equal(silent.error.code, "interaction_required", "no cached token is served after sign-out");
+  } finally {
+    await context.close();
+  }
+});
+
+test("without persistence a reload signs the broker out", async () => {
+  const { context, page } = await fresh();
+  try {
+    assert.ok((await signIn(page)).ok);
+    assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage)), []);
+    await page.reload();
+    assert.equal(await page.evaluate(() => window.configured), "ok");
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut");
+  } finally {
+    await context.close();
+  }
+});
