@@ -132,3 +132,30 @@ async fn malformed_requests_are_invalid_request() {
     let a = Answer::read(r).await;
     assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", a.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn made_up_kids_cause_at_most_one_forced_key_refetch() {
+    use base64::Engine;
+    let h = std::sync::Arc::new(Harness::start().await);
+    let good = h.user_token(|_| {});
+    assert_eq!(h.exchange(&good, FILES_READ, &[]).await.status, StatusCode::OK, "keys loaded once");
+    let (_, rest) = good.split_once('.').unwrap();
+    let header =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"made-up","typ":"JWT"}"#);
+    let forged = std::sync::Arc::new(format!("{header}.{rest}"));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (h, forged) = (h.clone(), forged.clone());
+        tasks.push(tokio::spawn(async move { h.exchange(&forged, USER_READ, &[]).await }));
+    }
+    for t in tasks {
+        let a = t.await.unwrap();
+        assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_grant"), "{}", a.body);
+        assert!(a.description().contains("made-up"), "{}", a.description());
+    }
+    // And one more afterwards, when nothing is in flight: still within the rate limit.
+    assert_eq!(h.exchange(&forged, USER_READ, &[]).await.error(), "invalid_grant");
+    let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tessera_key_refreshes_total{reason=\"first\"} 1"), "{metrics}");
+    assert!(metrics.contains("tessera_key_refreshes_total{reason=\"unknown_kid\"} 1"), "{metrics}");
+}

@@ -108,31 +108,26 @@ impl KeyStore {
         kid: &str,
     ) -> Result<(String, Arc<SigningKey>), KeyError> {
         let entry = self.entry(tenant, version);
-        let current = lock(&entry.current).clone();
-        if let Some(set) = &current
-            && set.fetched_at.elapsed() < self.refresh_every
-            && let Some(k) = set.keys.get(kid)
+        let seen = lock(&entry.current).clone();
+        if let Some(set) = seen.as_ref().filter(|s| self.is_fresh(s))
+            && let Some(key) = set.keys.get(kid)
         {
-            return Ok((set.issuer.clone(), Arc::clone(k)));
+            return Ok((set.issuer.clone(), Arc::clone(key)));
         }
-        // Stale, missing, or an unknown kid: fetch, one at a time per tenant.
+        // Missing, stale, or an unknown kid: fetch, one at a time per tenant. Whoever waited for
+        // the lock re-reads first: the fetch it waited for may have brought the key.
         let _fetching = entry.fetching.lock().await;
-        let seen = current.as_ref().map(|s| s.fetched_at);
-        let after_wait = lock(&entry.current).clone();
-        let someone_fetched = after_wait.as_ref().map(|s| s.fetched_at) != seen;
-        let set = match after_wait {
-            Some(set)
-                if someone_fetched || (set.fetched_at.elapsed() < self.refresh_every && !self.may_force(&entry)) =>
-            {
-                set
-            }
-            _ => {
-                let reason = if seen.is_none() {
-                    "first"
-                } else if current.as_ref().is_some_and(|s| s.fetched_at.elapsed() >= self.refresh_every) {
-                    "expired"
-                } else {
-                    "unknown_kid"
+        let current = lock(&entry.current).clone();
+        let fetched_meanwhile = current.as_ref().map(|s| s.fetched_at) != seen.as_ref().map(|s| s.fetched_at);
+        let set = match current {
+            Some(set) if fetched_meanwhile => set,
+            // Fresh keys without this kid: refetch only if the rate limit allows.
+            Some(set) if self.is_fresh(&set) && !self.may_force(&entry) => set,
+            current => {
+                let reason = match &current {
+                    None => "first",
+                    Some(s) if !self.is_fresh(s) => "expired",
+                    Some(_) => "unknown_kid",
                 };
                 let set = Arc::new(self.fetch(tenant, version).await?);
                 self.metrics.key_refreshes.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
@@ -144,6 +139,10 @@ impl KeyStore {
             Some(k) => Ok((set.issuer.clone(), Arc::clone(k))),
             None => Err(KeyError::UnknownKid { tenant: tenant.to_owned(), kid: kid.chars().take(64).collect() }),
         }
+    }
+
+    fn is_fresh(&self, set: &KeySet) -> bool {
+        set.fetched_at.elapsed() < self.refresh_every
     }
 
     /// Refreshes every tenant seen so far (the timer); failures keep the old keys.

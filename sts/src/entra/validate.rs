@@ -132,9 +132,9 @@ pub fn verify(
             }
         ));
     }
+    // Multi-tenant keys carry an issuer template too (spec §5): it must name the same issuer.
     if let Some(key_issuer) = &key.issuer
         && key_issuer != expected_issuer
-        && key_issuer != &peeked.claims.iss
     {
         return Err("the signing key is not valid for this issuer".into());
     }
