@@ -6,12 +6,14 @@
 # and prints raw and gzipped sizes against the 40 KB (gzipped) budget.
 #
 # Tools: the wasm32-unknown-unknown target; the wasm-bindgen CLI at exactly the version of the
-# wasm-bindgen crate in Cargo.lock (installed with `cargo install` if missing or different);
-# wasm-opt (Debian package `binaryen`) if present — without it the bundle is larger.
+# wasm-bindgen crate in Cargo.lock (installed with `cargo install` if missing or different); node
+# and npm, with which the script installs broker-wasm/tools/package.json (pinned, lockfile) into
+# target/broker-tools: binaryen's wasm-opt, terser and zopfli (broker-wasm/tools/pack.mjs).
 #
 # Environment: DIST (output folder, default dist), BROKER_SIZE_BUDGET_GZ (bytes, default 40960),
 # BROKER_SIZE_REPORT (optional file to write the sizes to, as JSON), BROKER_SIZE_STRICT=1 (exit 2
-# when over budget; by default it is reported only).
+# when over budget; by default it is reported only, until the bundle is under budget),
+# BROKER_MINIFY=0 (keep the loader and glue readable, for debugging).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,15 +34,27 @@ if [[ "$have" != "$want" ]]; then
   echo "build-broker: installing wasm-bindgen-cli $want (found: ${have:-none})" >&2
   cargo install wasm-bindgen-cli --version "$want"
 fi
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "build-broker: $tool is missing (apt-get install nodejs npm)" >&2; exit 1; }
+done
+# A current binaryen (Debian's 108 optimises less and mishandles reference types), terser and zopfli,
+# pinned by broker-wasm/tools/package-lock.json; reinstalled when the lockfile changes.
+TOOLS="$ROOT/target/broker-tools"
+if ! cmp -s "$CRATE/tools/package-lock.json" "$TOOLS/package-lock.json" || [[ ! -d "$TOOLS/node_modules" ]]; then
+  rm -rf "$TOOLS" && mkdir -p "$TOOLS"
+  cp "$CRATE/tools/package.json" "$CRATE/tools/package-lock.json" "$TOOLS/"
+  (cd "$TOOLS" && npm ci --no-audit --no-fund --loglevel=error) >&2
+fi
+WASM_OPT="$TOOLS/node_modules/.bin/wasm-opt"
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   echo "build-broker: missing target: rustup target add wasm32-unknown-unknown" >&2
   exit 1
 fi
 
 # --- build -------------------------------------------------------------------------------------
-# Without reference-types: Debian's binaryen (108) rewrites the export of wasm-bindgen's externref
-# table to point at the funcref table, and the module then fails to start ("Table.set(): Argument
-# 1 is invalid"). Without the feature wasm-bindgen keeps JS values in a JS-side heap instead.
+# Without reference-types: measured with binaryen 132, wasm-bindgen's externref table makes the
+# wasm ~1 KB (gzipped) larger and the glue only ~0.1 KB smaller than its JS-side heap of values.
+# (Debian's binaryen 108 also broke the externref table's export.)
 # The profile's strip=true also removes the target_features section, so wasm-bindgen warns that it
 # cannot detect features and uses no externref table: that is what we want here (with the section
 # present, the precompiled std still lists reference-types and wasm-bindgen fails to find
@@ -48,40 +62,28 @@ fi
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types" \
   cargo build -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release
 rm -rf "$WORK" && mkdir -p "$WORK" "$DIST"
-wasm-bindgen --target no-modules --no-typescript --out-dir "$WORK" \
+wasm-bindgen --target no-modules --no-typescript --omit-default-module-path --out-dir "$WORK" \
   "$ROOT/target/wasm32-unknown-unknown/wasm-release/broker_wasm.wasm"
-wasm="$WORK/broker_wasm_bg.wasm"
-if [[ "${BROKER_WASM_OPT:-1}" != 0 ]] && command -v wasm-opt >/dev/null; then
-  # The features rustc enables by default for wasm32-unknown-unknown; every current browser has them.
-  wasm-opt -Oz --strip-debug --strip-producers \
-    --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-    --enable-nontrapping-float-to-int --enable-multivalue \
-    "$wasm" -o "$WORK/opt.wasm"
-  wasm="$WORK/opt.wasm"
-else
-  echo "build-broker: not running wasm-opt (BROKER_WASM_OPT=0 or not installed: apt-get install binaryen); bundle will be larger" >&2
-fi
+# The features rustc enables by default for wasm32-unknown-unknown; every current browser has them.
+FEATURES=(--enable-bulk-memory --enable-sign-ext --enable-mutable-globals
+  --enable-nontrapping-float-to-int --enable-multivalue)
+"$WASM_OPT" -Oz --converge --strip-debug --strip-producers "${FEATURES[@]}" \
+  "$WORK/broker_wasm_bg.wasm" -o "$WORK/opt.wasm"
+# Short import/export names (the glue is rewritten to match by pack.mjs, which checks both sides).
+"$WASM_OPT" "${FEATURES[@]}" --minify-imports-and-exports-and-modules \
+  "$WORK/opt.wasm" -o "$WORK/min.wasm" > "$WORK/names.json"
+wasm="$WORK/min.wasm"
 
 # --- assemble ----------------------------------------------------------------------------------
 version="$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)"
-# gzip (zopfli when installed: a few % smaller, same format), then base64; the loader inflates it
-# with DecompressionStream.
-if command -v zopfli >/dev/null; then
-  zopfli --gzip --i50 -c "$wasm" > "$WORK/wasm.gz"
-else
-  gzip -9 -n -c "$wasm" > "$WORK/wasm.gz"
-fi
-base64 -w0 "$WORK/wasm.gz" > "$WORK/wasm.b64"
-awk -v glue="$WORK/broker_wasm.js" -v b64="$WORK/wasm.b64" -v version="$version" '
-  /\/\*@@WASM_BINDGEN_GLUE@@\*\// { while ((getline line < glue) > 0) print line; next }
-  /@@WASM_BASE64@@/ {
-    getline data < b64
-    sub(/@@WASM_BASE64@@/, data)
-    print
-    next
-  }
-  { gsub(/@@VERSION@@/, version); print }
-' "$CRATE/js/loader.js" > "$DIST/tessera-broker.js"
+minify=()
+if [[ "${BROKER_MINIFY:-1}" == 0 ]]; then minify=(--no-minify); fi
+# Run from the tools folder so that its `import "terser"` resolves to the pinned install.
+cp "$CRATE/tools/pack.mjs" "$TOOLS/pack.mjs"
+node "$TOOLS/pack.mjs" \
+  --loader "$CRATE/js/loader.js" --glue "$WORK/broker_wasm.js" --wasm "$wasm" \
+  --map "$WORK/names.json" --version "$version" \
+  --out "$DIST/tessera-broker.js" "${minify[@]}"
 cp "$CRATE/js/redirect.html" "$DIST/redirect.html"
 cp "$CRATE/js/tessera-broker.d.ts" "$DIST/tessera-broker.d.ts"
 if command -v node >/dev/null && ! node --check "$DIST/tessera-broker.js"; then

@@ -1,6 +1,7 @@
 /*! Tessera browser token broker @@VERSION@@ - window.Tessera, API v1 (see tessera-broker.d.ts) */
-// Template for dist/tessera-broker.js: scripts/build-broker.sh replaces the two markers with the
-// wasm-bindgen glue (`--target no-modules`) and the optimised wasm as base64. One classic script,
+// Template for dist/tessera-broker.js: scripts/build-broker.sh (tools/pack.mjs) replaces the two
+// markers with the wasm-bindgen glue (`--target no-modules`) and the optimised wasm, gzipped and
+// base64-encoded, then minifies the whole script (this banner stays). One classic script,
 // because Dataverse has no `.wasm` web resource type and loads ribbon libraries as plain scripts.
 (function () {
   "use strict";

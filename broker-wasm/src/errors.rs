@@ -249,10 +249,10 @@ pub fn auth_param(header: &str, name: &str) -> Option<String> {
                     c => value.push(c),
                 }
             }
-            (value, &quoted[end..])
+            (value, quoted.get(end..).unwrap_or_default())
         } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_owned(), &after[end..])
+            let (token, next) = after.split_at_checked(after.find(',').unwrap_or(after.len())).unwrap_or((after, ""));
+            (token.trim().to_owned(), next)
         };
         if key.trim().eq_ignore_ascii_case(name) {
             return Some(value);

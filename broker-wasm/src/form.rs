@@ -73,6 +73,9 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 /// Decodes one component: `+` is a space, `%XX` a byte; a malformed `%` stays as it is (WHATWG).
+/// Bytes that are not UTF-8 make the whole value one U+FFFD, where WHATWG replaces each bad
+/// sequence: Entra and the STS only send UTF-8, such a value can match no `state` or `code`
+/// anyway, and `String::from_utf8_lossy` costs ~1 KB of wasm.
 fn decode_component(input: &str) -> String {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -91,7 +94,7 @@ fn decode_component(input: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|_| String::from(char::REPLACEMENT_CHARACTER))
 }
 
 /// Parses `a=1&b=2` (a leading `?` or `#` is ignored). Empty pieces are skipped, a piece without
@@ -155,6 +158,12 @@ mod tests {
         assert_eq!(get(&parse("a=%zz%4"), "a"), Some("%zz%4"));
         assert_eq!(get(&parse("a=%"), "a"), Some("%"));
         assert_eq!(get(&parse("a=%4"), "a"), Some("%4"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_one_replacement_character() {
+        assert_eq!(get(&parse("state=%FFabc&code=%C3%A9"), "state"), Some("\u{fffd}"));
+        assert_eq!(get(&parse("state=%FFabc&code=%C3%A9"), "code"), Some("é"));
     }
 
     proptest! {

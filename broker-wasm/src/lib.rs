@@ -24,6 +24,11 @@
 
 // No `std` in the browser build: it would link the panic and formatting machinery (~15 KB of
 // wasm) that a panic handler which just traps does not need. The host build (tests) keeps std.
+//
+// For the same reason strings are cut with `split`, `split_once(char)`, `get` and
+// `split_at_checked`, never `&s[a..b]`: a str slice that can fail links core's
+// `slice_error_fail`, which formats the offending char with `Debug` (~4 KB of wasm with the
+// Unicode tables), even though the panic handler only traps.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;

@@ -5,6 +5,8 @@
 
 use super::prelude::*;
 
+use core::cell::{Ref, RefMut};
+
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -104,6 +106,20 @@ impl Broker {
         Rc::new(Self { win, host, state: RefCell::new(State::default()), ready, ready_resolve })
     }
 
+    /// The state, for reading. `try_borrow` plus a trap rather than `borrow`: `borrow` embeds a
+    /// panic location (file name, line) at every call site, and a double borrow is a bug that
+    /// traps either way.
+    #[inline(never)]
+    pub fn st(&self) -> Ref<'_, State> {
+        self.state.try_borrow().unwrap_or_else(|_| core::arch::wasm32::unreachable())
+    }
+
+    /// The state, for writing (see [`Broker::st`]).
+    #[inline(never)]
+    pub fn st_mut(&self) -> RefMut<'_, State> {
+        self.state.try_borrow_mut().unwrap_or_else(|_| core::arch::wasm32::unreachable())
+    }
+
     /// Resolves once `configure` has succeeded.
     pub fn ready(&self) -> Promise {
         self.ready.clone()
@@ -111,14 +127,14 @@ impl Broker {
 
     /// A fresh id (listeners, interactions, queue entries).
     pub fn next_id(&self) -> u32 {
-        let mut st = self.state.borrow_mut();
+        let mut st = self.st_mut();
         st.next_id = st.next_id.wrapping_add(1);
         st.next_id
     }
 
     /// The setup, waiting for a `configure` in flight; calls made before `configure` wait too.
     pub async fn setup(&self) -> Result<Rc<Setup>, BrokerError> {
-        if let Some(s) = self.state.borrow().setup.clone() {
+        if let Some(s) = self.st().setup.clone() {
             return Ok(s);
         }
         let _ = JsFuture::from(self.ready()).await;
@@ -131,12 +147,12 @@ impl Broker {
 
     /// The current status.
     pub fn status(&self) -> Status {
-        self.state.borrow().status.unwrap_or(Status::Unconfigured)
+        self.st().status.unwrap_or(Status::Unconfigured)
     }
 
     /// The signed-in account as a JS object, or `null`.
     pub fn account_js(&self) -> JsValue {
-        match &self.state.borrow().session {
+        match &self.st().session {
             Some(s) => account_to_js(&s.account),
             None => JsValue::NULL,
         }
@@ -145,7 +161,7 @@ impl Broker {
     /// Recomputes the status and tells the listeners if it changed.
     pub fn refresh_status(&self) {
         let (changed, status, listeners) = {
-            let mut st = self.state.borrow_mut();
+            let mut st = self.st_mut();
             let status = if st.setup.is_none() {
                 Status::Unconfigured
             } else if st.interaction.is_some() {
@@ -175,13 +191,13 @@ impl Broker {
         if setup.options.persistence == Persistence::SessionStorage {
             storage::save(&self.win, &setup.config.broker_app_id, &setup.options.tenant, &session);
         }
-        self.state.borrow_mut().session = Some(session);
+        self.st_mut().session = Some(session);
     }
 
     /// Forgets the session, every cached token and every pending challenge.
     pub fn sign_out(&self) {
         let setup = {
-            let mut st = self.state.borrow_mut();
+            let mut st = self.st_mut();
             st.session = None;
             st.epoch = st.epoch.wrapping_add(1);
             st.user_tokens.clear();
@@ -197,10 +213,10 @@ impl Broker {
 
     /// `configure`: checks the options, fetches `/broker/config`, restores a saved session.
     pub async fn configure(self: Rc<Self>, raw: RawOptions) -> Result<(), BrokerError> {
-        if !self.win.is_secure_context() {
+        if !js::get_bool(&self.win, "isSecureContext") {
             return Err(BrokerError::new(ErrorCode::InvalidRequest, "Tessera needs a secure context (https)"));
         }
-        let origin = self.host.location().origin().unwrap_or_default();
+        let origin = js::origin(&self.host);
         let options = raw.validate(&origin, &self.xrm_context())?;
         let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
         let reply = http::send(&self.win, &url, None, &[]).await?;
@@ -214,7 +230,7 @@ impl Broker {
             Persistence::Memory => None,
         };
         {
-            let mut st = self.state.borrow_mut();
+            let mut st = self.st_mut();
             st.setup = Some(Rc::new(Setup { options, config }));
             if st.session.is_none() {
                 st.session = restored;
@@ -250,10 +266,10 @@ impl Broker {
 /// `{ username, name, tenantId, objectId }`, frozen.
 pub fn account_to_js(a: &Account) -> JsValue {
     let o = js::object();
-    js::set(&o, "username", &JsValue::from_str(&a.username));
-    js::set(&o, "name", &js::str_or_null(a.name.as_deref()));
-    js::set(&o, "tenantId", &js::str_or_null(a.tenant_id.as_deref()));
-    js::set(&o, "objectId", &js::str_or_null(a.object_id.as_deref()));
+    js::set_str(&o, "username", Some(&a.username));
+    js::set_str(&o, "name", a.name.as_deref());
+    js::set_str(&o, "tenantId", a.tenant_id.as_deref());
+    js::set_str(&o, "objectId", a.object_id.as_deref());
     js_sys::Object::freeze(&o).into()
 }
 

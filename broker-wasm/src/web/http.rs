@@ -6,9 +6,7 @@ use super::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, Headers, Request, RequestCache, RequestCredentials, RequestInit, RequestMode, Response, Window,
-};
+use web_sys::{AbortController, Headers, RequestInit, Response, Window};
 
 use crate::errors::{BrokerError, ErrorCode};
 
@@ -39,7 +37,7 @@ impl Reply {
 
 /// The part of a URL safe to put in an error: scheme, host and path, never the query.
 fn describe(url: &str) -> &str {
-    &url[..url.find(['?', '#']).unwrap_or(url.len())]
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 /// Sends one request. `form` is an `application/x-www-form-urlencoded` body (POST), `None` a GET.
@@ -52,34 +50,37 @@ pub fn send<'a>(
     Box::pin(async move {
         let failed =
             |code: ErrorCode, what: &str| BrokerError::new(code, crate::text::cat(&[what, " ", describe(url)]));
-        let init = RequestInit::new();
-        init.set_mode(RequestMode::Cors);
-        init.set_credentials(RequestCredentials::Omit);
-        init.set_cache(RequestCache::NoStore);
-        let h = Headers::new().map_err(|_| failed(ErrorCode::NetworkError, "cannot build a request to"))?;
+        // `RequestInit` and the headers as plain objects through one generic setter: web-sys's
+        // typed setters are one wasm import (and JS wrapper) each.
+        let init = super::js::object();
+        let set = |key: &str, value: &JsValue| super::js::set(&init, key, value);
+        set("mode", &JsValue::from_str("cors"));
+        set("credentials", &JsValue::from_str("omit"));
+        set("cache", &JsValue::from_str("no-store"));
+        let h = super::js::object();
         for (name, value) in headers {
-            let _ = h.set(name, value);
+            super::js::set(&h, name, &JsValue::from_str(value));
         }
-        match form {
+        let method = match form {
             Some(body) => {
-                init.set_method("POST");
-                let _ = h.set("content-type", "application/x-www-form-urlencoded");
-                init.set_body(&JsValue::from_str(body));
+                super::js::set(&h, "content-type", &JsValue::from_str("application/x-www-form-urlencoded"));
+                set("body", &JsValue::from_str(body));
+                "POST"
             }
-            None => init.set_method("GET"),
-        }
-        init.set_headers(&h);
+            None => "GET",
+        };
+        set("method", &JsValue::from_str(method));
+        set("headers", &h);
         let abort = AbortController::new().ok();
         if let Some(a) = &abort {
-            init.set_signal(Some(&a.signal()));
+            set("signal", &super::js::get(a, "signal"));
         }
-        let request =
-            Request::new_with_str_and_init(url, &init).map_err(|_| failed(ErrorCode::InvalidRequest, "invalid URL"))?;
 
         // The timer aborts the fetch; it is cleared (and its closure dropped) once fetch settles.
         let on_timeout = abort.map(|a| Closure::<dyn FnMut()>::new(move || a.abort()));
         let timer = on_timeout.as_ref().map(|c| super::js::set_timeout(c.as_ref().unchecked_ref(), TIMEOUT_MS));
-        let outcome = JsFuture::from(win.fetch_with_request(&request)).await;
+        // An invalid URL rejects the fetch with a TypeError: reported as `network_error` below.
+        let outcome = JsFuture::from(win.fetch_with_str_and_init(url, init.unchecked_ref::<RequestInit>())).await;
         let outcome = match outcome {
             Ok(resp) => match resp.dyn_into::<Response>() {
                 Ok(resp) => match resp.text() {

@@ -35,9 +35,13 @@ use crate::errors::BrokerError;
 use crate::request::RawTokenRequest;
 use broker::Broker;
 
-/// The allocator `std` would have used on wasm (dlmalloc); `no_std` must name one.
+/// `no_std` must name an allocator. lol_alloc's free list is ~1 KB of wasm against dlmalloc's ~6 KB
+/// (what `std` uses); the broker makes few, small, short-lived allocations, so a first-fit free
+/// list is plenty. The lock is a no-op spin on the page's single thread (the lock-free variant
+/// needs `unsafe`, which the workspace forbids).
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// A panic is a bug; trapping ends the wasm call with a JS `RuntimeError`, without the ~15 KB of
 /// message formatting `std` would link.
@@ -88,7 +92,7 @@ impl TesseraBroker {
     /// later calls get the first call's promise (ribbon enable rules run many times).
     pub fn configure(&self, options: JsValue) -> Promise {
         let b = &self.inner;
-        if let Some(p) = b.state.borrow().configuring.clone() {
+        if let Some(p) = b.st().configuring.clone() {
             return p;
         }
         let raw = RawOptions {
@@ -104,12 +108,12 @@ impl TesseraBroker {
                 let result = b.clone().configure(raw).await;
                 if result.is_err() {
                     // Let a later call try again (e.g. the STS was briefly unreachable).
-                    b.state.borrow_mut().configuring = None;
+                    b.st_mut().configuring = None;
                 }
                 result.map(|()| JsValue::UNDEFINED)
             }
         }));
-        b.state.borrow_mut().configuring = Some(promise.clone());
+        b.st_mut().configuring = Some(promise.clone());
         promise
     }
 
@@ -129,7 +133,7 @@ impl TesseraBroker {
             Err(e) => return reject(&e),
         };
         let key = req.dedup_key();
-        if let Some(p) = b.state.borrow().in_flight.get(&key) {
+        if let Some(p) = b.st().in_flight.get(&key) {
             return p.clone();
         }
         let promise = spawn(Box::pin({
@@ -137,11 +141,11 @@ impl TesseraBroker {
             let key = key.clone();
             async move {
                 let result = tokens::get_token(b.clone(), req).await;
-                b.state.borrow_mut().in_flight.remove(&key);
+                b.st_mut().in_flight.remove(&key);
                 result
             }
         }));
-        b.state.borrow_mut().in_flight.insert(key, promise.clone());
+        b.st_mut().in_flight.insert(key, promise.clone());
         promise
     }
 
@@ -189,11 +193,11 @@ impl TesseraBroker {
     pub fn on_status_change(&self, callback: Function) -> Function {
         let b = &self.inner;
         let id = b.next_id();
-        b.state.borrow_mut().listeners.push((id, callback));
+        b.st_mut().listeners.push((id, callback));
         let weak = Rc::downgrade(b);
         let unsubscribe = Closure::<dyn FnMut()>::new(move || {
             if let Some(b) = weak.upgrade() {
-                b.state.borrow_mut().listeners.retain(|(i, _)| *i != id);
+                b.st_mut().listeners.retain(|(i, _)| *i != id);
             }
         });
         unsubscribe.into_js_value().unchecked_into()

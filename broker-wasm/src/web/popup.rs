@@ -8,7 +8,7 @@ use super::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{BroadcastChannel, MessageEvent, Window};
+use web_sys::{BroadcastChannel, Window};
 
 use super::js;
 use crate::authorize;
@@ -34,6 +34,11 @@ pub fn open(host: &Window) -> Option<Window> {
         .flatten()
 }
 
+/// Whether the popup is gone (also when its `closed` cannot be read).
+pub fn is_closed(popup: &Window) -> bool {
+    js::get(popup, "closed").as_bool().unwrap_or(true)
+}
+
 /// Best effort: close the popup (it may already be gone).
 pub fn close(popup: &Window) {
     let _ = popup.close();
@@ -47,7 +52,7 @@ pub fn wait_for_response<'a>(
     state: &'a str,
 ) -> super::Fut<'a, Result<String, BrokerError>> {
     Box::pin(async move {
-        let outcome: Rc<RefCell<Option<Result<String, ErrorCode>>>> = Rc::new(RefCell::new(None));
+        let outcome: Rc<Cell<Option<Result<String, ErrorCode>>>> = Rc::new(Cell::new(None));
         let mut wake: Option<js_sys::Function> = None;
         let settled = js_sys::Promise::new(&mut |resolve, _reject| wake = Some(resolve));
         let Some(wake) = wake else {
@@ -56,9 +61,11 @@ pub fn wait_for_response<'a>(
         let finish = {
             let outcome = outcome.clone();
             move |result: Result<String, ErrorCode>| {
-                let mut slot = outcome.borrow_mut();
-                if slot.is_none() {
-                    *slot = Some(result);
+                // The first outcome wins; later ones (a message after the timeout, say) are dropped.
+                let first = outcome.take();
+                let wins = first.is_none();
+                outcome.set(first.or(Some(result)));
+                if wins {
                     let _ = wake.call0(&JsValue::UNDEFINED);
                 }
             }
@@ -85,18 +92,18 @@ pub fn wait_for_response<'a>(
         };
 
         let channel = BroadcastChannel::new(CHANNEL).ok();
-        let on_channel = Closure::<dyn FnMut(MessageEvent)>::new({
+        let on_channel = Closure::<dyn FnMut(JsValue)>::new({
             let on_data = on_data.clone();
-            move |ev: MessageEvent| on_data(ev.data())
+            move |ev: JsValue| on_data(js::get(&ev, "data"))
         });
         if let Some(c) = &channel {
             c.set_onmessage(Some(on_channel.as_ref().unchecked_ref()));
         }
 
-        let origin = host.location().origin().unwrap_or_default();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            if ev.origin() == origin {
-                on_data(ev.data());
+        let origin = js::origin(host);
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| {
+            if js::get_str(&ev, "origin") == Some(origin.clone()) {
+                on_data(js::get(&ev, "data"));
             }
         });
         let _ = host.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
@@ -106,7 +113,7 @@ pub fn wait_for_response<'a>(
             let finish = finish.clone();
             let popup = popup.clone();
             move || {
-                if popup.closed().unwrap_or(true) {
+                if is_closed(&popup) {
                     closed_polls.set(closed_polls.get() + 1);
                     if closed_polls.get() >= CLOSED_POLLS {
                         finish(Err(ErrorCode::UserCancelled));
@@ -131,7 +138,7 @@ pub fn wait_for_response<'a>(
         drop((on_channel, on_message, on_poll, on_timeout));
         close(popup);
 
-        let result = outcome.borrow_mut().take();
+        let result = outcome.take();
         match result {
             Some(Ok(params)) => Ok(params),
             Some(Err(ErrorCode::Timeout)) => {

@@ -9,7 +9,7 @@ use super::prelude::*;
 
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::Window;
 
 use super::broker::{Broker, Interaction, Setup};
@@ -48,24 +48,24 @@ fn popup_blocked() -> BrokerError {
 pub fn start(b: &Rc<Broker>, popup: Window, params: SignInParams) -> Promise {
     let id = b.next_id();
     let claims = params.claims.clone();
-    let promise = future_to_promise({
+    let promise = super::spawn(Box::pin({
         let b = b.clone();
         let popup = popup.clone();
         async move {
             let result = run(&b, &popup, params).await;
             popup::close(&popup);
             {
-                let mut st = b.state.borrow_mut();
+                let mut st = b.st_mut();
                 if st.interaction.as_ref().is_some_and(|i| i.id == id) {
                     st.interaction = None;
                 }
             }
             b.refresh_status();
-            result.map(|()| JsValue::UNDEFINED).map_err(|e| js::error_to_js(&e))
+            result.map(|()| JsValue::UNDEFINED)
         }
-    });
-    // `future_to_promise` only queues the future: this record is in place before it runs.
-    b.state.borrow_mut().interaction = Some(Interaction { id, claims, popup, promise: promise.clone() });
+    }));
+    // `spawn` only queues the future: this record is in place before it runs.
+    b.st_mut().interaction = Some(Interaction { id, claims, popup, promise: promise.clone() });
     b.refresh_status();
     promise
 }
@@ -75,7 +75,7 @@ pub fn start(b: &Rc<Broker>, popup: Window, params: SignInParams) -> Promise {
 pub fn sign_in_now(b: &Rc<Broker>, params: SignInParams) -> Result<Promise, BrokerError> {
     authorize::check_prompt(params.prompt.as_deref())?;
     {
-        let st = b.state.borrow();
+        let st = b.st();
         if let Some(i) = &st.interaction {
             let _ = i.popup.focus();
             return Ok(i.promise.clone());
@@ -89,26 +89,32 @@ pub fn sign_in_now(b: &Rc<Broker>, params: SignInParams) -> Result<Promise, Brok
 }
 
 /// For `getToken`: joins the running sign-in if it asks for the same claims (or we ask for none),
-/// otherwise waits for it to end and starts our own.
-pub async fn interact(b: &Rc<Broker>, workload: &str, claims: Option<String>) -> Result<(), BrokerError> {
-    loop {
-        let running = b.state.borrow().interaction.as_ref().map(|i| (i.claims.clone(), i.promise.clone()));
-        match running {
-            Some((running_claims, promise)) => {
-                let joinable = claims.is_none() || running_claims == claims;
-                let outcome = JsFuture::from(promise).await;
-                if joinable {
-                    return outcome.map(|_| ()).map_err(|e| js::error_from_js(&e));
+/// otherwise waits for it to end and starts our own. Boxed: see [`super::Fut`].
+pub fn interact<'a>(
+    b: &'a Rc<Broker>,
+    workload: &'a str,
+    claims: Option<String>,
+) -> super::Fut<'a, Result<(), BrokerError>> {
+    Box::pin(async move {
+        loop {
+            let running = b.st().interaction.as_ref().map(|i| (i.claims.clone(), i.promise.clone()));
+            match running {
+                Some((running_claims, promise)) => {
+                    let joinable = claims.is_none() || running_claims == claims;
+                    let outcome = JsFuture::from(promise).await;
+                    if joinable {
+                        return outcome.map(|_| ()).map_err(|e| js::error_from_js(&e));
+                    }
+                }
+                None => {
+                    let popup = popup::open(&b.host).ok_or_else(popup_blocked)?;
+                    let params = SignInParams { workload: Some(workload.to_owned()), claims, ..Default::default() };
+                    let promise = start(b, popup, params);
+                    return JsFuture::from(promise).await.map(|_| ()).map_err(|e| js::error_from_js(&e));
                 }
             }
-            None => {
-                let popup = popup::open(&b.host).ok_or_else(popup_blocked)?;
-                let params = SignInParams { workload: Some(workload.to_owned()), claims, ..Default::default() };
-                let promise = start(b, popup, params);
-                return JsFuture::from(promise).await.map(|_| ()).map_err(|e| js::error_from_js(&e));
-            }
         }
-    }
+    })
 }
 
 /// One sign-in, start to finish: PKCE, the popup round trip, code redemption, the session.
@@ -126,7 +132,7 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
         let challenge = pkce::challenge_s256(&crypto::sha256(&b.win, verifier.expose().as_bytes()).await?);
         let state = pkce::random_token(&crypto::random(&b.win)?);
         let nonce = pkce::random_token(&crypto::random(&b.win)?);
-        let account_hint = b.state.borrow().session.as_ref().map(|s| s.account.username.clone());
+        let account_hint = b.st().session.as_ref().map(|s| s.account.username.clone());
         let login_hint = params.login_hint.clone().or_else(|| setup.options.login_hint.clone()).or(account_hint);
         let scope = oauth::user_token_scope(&workload.user_scope);
         let url = AuthorizeRequest {
@@ -143,7 +149,7 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
             claims: params.claims.as_deref(),
         }
         .url();
-        if popup.closed().unwrap_or(true) || popup.location().set_href(&url).is_err() {
+        if popup::is_closed(popup) || popup.location().set_href(&url).is_err() {
             return Err(BrokerError::new(ErrorCode::UserCancelled, "the sign-in window was closed"));
         }
 
@@ -190,10 +196,10 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
                 object_id: claims.oid,
             },
         };
-        let previous_user = b.state.borrow().session.as_ref().map(|s| s.account.object_id.clone());
+        let previous_user = b.st().session.as_ref().map(|s| s.account.object_id.clone());
         let same_user = previous_user.as_ref() == Some(&session.account.object_id);
         b.store_session(&setup, session);
-        let mut st = b.state.borrow_mut();
+        let mut st = b.st_mut();
         st.epoch = st.epoch.wrapping_add(1);
         if !same_user {
             // Another account (select_account): nothing cached for the previous one may be served.

@@ -24,12 +24,12 @@ fn storage(win: &Window) -> Option<Storage> {
 pub fn save(win: &Window, broker_app_id: &str, tenant: &str, s: &Session) {
     let Some(store) = storage(win) else { return };
     let o = js::object();
-    js::set(&o, "rt", &JsValue::from_str(s.refresh_token.expose()));
+    js::set_str(&o, "rt", Some(s.refresh_token.expose()));
     js::set(&o, "exp", &JsValue::from_f64(s.refresh_expires_at as f64));
-    js::set(&o, "username", &JsValue::from_str(&s.account.username));
-    js::set(&o, "name", &js::str_or_null(s.account.name.as_deref()));
-    js::set(&o, "tid", &js::str_or_null(s.account.tenant_id.as_deref()));
-    js::set(&o, "oid", &js::str_or_null(s.account.object_id.as_deref()));
+    js::set_str(&o, "username", Some(&s.account.username));
+    js::set_str(&o, "name", s.account.name.as_deref());
+    js::set_str(&o, "tid", s.account.tenant_id.as_deref());
+    js::set_str(&o, "oid", s.account.object_id.as_deref());
     if let Some(text) = js::stringify(&o) {
         let _ = store.set_item(&key(broker_app_id, tenant), &text);
     }

@@ -59,7 +59,7 @@ async fn one_refresh_at_a_time<T>(b: &Broker, work: impl Future<Output = T>) -> 
     let id = b.next_id();
     let mut done = None;
     let mine = Promise::new(&mut |resolve, _| done = Some(resolve));
-    let previous = b.state.borrow_mut().refresh_tail.replace((id, mine));
+    let previous = b.st_mut().refresh_tail.replace((id, mine));
     if let Some((_, p)) = previous {
         let _ = JsFuture::from(p).await;
     }
@@ -67,7 +67,7 @@ async fn one_refresh_at_a_time<T>(b: &Broker, work: impl Future<Output = T>) -> 
     if let Some(done) = done {
         let _ = done.call0(&JsValue::UNDEFINED);
     }
-    let mut st = b.state.borrow_mut();
+    let mut st = b.st_mut();
     if st.refresh_tail.as_ref().is_some_and(|(t, _)| *t == id) {
         st.refresh_tail = None;
     }
@@ -75,68 +75,73 @@ async fn one_refresh_at_a_time<T>(b: &Broker, work: impl Future<Output = T>) -> 
 }
 
 fn cached_user_token(b: &Broker, workload: &str) -> Option<AccessToken> {
-    let st = b.state.borrow();
+    let st = b.st();
     st.user_tokens.get(workload, now()).map(|e| e.value.clone())
 }
 
 /// A user token for `workload` without any UI: the cache (unless `fresh`), else the refresh token.
 /// `interaction_required` when there is no usable session.
-async fn user_token_silent(
-    b: &Rc<Broker>,
-    setup: &Setup,
-    workload: &Workload,
+fn user_token_silent<'a>(
+    b: &'a Rc<Broker>,
+    setup: &'a Setup,
+    workload: &'a Workload,
     fresh: bool,
-) -> Result<AccessToken, BrokerError> {
-    if !fresh && let Some(t) = cached_user_token(b, &workload.name) {
-        return Ok(t);
-    }
-    one_refresh_at_a_time(b, async {
-        // Someone queued before us may have just fetched it.
+) -> super::Fut<'a, Result<AccessToken, BrokerError>> {
+    Box::pin(async move {
         if !fresh && let Some(t) = cached_user_token(b, &workload.name) {
             return Ok(t);
         }
-        let start = now();
-        let (session, epoch) = {
-            let st = b.state.borrow();
-            (st.session.clone().filter(|s| s.can_refresh(start)), st.epoch)
-        };
-        let Some(session) = session else {
-            return Err(BrokerError::new(ErrorCode::InteractionRequired, "the user is not signed in to the broker"));
-        };
-        let url = oauth::endpoint(&setup.config.authority, &setup.options.tenant, "token");
-        let body = oauth::refresh_body(
-            &setup.config.broker_app_id,
-            &session.refresh_token,
-            &oauth::refresh_scope(&workload.user_scope),
-        );
-        let reply = http::send(&b.win, &url, Some(&body), &[]).await?;
-        let tr = entra_response(&reply, setup, workload)?;
-        let access = tr
-            .access_token
-            .ok_or_else(|| BrokerError::new(ErrorCode::StsError, "Entra's refresh answer had no access token"))?;
-        if b.state.borrow().epoch == epoch {
-            if let Some(rotated) = tr.refresh_token {
-                let next = Session {
-                    refresh_token: rotated,
-                    refresh_expires_at: session::refresh_expiry(
-                        start,
-                        Some(session.refresh_expires_at),
-                        tr.refresh_token_expires_in,
-                    ),
-                    account: session.account.clone(),
-                };
-                b.store_session(setup, next);
+        one_refresh_at_a_time(b, async {
+            // Someone queued before us may have just fetched it.
+            if !fresh && let Some(t) = cached_user_token(b, &workload.name) {
+                return Ok(t);
             }
-            let entry = Entry {
-                value: access.clone(),
-                issued_at: start,
-                expires_at: cache::expires_at(start, tr.expires_in.unwrap_or(0.0)),
+            let start = now();
+            let (session, epoch) = {
+                let st = b.st();
+                (st.session.clone().filter(|s| s.can_refresh(start)), st.epoch)
             };
-            b.state.borrow_mut().user_tokens.insert(workload.name.clone(), entry, start);
-        }
-        Ok(access)
+            let Some(session) = session else {
+                return Err(BrokerError::new(
+                    ErrorCode::InteractionRequired,
+                    "the user is not signed in to the broker",
+                ));
+            };
+            let url = oauth::endpoint(&setup.config.authority, &setup.options.tenant, "token");
+            let body = oauth::refresh_body(
+                &setup.config.broker_app_id,
+                &session.refresh_token,
+                &oauth::refresh_scope(&workload.user_scope),
+            );
+            let reply = http::send(&b.win, &url, Some(&body), &[]).await?;
+            let tr = entra_response(&reply, setup, workload)?;
+            let access = tr
+                .access_token
+                .ok_or_else(|| BrokerError::new(ErrorCode::StsError, "Entra's refresh answer had no access token"))?;
+            if b.st().epoch == epoch {
+                if let Some(rotated) = tr.refresh_token {
+                    let next = Session {
+                        refresh_token: rotated,
+                        refresh_expires_at: session::refresh_expiry(
+                            start,
+                            Some(session.refresh_expires_at),
+                            tr.refresh_token_expires_in,
+                        ),
+                        account: session.account.clone(),
+                    };
+                    b.store_session(setup, next);
+                }
+                let entry = Entry {
+                    value: access.clone(),
+                    issued_at: start,
+                    expires_at: cache::expires_at(start, tr.expires_in.unwrap_or(0.0)),
+                };
+                b.st_mut().user_tokens.insert(workload.name.clone(), entry, start);
+            }
+            Ok(access)
+        })
+        .await
     })
-    .await
 }
 
 /// One `POST {sts}/token`: the backend token and its lifetime in seconds.
@@ -191,14 +196,14 @@ async fn exchange(
 fn result_js(entry: &Entry<BackendToken>, from_cache: bool) -> JsValue {
     let t = &entry.value;
     let o = js::object();
-    js::set(&o, "accessToken", &JsValue::from_str(t.token.expose()));
-    js::set(&o, "tokenType", &JsValue::from_str(&t.token_type));
+    js::set_str(&o, "accessToken", Some(t.token.expose()));
+    js::set_str(&o, "tokenType", Some(&t.token_type));
     let expires = js_sys::Date::new(&JsValue::from_f64(entry.expires_at as f64));
     js::set(&o, "expiresOn", &expires);
     let scopes: js_sys::Array = t.scopes.iter().map(|s| JsValue::from_str(s)).collect();
     js::set(&o, "scopes", &js_sys::Object::freeze(&scopes));
     js::set(&o, "fromCache", &JsValue::from_bool(from_cache));
-    js::set(&o, "correlationId", &JsValue::from_str(&t.correlation_id));
+    js::set_str(&o, "correlationId", Some(&t.correlation_id));
     js_sys::Object::freeze(&o).into()
 }
 
@@ -228,10 +233,10 @@ pub async fn get_token(b: Rc<Broker>, req: TokenRequest) -> Result<JsValue, Brok
     let key = cache::backend_key(&workload.name, &scope);
     let shareable = !req.force_refresh && req.claims.is_none();
     if shareable {
-        if let Some(hit) = b.state.borrow().backend_tokens.get(&key, now()) {
+        if let Some(hit) = b.st().backend_tokens.get(&key, now()) {
             return Ok(result_js(hit, true));
         }
-        let leader = b.state.borrow().exchanges.get(&key).cloned();
+        let leader = b.st().exchanges.get(&key).cloned();
         if let Some(p) = leader {
             // Resolves with the result, or `undefined` when the leader failed.
             if let Ok(v) = JsFuture::from(p).await
@@ -244,11 +249,11 @@ pub async fn get_token(b: Rc<Broker>, req: TokenRequest) -> Result<JsValue, Brok
     let mut done = None;
     let mine = Promise::new(&mut |resolve, _| done = Some(resolve));
     if shareable {
-        b.state.borrow_mut().exchanges.insert(key.clone(), mine.clone());
+        b.st_mut().exchanges.insert(key.clone(), mine.clone());
     }
     let result = obtain(&b, &setup, workload, &scope, &key, &req).await;
     if shareable {
-        let mut st = b.state.borrow_mut();
+        let mut st = b.st_mut();
         if st.exchanges.get(&key).is_some_and(|p| JsValue::from(p) == JsValue::from(&mine)) {
             st.exchanges.remove(&key);
         }
@@ -271,9 +276,9 @@ fn obtain<'a>(
     req: &'a TokenRequest,
 ) -> super::Fut<'a, Result<JsValue, BrokerError>> {
     Box::pin(async move {
-        let epoch = b.state.borrow().epoch;
+        let epoch = b.st().epoch;
         // A challenge already answered for this workload is not sent to the STS again.
-        let mut step_up = b.state.borrow().challenges.get(&workload.name).cloned();
+        let mut step_up = b.st().challenges.get(&workload.name).cloned();
         let mut fresh_user_token = req.force_refresh;
         let (mut retried_challenge, mut retried_subject) = (false, false);
         loop {
@@ -297,7 +302,7 @@ fn obtain<'a>(
                 Ok((token, expires_in)) => {
                     let entry = Entry { value: token, issued_at, expires_at: cache::expires_at(issued_at, expires_in) };
                     let result = result_js(&entry, false);
-                    let mut st = b.state.borrow_mut();
+                    let mut st = b.st_mut();
                     if st.epoch == epoch {
                         st.backend_tokens.insert(key.to_owned(), entry, issued_at);
                     }
@@ -305,7 +310,7 @@ fn obtain<'a>(
                 }
                 Err(StsFailure::Challenge { claims, correlation_id }) => {
                     {
-                        let mut st = b.state.borrow_mut();
+                        let mut st = b.st_mut();
                         st.challenges.insert(workload.name.clone(), claims.clone());
                         st.user_tokens.remove(&workload.name);
                     }
@@ -318,7 +323,7 @@ fn obtain<'a>(
                 Err(StsFailure::SubjectRejected(_)) if !retried_subject => {
                     retried_subject = true;
                     fresh_user_token = true;
-                    b.state.borrow_mut().user_tokens.remove(&workload.name);
+                    b.st_mut().user_tokens.remove(&workload.name);
                 }
                 Err(StsFailure::SubjectRejected(e) | StsFailure::Failed(e)) => return Err(e),
             }

@@ -1,0 +1,111 @@
+// Assembles dist/tessera-broker.js from the loader template, the wasm-bindgen glue and the
+// compressed wasm, called by scripts/build-broker.sh. Build tooling only: nothing here runs in the
+// browser except what it copies.
+//
+//   node pack.mjs --loader js/loader.js --glue broker_wasm.js --wasm min.wasm --map names.json
+//                 --version 0.1.0 --out dist/tessera-broker.js [--no-minify]
+//
+// Three size steps happen here:
+// 1. `wasm-opt --minify-imports-and-exports-and-modules` renamed the wasm's imports and exports
+//    (`__wbg_fetch_5f28518387ad0e34` → `Aa`) and printed the mapping (`--map`); the glue is
+//    rewritten to the same names. The hashed names otherwise appear twice (wasm and glue) and
+//    compress badly. Every import the wasm declares must then exist in the glue's import object
+//    and every `wasm.<export>` the glue uses must exist in the wasm, or the build fails.
+// 2. The wasm is gzip-compressed with zopfli (same format, ~7% smaller than `gzip -9`; the loader
+//    inflates it with DecompressionStream), then base64-encoded into the script.
+// 3. terser minifies the assembled script (loader + glue; the base64 string is left as is).
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { gzipAsync } from "@gfx/zopfli";
+import { minify } from "terser";
+
+const { values: a } = parseArgs({
+  options: {
+    loader: { type: "string" },
+    glue: { type: "string" },
+    wasm: { type: "string" },
+    map: { type: "string" },
+    version: { type: "string" },
+    out: { type: "string" },
+    "no-minify": { type: "boolean", default: false },
+  },
+});
+for (const k of ["loader", "glue", "wasm", "version", "out"]) {
+  if (!a[k]) fail(`missing --${k}`);
+}
+
+function fail(message) {
+  console.error(`pack: ${message}`);
+  process.exit(1);
+}
+
+/** `text` with every whole-word `from` replaced by `to`; fails when `from` does not occur. */
+function replaceWord(text, from, to, where) {
+  const re = new RegExp(`(?<![\\w$])${from.replace(/[$]/g, "\\$")}(?![\\w$])`, "g");
+  if (!re.test(text)) fail(`${where}: ${from} not found in the glue`);
+  return text.replace(re, to);
+}
+
+const wasm = readFileSync(a.wasm);
+const module = new WebAssembly.Module(wasm);
+const imports = WebAssembly.Module.imports(module);
+const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+let glue = readFileSync(a.glue, "utf8");
+
+if (a.map) {
+  const map = JSON.parse(readFileSync(a.map, "utf8"));
+  const modules = new Set(imports.map((i) => i.module));
+  if (modules.size !== 1) fail(`expected one import module, found ${[...modules].join(", ")}`);
+  const [newModule] = modules;
+  const oldModules = new Set(map.imports.map(([m]) => m));
+  for (const m of oldModules) {
+    const key = JSON.stringify(m) + ":";
+    if (!glue.includes(key)) fail(`import module ${m} not found in the glue`);
+    glue = glue.split(key).join(JSON.stringify(newModule) + ":");
+  }
+  // Import keys are object keys (`name: function(...)`); export uses are `wasm.name`.
+  for (const [, from, to] of map.imports) {
+    glue = replaceWord(glue, from + ":", JSON.stringify(to) + ":", "import");
+  }
+  for (const [from, to] of map.exports) {
+    const use = `wasm.${from}`;
+    if (glue.includes(use)) glue = replaceWord(glue, use, `wasm[${JSON.stringify(to)}]`, "export");
+  }
+}
+
+// The checks: the glue's import object has exactly the wasm's imports, and the glue uses only
+// exports that exist.
+const start = glue.indexOf("function __wbg_get_imports()");
+const end = glue.indexOf("return {", start);
+if (start < 0 || end < 0) fail("cannot find __wbg_get_imports in the glue");
+const provided = new Set(
+  [...glue.slice(start, end).matchAll(/^\s+(?:"([^"]+)"|([\w$]+)): function/gm)].map((m) => m[1] ?? m[2]),
+);
+for (const i of imports) {
+  if (!provided.has(i.name)) fail(`the glue does not provide import ${i.module}.${i.name}`);
+}
+if (provided.size !== imports.length) fail(`the glue provides ${provided.size} imports, the wasm has ${imports.length}`);
+for (const m of glue.matchAll(/(?<![\w$])wasm(?:\.([\w$]+)|\["([^"]+)"\])/g)) {
+  const name = m[1] ?? m[2];
+  if (!exports.has(name)) fail(`the glue uses wasm.${name}, which the wasm does not export`);
+}
+
+const encoded = Buffer.from(await gzipAsync(wasm, { numiterations: 50 })).toString("base64");
+const loader = readFileSync(a.loader, "utf8");
+let script = loader
+  .replace("/*@@WASM_BINDGEN_GLUE@@*/", () => glue)
+  .replace("@@WASM_BASE64@@", () => encoded)
+  .replaceAll("@@VERSION@@", a.version);
+
+if (!a["no-minify"]) {
+  const out = await minify(script, {
+    ecma: 2020,
+    compress: { passes: 2 },
+    mangle: true,
+    // Keeps the `/*! ... */` banner (name, version, API pointer).
+    format: { comments: /^!/ },
+  });
+  if (!out.code) fail("terser produced nothing");
+  script = out.code + "\n";
+}
+writeFileSync(a.out, script);
