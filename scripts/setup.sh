@@ -11,10 +11,10 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || { log "wasm32 target"; rustup target add wasm32-unknown-unknown; }
 
-# Debian packages: wasm-opt (binaryen), Chromium for the browser tests, docker-compose to validate
+# Debian packages: Chromium for the browser tests, docker-compose to validate
 # the compose file. Installed only when missing.
 need=()
-command -v wasm-opt >/dev/null || need+=(binaryen)
+
 command -v chromium >/dev/null || need+=(chromium)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
