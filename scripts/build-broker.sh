@@ -59,7 +59,11 @@ fi
 # cannot detect features and uses no externref table: that is what we want here (with the section
 # present, the precompiled std still lists reference-types and wasm-bindgen fails to find
 # `__wbindgen_externref_table_alloc`). The warning is expected.
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types" \
+# Panic locations are never read (the panic handler only traps) but their file names are linked
+# as data: remapping the registry and crate prefixes away shortens them (std's are fixed).
+remap=(--remap-path-prefix=broker-wasm/src/=)
+for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap+=("--remap-path-prefix=$dir="); done
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types ${remap[*]}" \
   cargo build -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release
 rm -rf "$WORK" && mkdir -p "$WORK" "$DIST"
 wasm-bindgen --target no-modules --no-typescript --omit-default-module-path --out-dir "$WORK" \

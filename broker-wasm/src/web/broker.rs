@@ -94,15 +94,13 @@ pub struct Broker {
     pub host: Window,
     pub state: RefCell<State>,
     ready: Promise,
-    ready_resolve: Option<Function>,
+    ready_resolve: Function,
 }
 
 impl Broker {
     /// A fresh, unconfigured broker.
     pub fn new(win: Window, host: Window) -> Rc<Self> {
-        let mut resolve = None;
-        let ready = Promise::new(&mut |res, _rej| resolve = Some(res));
-        let ready_resolve = resolve;
+        let (ready, ready_resolve) = js::deferred();
         Rc::new(Self { win, host, state: RefCell::new(State::default()), ready, ready_resolve })
     }
 
@@ -138,11 +136,7 @@ impl Broker {
             return Ok(s);
         }
         let _ = JsFuture::from(self.ready()).await;
-        self.state
-            .borrow()
-            .setup
-            .clone()
-            .ok_or_else(|| BrokerError::new(ErrorCode::InvalidRequest, "Tessera is not configured"))
+        self.st().setup.clone().ok_or_else(|| BrokerError::new(ErrorCode::InvalidRequest, "Tessera is not configured"))
     }
 
     /// The current status.
@@ -211,36 +205,37 @@ impl Broker {
         self.refresh_status();
     }
 
-    /// `configure`: checks the options, fetches `/broker/config`, restores a saved session.
-    pub async fn configure(self: Rc<Self>, raw: RawOptions) -> Result<(), BrokerError> {
-        if !js::get_bool(&self.win, "isSecureContext") {
-            return Err(BrokerError::new(ErrorCode::InvalidRequest, "Tessera needs a secure context (https)"));
-        }
-        let origin = js::origin(&self.host);
-        let options = raw.validate(&origin, &self.xrm_context())?;
-        let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
-        let reply = http::send(&self.win, &url, None, &[]).await?;
-        if reply.status != 200 {
-            let d = crate::text::cat(&["GET /broker/config answered HTTP ", &js::number(reply.status)]);
-            return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
-        }
-        let config = config_from_js(&reply.json()).validated()?;
-        let restored = match options.persistence {
-            Persistence::SessionStorage => storage::load(&self.win, &config.broker_app_id, &options.tenant),
-            Persistence::Memory => None,
-        };
-        {
-            let mut st = self.st_mut();
-            st.setup = Some(Rc::new(Setup { options, config }));
-            if st.session.is_none() {
-                st.session = restored;
+    /// `configure`: checks the options, fetches `/broker/config`, restores a saved session. Boxed:
+    /// see [`super::Fut`].
+    pub fn configure(self: Rc<Self>, raw: RawOptions) -> super::Fut<'static, Result<(), BrokerError>> {
+        Box::pin(async move {
+            if !js::get_bool(&self.win, "isSecureContext") {
+                return Err(BrokerError::new(ErrorCode::InvalidRequest, "Tessera needs a secure context (https)"));
             }
-        }
-        if let Some(resolve) = &self.ready_resolve {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-        }
-        self.refresh_status();
-        Ok(())
+            let origin = js::origin(&self.host);
+            let options = raw.validate(&origin, &self.xrm_context())?;
+            let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
+            let reply = http::send(&self.win, &url, None, &[]).await?;
+            if reply.status != 200 {
+                let d = crate::text::cat(&["GET /broker/config answered HTTP ", &js::number(reply.status)]);
+                return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
+            }
+            let config = config_from_js(&reply.json()).validated()?;
+            let restored = match options.persistence {
+                Persistence::SessionStorage => storage::load(&self.win, &config.broker_app_id, &options.tenant),
+                Persistence::Memory => None,
+            };
+            {
+                let mut st = self.st_mut();
+                st.setup = Some(Rc::new(Setup { options, config }));
+                if st.session.is_none() {
+                    st.session = restored;
+                }
+            }
+            let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
+            self.refresh_status();
+            Ok(())
+        })
     }
 
     /// Tenant and user from `Xrm.Utility.getGlobalContext()`, looked up in this window and then in

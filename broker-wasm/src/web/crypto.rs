@@ -21,17 +21,19 @@ pub fn random(win: &Window) -> Result<[u8; RANDOM_BYTES], BrokerError> {
     Ok(bytes)
 }
 
-/// SHA-256 via `crypto.subtle.digest`.
-pub async fn sha256(win: &Window, data: &[u8]) -> Result<[u8; 32], BrokerError> {
-    let promise = win
-        .crypto()
-        .map_err(|_| unavailable())?
-        .subtle()
-        .digest_with_str_and_u8_array("SHA-256", data)
-        .map_err(|_| unavailable())?;
-    let buffer: JsValue = JsFuture::from(promise).await.map_err(|_| unavailable())?;
-    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-    bytes.try_into().map_err(|_| unavailable())
+/// SHA-256 via `crypto.subtle.digest`. Boxed: see [`super::Fut`].
+pub fn sha256<'a>(win: &'a Window, data: &'a [u8]) -> super::Fut<'a, Result<[u8; 32], BrokerError>> {
+    Box::pin(async move {
+        let promise = win
+            .crypto()
+            .map_err(|_| unavailable())?
+            .subtle()
+            .digest_with_str_and_u8_array("SHA-256", data)
+            .map_err(|_| unavailable())?;
+        let buffer: JsValue = JsFuture::from(promise).await.map_err(|_| unavailable())?;
+        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+        bytes.try_into().map_err(|_| unavailable())
+    })
 }
 
 /// A v4 UUID for `x-correlation-id` (`crypto.randomUUID`; `configure` has already checked that

@@ -160,6 +160,16 @@ extern "C" {
     pub fn clear_interval(handle: &JsValue);
 }
 
+/// A new pending promise and its `resolve`. One out-of-line instance of the executor closure
+/// instead of one per caller. The executor runs synchronously inside `new Promise` (ECMAScript
+/// says so), so `resolve` is always there; a missing one would be a bug and traps.
+#[inline(never)]
+pub fn deferred() -> (js_sys::Promise, js_sys::Function) {
+    let mut resolve = None;
+    let promise = js_sys::Promise::new(&mut |res, _| resolve = Some(res));
+    (promise, resolve.unwrap_or_else(|| core::arch::wasm32::unreachable()))
+}
+
 /// A fresh plain object.
 pub fn object() -> Object {
     Object::new()

@@ -53,11 +53,7 @@ pub fn wait_for_response<'a>(
 ) -> super::Fut<'a, Result<String, BrokerError>> {
     Box::pin(async move {
         let outcome: Rc<Cell<Option<Result<String, ErrorCode>>>> = Rc::new(Cell::new(None));
-        let mut wake: Option<js_sys::Function> = None;
-        let settled = js_sys::Promise::new(&mut |resolve, _reject| wake = Some(resolve));
-        let Some(wake) = wake else {
-            return Err(BrokerError::new(ErrorCode::StsError, "promise executor did not run"));
-        };
+        let (settled, wake) = js::deferred();
         let finish = {
             let outcome = outcome.clone();
             move |result: Result<String, ErrorCode>| {

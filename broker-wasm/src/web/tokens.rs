@@ -4,7 +4,6 @@
 
 use super::prelude::*;
 
-use js_sys::Promise;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
@@ -57,16 +56,13 @@ pub fn entra_response(reply: &Reply, setup: &Setup, workload: &Workload) -> Resu
 /// the refresh token, so two at once would race on which one is kept.
 async fn one_refresh_at_a_time<T>(b: &Broker, work: impl Future<Output = T>) -> T {
     let id = b.next_id();
-    let mut done = None;
-    let mine = Promise::new(&mut |resolve, _| done = Some(resolve));
+    let (mine, done) = js::deferred();
     let previous = b.st_mut().refresh_tail.replace((id, mine));
     if let Some((_, p)) = previous {
         let _ = JsFuture::from(p).await;
     }
     let out = work.await;
-    if let Some(done) = done {
-        let _ = done.call0(&JsValue::UNDEFINED);
-    }
+    let _ = done.call0(&JsValue::UNDEFINED);
     let mut st = b.st_mut();
     if st.refresh_tail.as_ref().is_some_and(|(t, _)| *t == id) {
         st.refresh_tail = None;
@@ -144,52 +140,55 @@ fn user_token_silent<'a>(
     })
 }
 
-/// One `POST {sts}/token`: the backend token and its lifetime in seconds.
-async fn exchange(
-    b: &Broker,
-    setup: &Setup,
-    subject: &AccessToken,
-    workload: &Workload,
-    scope: &str,
-    claims: Option<&str>,
-) -> Result<(BackendToken, f64), StsFailure> {
-    let correlation_id = crypto::uuid(&b.win).map_err(StsFailure::Failed)?;
-    let url = crate::text::cat(&[&setup.options.sts_url, "/token"]);
-    let body = oauth::exchange_body(subject, scope, &workload.name, claims);
-    let reply = http::send(&b.win, &url, Some(&body), &[("x-correlation-id", &correlation_id)])
-        .await
-        .map_err(|e| StsFailure::Failed(e.correlated(Some(correlation_id.clone()))))?;
-    let v = reply.json();
-    if reply.status != 200 {
-        let fields = StsErrorBody {
-            error: js::get_str(&v, "error"),
-            error_description: js::get_str(&v, "error_description"),
-            correlation_id: js::get_str(&v, "correlation_id"),
-            consent_url: js::get_str(&v, "consent_url"),
-            claims: js::get_str(&v, "claims"),
+/// One `POST {sts}/token`: the backend token and its lifetime in seconds. Boxed: see
+/// [`super::Fut`].
+fn exchange<'a>(
+    b: &'a Broker,
+    setup: &'a Setup,
+    subject: &'a AccessToken,
+    workload: &'a Workload,
+    scope: &'a str,
+    claims: Option<&'a str>,
+) -> super::Fut<'a, Result<(BackendToken, f64), StsFailure>> {
+    Box::pin(async move {
+        let correlation_id = crypto::uuid(&b.win).map_err(StsFailure::Failed)?;
+        let url = crate::text::cat(&[&setup.options.sts_url, "/token"]);
+        let body = oauth::exchange_body(subject, scope, &workload.name, claims);
+        let reply = http::send(&b.win, &url, Some(&body), &[("x-correlation-id", &correlation_id)])
+            .await
+            .map_err(|e| StsFailure::Failed(e.correlated(Some(correlation_id.clone()))))?;
+        let v = reply.json();
+        if reply.status != 200 {
+            let fields = StsErrorBody {
+                error: js::get_str(&v, "error"),
+                error_description: js::get_str(&v, "error_description"),
+                correlation_id: js::get_str(&v, "correlation_id"),
+                consent_url: js::get_str(&v, "consent_url"),
+                claims: js::get_str(&v, "claims"),
+            };
+            return Err(errors::from_sts(
+                reply.status,
+                &fields,
+                reply.header("www-authenticate").as_deref(),
+                reply.header("retry-after").as_deref(),
+                &correlation_id,
+            ));
+        }
+        let token = js::get_str(&v, "access_token").ok_or_else(|| {
+            StsFailure::Failed(
+                BrokerError::new(ErrorCode::StsError, "the STS answer had no access_token")
+                    .correlated(Some(correlation_id.clone())),
+            )
+        })?;
+        let scopes = js::get_str(&v, "scope").unwrap_or_else(|| scope.to_owned());
+        let token = BackendToken {
+            token: AccessToken::new(token),
+            token_type: js::get_str(&v, "token_type").unwrap_or_else(|| String::from("Bearer")),
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            correlation_id,
         };
-        return Err(errors::from_sts(
-            reply.status,
-            &fields,
-            reply.header("www-authenticate").as_deref(),
-            reply.header("retry-after").as_deref(),
-            &correlation_id,
-        ));
-    }
-    let token = js::get_str(&v, "access_token").ok_or_else(|| {
-        StsFailure::Failed(
-            BrokerError::new(ErrorCode::StsError, "the STS answer had no access_token")
-                .correlated(Some(correlation_id.clone())),
-        )
-    })?;
-    let scopes = js::get_str(&v, "scope").unwrap_or_else(|| scope.to_owned());
-    let token = BackendToken {
-        token: AccessToken::new(token),
-        token_type: js::get_str(&v, "token_type").unwrap_or_else(|| String::from("Bearer")),
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-        correlation_id,
-    };
-    Ok((token, js::get_num(&v, "expires_in").unwrap_or(0.0)))
+        Ok((token, js::get_num(&v, "expires_in").unwrap_or(0.0)))
+    })
 }
 
 /// `{ accessToken, tokenType, expiresOn, scopes, fromCache, correlationId }`, frozen.
@@ -224,45 +223,47 @@ fn step_up_needed(claims: String, correlation_id: Option<String>) -> BrokerError
 /// say) still share one STS round trip: the first registers its attempt under the cache key and
 /// the others wait for it. A waiter whose leader failed tries for itself (it may be allowed to do
 /// what the leader was not, e.g. open a popup).
-pub async fn get_token(b: Rc<Broker>, req: TokenRequest) -> Result<JsValue, BrokerError> {
-    let setup = b.setup().await?;
-    let workload = setup.config.workload(&req.workload).ok_or_else(|| {
-        BrokerError::new(ErrorCode::InvalidRequest, crate::text::cat(&["getToken: unknown workload ", &req.workload]))
-    })?;
-    let scope = scopes::normalise(workload, &req.scopes)?.joined();
-    let key = cache::backend_key(&workload.name, &scope);
-    let shareable = !req.force_refresh && req.claims.is_none();
-    if shareable {
-        if let Some(hit) = b.st().backend_tokens.get(&key, now()) {
-            return Ok(result_js(hit, true));
-        }
-        let leader = b.st().exchanges.get(&key).cloned();
-        if let Some(p) = leader {
-            // Resolves with the result, or `undefined` when the leader failed.
-            if let Ok(v) = JsFuture::from(p).await
-                && !v.is_undefined()
-            {
-                return Ok(v);
+pub fn get_token(b: Rc<Broker>, req: TokenRequest) -> super::Fut<'static, Result<JsValue, BrokerError>> {
+    Box::pin(async move {
+        let setup = b.setup().await?;
+        let workload = setup.config.workload(&req.workload).ok_or_else(|| {
+            BrokerError::new(
+                ErrorCode::InvalidRequest,
+                crate::text::cat(&["getToken: unknown workload ", &req.workload]),
+            )
+        })?;
+        let scope = scopes::normalise(workload, &req.scopes)?.joined();
+        let key = cache::backend_key(&workload.name, &scope);
+        let shareable = !req.force_refresh && req.claims.is_none();
+        if shareable {
+            if let Some(hit) = b.st().backend_tokens.get(&key, now()) {
+                return Ok(result_js(hit, true));
+            }
+            let leader = b.st().exchanges.get(&key).cloned();
+            if let Some(p) = leader {
+                // Resolves with the result, or `undefined` when the leader failed.
+                if let Ok(v) = JsFuture::from(p).await
+                    && !v.is_undefined()
+                {
+                    return Ok(v);
+                }
             }
         }
-    }
-    let mut done = None;
-    let mine = Promise::new(&mut |resolve, _| done = Some(resolve));
-    if shareable {
-        b.st_mut().exchanges.insert(key.clone(), mine.clone());
-    }
-    let result = obtain(&b, &setup, workload, &scope, &key, &req).await;
-    if shareable {
-        let mut st = b.st_mut();
-        if st.exchanges.get(&key).is_some_and(|p| JsValue::from(p) == JsValue::from(&mine)) {
-            st.exchanges.remove(&key);
+        let (mine, done) = js::deferred();
+        if shareable {
+            b.st_mut().exchanges.insert(key.clone(), mine.clone());
         }
-    }
-    if let Some(done) = done {
+        let result = obtain(&b, &setup, workload, &scope, &key, &req).await;
+        if shareable {
+            let mut st = b.st_mut();
+            if st.exchanges.get(&key).is_some_and(|p| JsValue::from(p) == JsValue::from(&mine)) {
+                st.exchanges.remove(&key);
+            }
+        }
         let shared = result.as_ref().map_or(JsValue::UNDEFINED, Clone::clone);
         let _ = done.call1(&JsValue::UNDEFINED, &shared);
-    }
-    result
+        result
+    })
 }
 
 /// User token, exchange, and the two retries (after a claims challenge, after a refused user
@@ -281,21 +282,32 @@ fn obtain<'a>(
         let mut step_up = b.st().challenges.get(&workload.name).cloned();
         let mut fresh_user_token = req.force_refresh;
         let (mut retried_challenge, mut retried_subject) = (false, false);
+        // One `interact` and one `user_token_silent` await in the loop (each await point costs its
+        // own state and drop code): `sign_in` is the sign-in still to do, with its claims.
+        let mut sign_in: Option<Option<String>> = None;
+        // Whether this round already signed in because the silent path failed (then it must work).
+        let mut signed_in = false;
         loop {
             if let Some(claims) = step_up.take() {
                 if !req.interactive {
                     return Err(step_up_needed(claims, None));
                 }
-                signin::interact(b, &workload.name, Some(claims)).await?;
+                sign_in = Some(Some(claims));
+            }
+            if let Some(claims) = sign_in.take() {
+                signin::interact(b, &workload.name, claims).await?;
             }
             let subject = match user_token_silent(b, setup, workload, fresh_user_token).await {
                 Ok(t) => t,
-                Err(e) if e.code == ErrorCode::InteractionRequired && req.interactive => {
-                    signin::interact(b, &workload.name, e.claims).await?;
-                    user_token_silent(b, setup, workload, false).await?
+                Err(e) if e.code == ErrorCode::InteractionRequired && req.interactive && !signed_in => {
+                    sign_in = Some(e.claims);
+                    signed_in = true;
+                    fresh_user_token = false;
+                    continue;
                 }
                 Err(e) => return Err(e),
             };
+            signed_in = false;
             fresh_user_token = false;
             let issued_at = now();
             match exchange(b, setup, &subject, workload, scope, req.claims.as_deref()).await {
