@@ -72,6 +72,10 @@ impl TokenCache for MemoryCache {
         })
     }
 
+    fn get<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Arc<CachedToken>>> + Send + 'a>> {
+        Box::pin(self.inner.get(key))
+    }
+
     fn put<'a>(&'a self, key: String, token: Arc<CachedToken>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(self.inner.insert(key, token))
     }

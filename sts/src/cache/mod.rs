@@ -25,9 +25,11 @@ pub struct CachedToken {
 }
 
 impl CachedToken {
-    /// Approximate heap size, for the byte bound.
+    /// Approximate memory per entry, for the byte bound: the strings plus ~600 bytes of key,
+    /// `Arc`s and moka bookkeeping (measured by the benchmark: ≈2.0 KB resident per entry with a
+    /// 1.44 KB token).
     pub fn weight(&self) -> usize {
-        self.access_token.expose().len() + self.scope.len() + 64
+        self.access_token.expose().len() + self.scope.len() + 600
     }
 }
 
@@ -41,6 +43,8 @@ pub trait TokenCache: Send + Sync + std::fmt::Debug {
     /// callers ask for the same key at the same time, caches a success, and returns it (and `false`).
     /// Failures are not cached: every waiter gets the same error, the next caller tries again.
     fn get_or_load<'a>(&'a self, key: String, load: Load<'a>) -> Lookup<'a>;
+    /// The cached token for `key`, if any (no loading).
+    fn get<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Arc<CachedToken>>> + Send + 'a>>;
     /// Replaces the entry (a claims-challenge request fetched a fresher token).
     fn put<'a>(&'a self, key: String, token: Arc<CachedToken>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
     fn entry_count(&self) -> u64;

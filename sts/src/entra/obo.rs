@@ -3,15 +3,16 @@
 //! oauth2-rs has no OBO grant and no client assertions, so this is a plain form POST; its error
 //! model (server said no / network failed / could not parse) is mirrored in [`ExchangeError`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::assertion::client_assertion;
+use super::assertion::{ASSERTION_LIFETIME_SECS, client_assertion};
 use super::claims::request_claims;
 use crate::cache::CachedToken;
-use crate::certs::{CredentialSet, Secret, is_invalid_client_code};
+use crate::certs::{Certificate, CredentialSet, Secret, is_invalid_client_code};
 use crate::config::EntraConfig;
 use crate::exchange::ExchangeError;
 use crate::metrics::Metrics;
@@ -25,7 +26,17 @@ pub struct OboClient {
     config: EntraConfig,
     credentials: Arc<CredentialSet>,
     metrics: Arc<Metrics>,
+    /// Signed assertions per (token endpoint, certificate), reused until close to expiry as
+    /// msal-node and MSAL Python do (Entra does not treat `jti` as single-use, spec §2): an RSA
+    /// signature is most of our own cost on a cache miss.
+    assertions: Mutex<HashMap<AssertionSlot, (Secret, i64)>>,
 }
+
+/// (token endpoint, certificate SHA-256 thumbprint).
+type AssertionSlot = (String, [u8; 32]);
+
+/// An assertion is reused while it has at least this long left.
+const ASSERTION_REUSE_MARGIN_SECS: i64 = 120;
 
 /// One OBO call's inputs.
 #[derive(Debug)]
@@ -88,7 +99,24 @@ impl OboClient {
         credentials: Arc<CredentialSet>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { http, config, credentials, metrics }
+        Self { http, config, credentials, metrics, assertions: Mutex::new(HashMap::new()) }
+    }
+
+    /// A valid assertion for `endpoint` signed with `cert`: the cached one, or a fresh one.
+    fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<Secret, ExchangeError> {
+        let now = crate::cache::unix_now_secs();
+        let slot = (endpoint.to_owned(), cert.thumbprint_sha256());
+        let mut cached = self.assertions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((assertion, exp)) = cached.get(&slot)
+            && exp - now > ASSERTION_REUSE_MARGIN_SECS
+        {
+            return Ok(assertion.clone());
+        }
+        let assertion = client_assertion(cert, self.config.assertion_alg, client_id, endpoint, now)
+            .map_err(|e| ExchangeError::Internal(format!("signing the client assertion: {e}")))?;
+        cached.retain(|_, (_, exp)| *exp - now > ASSERTION_REUSE_MARGIN_SECS);
+        cached.insert(slot, (assertion.clone(), now + ASSERTION_LIFETIME_SECS));
+        Ok(assertion)
     }
 
     pub fn token_endpoint(&self, tenant: &str) -> String {
@@ -129,24 +157,15 @@ impl OboClient {
         )))
     }
 
-    async fn attempt(&self, req: &OboRequest<'_>, cert: &crate::certs::Certificate) -> Attempt {
+    async fn attempt(&self, req: &OboRequest<'_>, cert: &Certificate) -> Attempt {
         let endpoint = self.token_endpoint(req.tenant);
         let scope = req.scopes.join(" ");
         let claims = request_claims(req.claims_challenge, &self.config.client_capabilities);
         let mut retries_left = self.config.upstream_retries;
         loop {
-            // A fresh assertion per attempt: cheap (the key is parsed once) and never stale.
-            let assertion = match client_assertion(
-                cert,
-                self.config.assertion_alg,
-                req.client_app_id,
-                &endpoint,
-                crate::cache::unix_now_secs(),
-            ) {
+            let assertion = match self.assertion(cert, req.client_app_id, &endpoint) {
                 Ok(a) => a,
-                Err(e) => {
-                    return Attempt::Done(Err(ExchangeError::Internal(format!("signing the client assertion: {e}"))));
-                }
+                Err(e) => return Attempt::Done(Err(e)),
             };
             let mut form: Vec<(&str, &str)> = vec![
                 ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
@@ -307,6 +326,23 @@ mod tests {
             err(400, r#"{"error":"unauthorized_client","error_codes":[700016]}"#),
             ExchangeError::ConsentRequired { .. }
         ));
+    }
+
+    #[test]
+    fn assertions_are_reused_per_endpoint_and_certificate() {
+        crate::app::install_crypto_provider();
+        let cert = crate::certs::generate_self_signed("reuse", 30).unwrap().certificate().unwrap();
+        let client = OboClient::new(
+            reqwest::Client::new(),
+            EntraConfig::default(),
+            Arc::new(CredentialSet::from_certs(Vec::new())),
+            Arc::new(Metrics::new()),
+        );
+        let a = client.assertion(&cert, "c", "https://login/t1/oauth2/v2.0/token").unwrap();
+        let b = client.assertion(&cert, "c", "https://login/t1/oauth2/v2.0/token").unwrap();
+        let other = client.assertion(&cert, "c", "https://login/t2/oauth2/v2.0/token").unwrap();
+        assert_eq!(a.expose(), b.expose(), "reused while valid");
+        assert_ne!(a.expose(), other.expose(), "the audience is the endpoint: one assertion per tenant");
     }
 
     #[test]

@@ -137,6 +137,18 @@ impl Exchanger {
             )));
         }
 
+        // The cache is keyed by a hash of the exact token bytes, and an entry exists only after
+        // those bytes passed the signature and issuer checks below; expiry, audience, broker,
+        // consent and scopes were checked above on this request. So a hit skips only work already
+        // done for this very token (an RSA verification: half the cost of a cached exchange).
+        let cache_slot = cache_key(token, &workload.client_app_id, &grant.scopes);
+        if req.claims.is_none()
+            && let Some(token) = self.cache.get(&cache_slot).await
+        {
+            self.metrics.cache_hits.inc();
+            return Ok(Issued { token, from_cache: true });
+        }
+
         // Authenticity: signature and issuer against the tenant's published keys.
         let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await.map_err(|e| match e {
             crate::entra::keys::KeyError::UnknownKid { .. } => ExchangeError::InvalidSubjectToken(e.to_string()),
@@ -154,17 +166,16 @@ impl Exchanger {
             claims_challenge: req.claims.as_deref(),
             admin_consent_url: &consent_url,
         };
-        let key = cache_key(token, &workload.client_app_id, &grant.scopes);
         if req.claims.is_some() {
             // A claims challenge must reach Entra: bypass the cache, then refresh it.
             self.metrics.cache_misses.inc();
             let fresh = Arc::new(self.obo.exchange(&obo).await?);
-            self.cache.put(key, Arc::clone(&fresh)).await;
+            self.cache.put(cache_slot, Arc::clone(&fresh)).await;
             return Ok(Issued { token: fresh, from_cache: false });
         }
         let (token, from_cache) = self
             .cache
-            .get_or_load(key, Box::pin(async { self.obo.exchange(&obo).await.map(Arc::new) }))
+            .get_or_load(cache_slot, Box::pin(async { self.obo.exchange(&obo).await.map(Arc::new) }))
             .await
             .map_err(Arc::unwrap_or_clone)?;
         if from_cache {
