@@ -60,6 +60,13 @@ impl Service {
         Ok(())
     }
 
+    /// CPU time (user + system, all threads) the process has used so far, in clock ticks.
+    pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("the process has exited")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading /proc/PID/stat")?;
+        parse_cpu_ticks(&stat).context("unexpected /proc/PID/stat format")
+    }
+
     /// SIGTERM (graceful shutdown), then SIGKILL after five seconds.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
@@ -78,5 +85,41 @@ impl Service {
         let lines: Vec<&str> = text.lines().collect();
         let from = lines.len().saturating_sub(30);
         format!("--- last lines of {} ---\n{}", self.log.display(), lines[from..].join("\n"))
+    }
+}
+
+/// `utime + stime` from a `/proc/PID/stat` line. The command name (field 2) is in parentheses and
+/// may contain spaces, so fields are counted after the last `)`: utime and stime are fields 14 and
+/// 15 of the line, i.e. the 12th and 13th after it.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when that fails).
+pub fn clock_ticks_per_sec() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime_even_with_spaces_in_the_name() {
+        let stat = "4242 (tokio rt) S 1 4242 4242 0 -1 4194560 800 0 0 0 1234 56 0 0 20 0 6 0 100 432120 13118";
+        assert_eq!(parse_cpu_ticks(stat), Some(1290));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use sts::certs::Secret;
 use tokio::process::Command;
 
 use crate::load::{self, Shape};
@@ -35,14 +36,16 @@ pub struct RunArgs {
     /// Logs, state and the report (`report.md`, `report.json`).
     #[arg(long, default_value = "target/bench")]
     pub out: PathBuf,
-    /// Seconds per cached-load run (default 15, smoke 1).
+    /// Seconds per cached-load run (default 5, three rounds; smoke 1, one round).
     #[arg(long)]
     pub seconds: Option<u64>,
 }
 
 /// Sizes of one run.
 struct Plan {
+    /// One cached-load run; `rounds` of them per system and connection count.
     load: Duration,
+    rounds: u32,
     warmup: Duration,
     connections: [u32; 3],
     miss_rounds: usize,
@@ -54,12 +57,13 @@ struct Plan {
 
 impl Plan {
     fn new(args: &RunArgs) -> Self {
-        let (secs, warm) = if args.smoke { (1, 1) } else { (15, 3) };
+        let (secs, warm, rounds) = if args.smoke { (1, 1, 1) } else { (5, 3, 3) };
         let load = Duration::from_secs(args.seconds.unwrap_or(secs));
         let connections = [1, 16, 64];
         if args.smoke {
             Self {
                 load,
+                rounds,
                 warmup: Duration::from_secs(warm),
                 connections,
                 miss_rounds: 10,
@@ -71,6 +75,7 @@ impl Plan {
         } else {
             Self {
                 load,
+                rounds,
                 warmup: Duration::from_secs(warm),
                 connections,
                 miss_rounds: 300,
@@ -123,7 +128,11 @@ fn start_peer(args: &RunArgs, out: &Path, info: &Info) -> anyhow::Result<Service
 
 fn start_ceiling(out: &Path, body_len: usize) -> anyhow::Result<Service> {
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("ceiling").arg("--body-len").arg(body_len.to_string()).arg("--ready-file").arg(out.join("ceiling-ready.json"));
+    cmd.arg("ceiling")
+        .arg("--body-len")
+        .arg(body_len.to_string())
+        .arg("--ready-file")
+        .arg(out.join("ceiling-ready.json"));
     Service::spawn("bare axum ceiling", cmd, &out.join("ceiling.log"))
 }
 
@@ -153,6 +162,10 @@ async fn metric(http: &reqwest::Client, sts: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+fn first_three(loadavg: &str) -> String {
+    loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 /// The machine, for the report: CPU model, cores, memory.
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -162,13 +175,63 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kb: u64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
+    let mem_kb: u64 =
+        meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse().ok()).unwrap_or(0);
     #[allow(clippy::cast_precision_loss)]
     let gib = mem_kb as f64 / (1024.0 * 1024.0);
     format!("{model}, {cores} cores (nproc), {gib:.1} GiB RAM, Linux")
+}
+
+/// What every cached-load run shares.
+struct LoadCtx<'a> {
+    script: &'a Path,
+    token: &'a Secret,
+    scope: &'a str,
+    cores: u32,
+    tick_hz: u64,
+}
+
+/// Cached load, interleaved: each round runs every connection count against the three systems
+/// back to back, so a burst of other work on the machine hits them alike. Returns every run;
+/// the report keeps each cell's median-throughput round.
+async fn cached_load(
+    ctx: &LoadCtx<'_>,
+    targets: &mut [(System, String, &mut Service)],
+    plan: &Plan,
+    step: &impl Fn(&str),
+) -> anyhow::Result<Vec<CachedRow>> {
+    for (system, base, _) in targets.iter() {
+        step(&format!("cached load warm-up: {} ({:?})", system.label(), plan.warmup));
+        let warm = Shape { connections: 16, duration: plan.warmup };
+        load::run(ctx.script, &format!("{base}/token"), ctx.token, ctx.scope, warm, ctx.cores).await?;
+    }
+    let mut runs = Vec::new();
+    for round in 1..=plan.rounds {
+        for &connections in &plan.connections {
+            for (system, base, service) in targets.iter_mut() {
+                let shape = Shape { connections, duration: plan.load };
+                let ticks_before = service.cpu_ticks()?;
+                let url = format!("{base}/token");
+                let result = load::run(ctx.script, &url, ctx.token, ctx.scope, shape, ctx.cores).await?;
+                let ticks = service.cpu_ticks()? - ticks_before;
+                service.check_alive()?;
+                if let Some(problem) = result.problem() {
+                    bail!("{} at {connections} connections: {problem}", system.label());
+                }
+                #[allow(clippy::cast_precision_loss)]
+                let server_cpu_us = ticks as f64 * 1e6 / ctx.tick_hz as f64 / result.requests.max(1) as f64;
+                step(&format!(
+                    "  round {round}, {connections:>2} conn, {:<22} {:>7.0} req/s, p50 {:>6} µs, p99 {:>7} µs, server CPU {server_cpu_us:>4.0} µs/req",
+                    system.label(),
+                    result.rps(),
+                    result.p50_us,
+                    result.p99_us
+                ));
+                runs.push(CachedRow { system: *system, connections, load: result, server_cpu_us });
+            }
+        }
+    }
+    Ok(runs)
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -180,6 +243,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(out.join(f));
     }
     let cores = u32::try_from(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).unwrap_or(1);
+    let tick_hz = crate::procs::clock_ticks_per_sec();
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let step = |what: &str| eprintln!("[{:>5.1}s] {what}", started.elapsed().as_secs_f64());
 
     step("starting sts demo (emulator + STS, release build)");
@@ -205,40 +270,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut ceiling = start_ceiling(&out, first.body.expose().len())?;
     let ceiling_url = ceiling.ready::<Ready>(&out.join("ceiling-ready.json"), Duration::from_secs(30)).await?.url;
 
-    let mut cached = Vec::new();
-    for system in System::ALL {
-        let (base, service) = match system {
-            System::Tessera => (&info.sts, &mut sts),
-            System::Peer => (&peer_url, &mut peer),
-            System::Ceiling => (&ceiling_url, &mut ceiling),
-        };
-        let url = format!("{base}/token");
-        let upstream_before = emulator.obo_requests().await?;
-        step(&format!("cached load: {} (warm-up {:?})", system.label(), plan.warmup));
-        let warm = Shape { connections: 16, duration: plan.warmup };
-        load::run(&args.wrk_script, &url, &hot, &info.scope, warm, cores).await?;
-        for &connections in &plan.connections {
-            let shape = Shape { connections, duration: plan.load };
-            let result = load::run(&args.wrk_script, &url, &hot, &info.scope, shape, cores).await?;
-            service.check_alive()?;
-            if let Some(problem) = result.problem() {
-                bail!("{} at {connections} connections: {problem}", system.label());
-            }
-            step(&format!("  {connections:>2} conn: {:.0} req/s, p50 {} µs, p99 {} µs", result.rps(), result.p50_us, result.p99_us));
-            cached.push(CachedRow { system, connections, load: result });
-        }
-        let upstream = emulator.obo_requests().await? - upstream_before;
-        if upstream != 0 {
-            bail!("{}: the cached runs reached the emulator {upstream} times — they were not cache hits", system.label());
-        }
+    let ctx = LoadCtx { script: &args.wrk_script, token: &hot, scope: &info.scope, cores, tick_hz };
+    let upstream_before = emulator.obo_requests().await?;
+    let mut targets = [
+        (System::Tessera, info.sts.clone(), &mut sts),
+        (System::Peer, peer_url.clone(), &mut peer),
+        (System::Ceiling, ceiling_url.clone(), &mut ceiling),
+    ];
+    let runs = cached_load(&ctx, &mut targets, &plan, &step).await?;
+    let upstream = emulator.obo_requests().await? - upstream_before;
+    if upstream != 0 {
+        bail!("the cached runs reached the emulator {upstream} times — they were not all cache hits");
     }
+    let cached = report::median_runs(&runs);
     ceiling.stop().await;
 
     step(&format!("miss path: {} rounds", plan.miss_rounds));
     let miss = miss::measure(&info, &emulator, plan.miss_rounds, plan.miss_warmup).await?;
     step(&format!("single-flight: {} concurrent identical misses", plan.flight));
     let flight = single_flight::burst(&emulator, &info.sts, &info.scope, plan.flight, plan.flight_delay_ms).await?;
-    let peer_flight = single_flight::burst(&emulator, &peer_url, &info.scope, plan.flight, plan.flight_delay_ms).await?;
+    let peer_flight =
+        single_flight::burst(&emulator, &peer_url, &info.scope, plan.flight, plan.flight_delay_ms).await?;
     let audit_not_persisted = metric(&http, &info.sts, "tessera_audit_not_persisted_total").await;
     sts.check_alive()?;
     peer.check_alive()?;
@@ -255,6 +307,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let report = Report {
         smoke: args.smoke,
         seconds_per_load: plan.load.as_secs(),
+        rounds: plan.rounds,
         cached,
         miss,
         flight,
@@ -263,11 +316,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         bundle,
         audit_not_persisted,
     };
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let md = format!(
-        "Machine: {}\nCommand: `bash bench/run.sh{}` — total {:.0} s\n\n{}",
+        "Machine: {}\nCommand: `bash bench/run.sh{}` — total {:.0} s\n\
+         Load average (1/5/15 min) at start: {}; at the end: {}\n\n{}",
         machine(),
         if args.smoke { " --smoke" } else { "" },
         started.elapsed().as_secs_f64(),
+        first_three(&load_before),
+        first_three(&load_after),
         report::markdown(&report)
     );
     println!("\n{md}");

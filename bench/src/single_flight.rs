@@ -25,7 +25,13 @@ pub struct FlightResult {
 
 /// Fires `n` identical exchanges of one fresh token at `base` at once, with the emulator's OBO
 /// answers delayed by `delay_ms`.
-pub async fn burst(emulator: &Emulator, base: &str, scope: &str, n: usize, delay_ms: u64) -> anyhow::Result<FlightResult> {
+pub async fn burst(
+    emulator: &Emulator,
+    base: &str,
+    scope: &str,
+    n: usize,
+    delay_ms: u64,
+) -> anyhow::Result<FlightResult> {
     let subject = Arc::new(emulator.user_token().await?);
     let fault = emulator.delay_obo(delay_ms).await?;
     emulator.reset_counters().await?;

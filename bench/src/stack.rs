@@ -59,7 +59,8 @@ pub async fn exchange(http: &reqwest::Client, base: &str, subject: &Secret, scop
         ("subject_token", subject.expose()),
         ("scope", scope),
     ];
-    let r = http.post(format!("{base}/token")).form(&form).send().await.with_context(|| format!("POST {base}/token"))?;
+    let r =
+        http.post(format!("{base}/token")).form(&form).send().await.with_context(|| format!("POST {base}/token"))?;
     let status = r.status().as_u16();
     Ok(Answer { status, body: Secret::new(r.text().await?) })
 }
