@@ -23,10 +23,17 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 (cd bench/peer && npm ci --no-audit --no-fund --loglevel=error)
 
-cargo build --release --locked -p sts -p tessera-bench
+# The smoke run checks that the benchmark works, not how fast: it reuses the debug build the tests
+# made instead of spending minutes on a release build. Real runs are release builds.
+profile=release
+build_flags=(--release)
+for arg in "$@"; do
+  if [ "$arg" = "--smoke" ]; then profile=debug; build_flags=(); fi
+done
+cargo build "${build_flags[@]}" --locked -p sts -p tessera-bench
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
-exec "$target_dir/release/tessera-bench" run \
-  --sts-bin "$target_dir/release/sts" \
+exec "$target_dir/$profile/tessera-bench" run \
+  --sts-bin "$target_dir/$profile/sts" \
   --out "$target_dir/bench" \
   "$@"
