@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::AuditRecord;
 pub use migrate::{AppliedMigration, FIRST_OPERATOR_VERSION, MigrationOrigin, MigrationReport, schema_migrator};
@@ -152,8 +152,14 @@ impl Store {
     }
 
     async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Store, StoreError> {
-        let options =
-            options.create_if_missing(true).journal_mode(SqliteJournalMode::Wal).busy_timeout(SQLITE_BUSY_TIMEOUT);
+        // WAL with `synchronous = NORMAL`, SQLite's own recommendation for WAL: no corruption on a
+        // crash, one fsync per checkpoint instead of per transaction. A power cut may lose the last
+        // audit batches of the embedded store; PostgreSQL is the store for production.
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
