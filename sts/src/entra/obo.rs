@@ -26,14 +26,15 @@ pub struct OboClient {
     config: EntraConfig,
     credentials: Arc<CredentialSet>,
     metrics: Arc<Metrics>,
-    /// Signed assertions per (token endpoint, certificate), reused until close to expiry as
+    /// Signed assertions per (token endpoint, client id, certificate), reused until close to expiry as
     /// msal-node and MSAL Python do (Entra does not treat `jti` as single-use, spec §2): an RSA
     /// signature is most of our own cost on a cache miss.
     assertions: Mutex<HashMap<AssertionSlot, (Secret, i64)>>,
 }
 
-/// (token endpoint, certificate SHA-256 thumbprint).
-type AssertionSlot = (String, [u8; 32]);
+/// (token endpoint, client id, certificate SHA-256 thumbprint): the assertion's `aud`, `iss`/`sub`
+/// and signer. One certificate may serve several client apps.
+type AssertionSlot = (String, String, [u8; 32]);
 
 /// An assertion is reused while it has at least this long left.
 const ASSERTION_REUSE_MARGIN_SECS: i64 = 120;
@@ -105,7 +106,7 @@ impl OboClient {
     /// A valid assertion for `endpoint` signed with `cert`: the cached one, or a fresh one.
     fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<Secret, ExchangeError> {
         let now = crate::cache::unix_now_secs();
-        let slot = (endpoint.to_owned(), cert.thumbprint_sha256());
+        let slot = (endpoint.to_owned(), client_id.to_owned(), cert.thumbprint_sha256());
         let mut cached = self.assertions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((assertion, exp)) = cached.get(&slot)
             && exp - now > ASSERTION_REUSE_MARGIN_SECS
@@ -343,6 +344,12 @@ mod tests {
         let other = client.assertion(&cert, "c", "https://login/t2/oauth2/v2.0/token").unwrap();
         assert_eq!(a.expose(), b.expose(), "reused while valid");
         assert_ne!(a.expose(), other.expose(), "the audience is the endpoint: one assertion per tenant");
+        let other_client = client.assertion(&cert, "c2", "https://login/t1/oauth2/v2.0/token").unwrap();
+        assert_ne!(
+            a.expose(),
+            other_client.expose(),
+            "iss/sub is the client id: one certificate may serve several apps"
+        );
     }
 
     #[test]
