@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use sts::cache::{CachedToken, MemoryCache, TokenCache, cache_key, unix_now_secs};
+use sts::cache::{CachedToken, MemoryCache, TokenCache, cache_key};
 use sts::certs::Secret;
+use sts::clock::unix_now;
 use sts::config::CacheConfig;
 use sts::exchange::ExchangeError;
 
@@ -85,7 +86,7 @@ pub async fn measure(args: &MemoryArgs) -> anyhow::Result<MemoryResult> {
     let cache = MemoryCache::new(&config);
     let scopes = vec!["https://graph.microsoft.com/Files.Read".to_owned()];
     let client = "22222222-2222-4222-8222-222222222222";
-    let expires_at = unix_now_secs() + 3600;
+    let expires_at = unix_now() + 3600;
     let rss_before = rss_bytes()?;
     for i in 0..args.entries {
         let subject = format!("subject-token-{i}");

@@ -104,7 +104,7 @@ pub async fn measure(info: &Info, emulator: &Emulator, rounds: usize, warmup: us
         let for_direct = emulator.user_token().await?;
         let sign_started = Instant::now();
         let assertion =
-            client_assertion(&cert, AssertionAlg::PS256, &info.client_app_id, &endpoint, sts::cache::unix_now_secs())?;
+            client_assertion(&cert, AssertionAlg::PS256, &info.client_app_id, &endpoint, sts::clock::unix_now())?;
         let sign_took = sign_started.elapsed();
 
         let started = Instant::now();

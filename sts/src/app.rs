@@ -75,7 +75,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     let metrics = Arc::new(Metrics::new());
     let credentials = Arc::new(CredentialSet::load(&config.credentials).context("loading client certificates")?);
-    for c in credentials.expiry_report(crate::cache::unix_now_secs()) {
+    for c in credentials.expiry_report(crate::clock::unix_now()) {
         metrics
             .certificate_days_left
             .get_or_create(&vec![
@@ -122,7 +122,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// Sets `tessera_certificate_days_left` per certificate, and warns well before expiry.
 fn report_certificate_expiry(credentials: &CredentialSet, metrics: &Metrics) {
-    for c in credentials.expiry_report(crate::cache::unix_now_secs()) {
+    for c in credentials.expiry_report(crate::clock::unix_now()) {
         let labels =
             vec![("client_app".to_owned(), c.client_app_id.clone()), ("thumbprint".to_owned(), c.sha256_hex.clone())];
         metrics.certificate_days_left.get_or_create(&labels).set(c.days_left);

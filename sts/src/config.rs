@@ -260,7 +260,7 @@ pub fn validate_authority(authority: &str) -> Result<(), ConfigError> {
         rest
     } else if let Some(rest) = authority.strip_prefix("http://") {
         let host = rest.split(['/', ':']).next().unwrap_or_default();
-        if !matches!(host, "127.0.0.1" | "localhost" | "[") && !rest.starts_with("[::1]") {
+        if !matches!(host, "127.0.0.1" | "localhost") && !rest.starts_with("[::1]") {
             return Err(bad("plain http is only allowed for loopback hosts"));
         }
         rest
@@ -298,6 +298,8 @@ mod tests {
         assert!(validate_authority("http://127.0.0.1:9999").is_ok());
         assert!(validate_authority("http://localhost:1").is_ok());
         assert!(validate_authority("http://login.example.com").is_err());
+        assert!(validate_authority("http://[::1]:9999").is_ok());
+        assert!(validate_authority("http://[2001:db8::1]:9999").is_err(), "only the loopback IPv6 address");
         assert!(validate_authority("https://login.microsoftonline.com/common").is_err());
         assert!(validate_authority("ftp://x").is_err());
     }

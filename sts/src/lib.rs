@@ -17,6 +17,7 @@ pub mod audit;
 pub mod cache;
 pub mod certs;
 pub mod cli;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

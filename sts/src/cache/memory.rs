@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use moka::Expiry;
 use moka::future::Cache;
@@ -29,7 +29,7 @@ impl Expiry<String, Arc<CachedToken>> for ExpireBeforeToken {
         value: &Arc<CachedToken>,
         _now: std::time::Instant,
     ) -> Option<Duration> {
-        Some(Duration::from_secs(u64::try_from(value.expires_at - self.margin - unix_now()).unwrap_or(0)))
+        Some(Duration::from_secs(u64::try_from(value.expires_at - self.margin - crate::clock::unix_now()).unwrap_or(0)))
     }
 
     fn expire_after_update(
@@ -85,10 +85,6 @@ impl TokenCache for MemoryCache {
     }
 }
 
-pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -104,7 +100,7 @@ mod tests {
     fn token(ttl: i64) -> Arc<CachedToken> {
         Arc::new(CachedToken {
             access_token: Secret::new("t".repeat(100)),
-            expires_at: unix_now() + ttl,
+            expires_at: crate::clock::unix_now() + ttl,
             scope: "s".into(),
         })
     }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use key::cache_key;
-pub use memory::{MemoryCache, unix_now as unix_now_secs};
+pub use memory::MemoryCache;
 
 use crate::certs::Secret;
 use crate::exchange::ExchangeError;

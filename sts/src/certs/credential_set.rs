@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use super::{CertError, Certificate, to_hex, unix_now};
+use super::{CertError, Certificate, to_hex};
+use crate::clock::unix_now;
 use crate::config::CredentialConfig;
 
 /// How long a rejection keeps a certificate behind the others. Not forever: deploying a new

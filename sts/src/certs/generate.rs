@@ -6,7 +6,8 @@
 
 use time::OffsetDateTime;
 
-use super::{CertError, CertInfo, Certificate, Secret, unix_now};
+use super::{CertError, CertInfo, Certificate, Secret};
+use crate::clock::unix_now;
 
 /// A freshly generated certificate and key. `Debug` shows the public facts only.
 #[derive(Clone)]

@@ -98,14 +98,6 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Unix seconds now. Only the load-time expiry warnings use the wall clock; every decision takes
-/// `now` as an argument so tests control time.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use anyhow::Context;
 use registry::demo;
 use tokio::net::TcpListener;
 
-use crate::certs::{Certificate, generate_self_signed};
+use crate::certs::{CertInfo, generate_self_signed};
 use crate::config::{Config, CredentialConfig, LogConfig, LogFormat};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -53,7 +53,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (cert_path, key_path) = ensure_certificate(dir)?;
     let cert_pem = std::fs::read_to_string(&cert_path)?;
-    let migrations = ensure_registry_migrations(dir, &cert_path, &key_path)?;
+    let migrations = ensure_registry_migrations(dir, &cert_pem)?;
 
     let sts_listener = bind(args.sts_port).await?;
     let page_listener = if args.no_page { None } else { Some(bind(args.page_port).await?) };
@@ -169,7 +169,7 @@ fn ensure_certificate(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 
 /// The operator migrations of the demo: the demo workload, and the reference to this machine's
 /// certificate (written once, like any applied migration never edited afterwards).
-fn ensure_registry_migrations(dir: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<PathBuf> {
+fn ensure_registry_migrations(dir: &Path, cert_pem: &str) -> anyhow::Result<PathBuf> {
     let migrations = dir.join("registry-migrations");
     std::fs::create_dir_all(&migrations)?;
     let workload = migrations.join("20260101000000_demo_registry.sql");
@@ -178,12 +178,7 @@ fn ensure_registry_migrations(dir: &Path, cert_path: &Path, key_path: &Path) -> 
     }
     let cert_ref = migrations.join("20260101000100_demo_certificate.sql");
     if !cert_ref.exists() {
-        let cert = Certificate::load(&CredentialConfig {
-            client_app_id: demo::FILE_PICKER_CLIENT_APP_ID.into(),
-            cert_pem: Some(cert_path.to_path_buf()),
-            key_pem: Some(key_path.to_path_buf()),
-            ..Default::default()
-        })?;
+        let cert = CertInfo::from_pem(cert_pem)?;
         std::fs::write(
             &cert_ref,
             format!(

@@ -105,7 +105,7 @@ impl OboClient {
 
     /// A valid assertion for `endpoint` signed with `cert`: the cached one, or a fresh one.
     fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<Secret, ExchangeError> {
-        let now = crate::cache::unix_now_secs();
+        let now = crate::clock::unix_now();
         let slot = (endpoint.to_owned(), client_id.to_owned(), cert.thumbprint_sha256());
         let mut cached = self.assertions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((assertion, exp)) = cached.get(&slot)
@@ -126,7 +126,7 @@ impl OboClient {
     }
 
     pub async fn exchange(&self, req: &OboRequest<'_>) -> Result<CachedToken, ExchangeError> {
-        let now = crate::cache::unix_now_secs();
+        let now = crate::clock::unix_now();
         let candidates = self.credentials.candidates(req.client_app_id, now);
         if candidates.is_empty() {
             return Err(ExchangeError::Internal(format!(
@@ -181,13 +181,7 @@ impl OboClient {
                 form.push(("claims", c));
             }
             let started = Instant::now();
-            let sent = self
-                .http
-                .post(&endpoint)
-                .timeout(Duration::from_millis(self.config.upstream_timeout_ms))
-                .form(&form)
-                .send()
-                .await;
+            let sent = self.http.post(&endpoint).form(&form).send().await;
             self.metrics.upstream_latency.observe(started.elapsed().as_secs_f64());
             let response = match sent {
                 Ok(r) => r,
@@ -246,7 +240,7 @@ fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
     };
     Ok(CachedToken {
         access_token: Secret::new(s.access_token),
-        expires_at: crate::cache::unix_now_secs() + expires_in,
+        expires_at: crate::clock::unix_now() + expires_in,
         scope: s.scope,
     })
 }
@@ -356,6 +350,6 @@ mod tests {
     fn expires_in_may_be_a_string() {
         let t =
             parse_success(br#"{"access_token":"a","expires_in":"3599","scope":"s","token_type":"Bearer"}"#).unwrap();
-        assert!(t.expires_at > crate::cache::unix_now_secs() + 3500);
+        assert!(t.expires_at > crate::clock::unix_now() + 3500);
     }
 }

@@ -14,7 +14,8 @@ pub use error::ExchangeError;
 pub use request::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
 
 use crate::audit::AuditSink;
-use crate::cache::{CachedToken, TokenCache, cache_key, unix_now_secs};
+use crate::cache::{CachedToken, TokenCache, cache_key};
+use crate::clock::{unix_now, unix_now_ms};
 use crate::config::EntraConfig;
 use crate::entra::keys::KeyStore;
 use crate::entra::obo::{OboClient, OboRequest};
@@ -94,7 +95,7 @@ impl Exchanger {
         let req = form.check()?;
         let token = req.subject_token.expose();
         let leeway = i64::try_from(self.entra.leeway_secs).unwrap_or(60);
-        let peeked = validate::peek(token, unix_now_secs(), leeway).map_err(ExchangeError::InvalidSubjectToken)?;
+        let peeked = validate::peek(token, unix_now(), leeway).map_err(ExchangeError::InvalidSubjectToken)?;
         trail.tenant = Some(peeked.tenant.clone());
         trail.user_oid = Some(peeked.oid.clone());
         trail.broker = Some(peeked.calling_app.clone());
@@ -185,10 +186,4 @@ impl Exchanger {
         };
         Ok(Issued { token, from_cache })
     }
-}
-
-fn unix_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

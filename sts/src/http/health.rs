@@ -27,7 +27,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         }
     };
     // Every enabled workload needs at least one currently valid certificate for its client app.
-    let now = crate::cache::unix_now_secs();
+    let now = crate::clock::unix_now();
     let missing: Vec<String> = state
         .registry
         .snapshot()

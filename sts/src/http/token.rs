@@ -30,7 +30,7 @@ pub async fn token(
     };
     match state.exchanger.exchange(form, &correlation_id).await {
         Ok(issued) => {
-            let now = crate::cache::unix_now_secs();
+            let now = crate::clock::unix_now();
             let body = json!({
                 "access_token": issued.token.access_token.expose(),
                 "issued_token_type": TOKEN_TYPE_ACCESS_TOKEN,

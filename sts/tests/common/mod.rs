@@ -67,7 +67,7 @@ impl Harness {
 
     pub async fn start_with(options: Options) -> Self {
         sts::app::install_crypto_provider();
-        let now = sts::cache::unix_now_secs();
+        let now = sts::clock::unix_now();
         // Newest first: certificate i became valid i days ago.
         let certs: Vec<Generated> = (0..options.certificates)
             .map(|i| {
