@@ -10,6 +10,8 @@ log() { printf '\n== setup: %s\n' "$*" >&2; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || { log "wasm32 target"; rustup target add wasm32-unknown-unknown; }
+# core's sources: scripts/build-broker.sh rebuilds core and alloc for size (-Zbuild-std).
+rustup component list --installed 2>/dev/null | grep -q '^rust-src' || { log "rust-src"; rustup component add rust-src; }
 
 # Debian packages: Chromium for the browser tests, docker-compose to validate
 # the compose file. Installed only when missing.

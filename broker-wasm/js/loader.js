@@ -1,7 +1,8 @@
 /*! Tessera browser token broker @@VERSION@@ - window.Tessera, API v1 (see tessera-broker.d.ts) */
-// Template for dist/tessera-broker.js: scripts/build-broker.sh (tools/pack.mjs) replaces the two
-// markers with the wasm-bindgen glue (`--target no-modules`) and the optimised wasm, gzipped and
-// base64-encoded, then minifies the whole script (this banner stays). One classic script,
+// Template for dist/tessera-broker.js: scripts/build-broker.sh (tools/pack.mjs) replaces the
+// markers with the LZMA decoder (js/unlzma.js), the wasm-bindgen glue (`--target no-modules`) and
+// the optimised wasm (LZMA, base64) and its size, then minifies the whole script (this banner
+// stays). One classic script,
 // because Dataverse has no `.wasm` web resource type and loads ribbon libraries as plain scripts.
 (function () {
   "use strict";
@@ -39,16 +40,17 @@
 
   /*@@WASM_BINDGEN_GLUE@@*/
 
-  // The wasm, gzip-compressed then base64-encoded: base64 of raw wasm compresses badly, so the
-  // script is ~30% smaller when served gzipped. DecompressionStream is in every current browser.
+  /*@@UNLZMA@@*/
+
+  // The wasm, LZMA-compressed then base64-encoded: base64 of raw wasm compresses badly, and LZMA
+  // beats the gzip the script is served with (see tools/pack.mjs).
   var encoded = "@@WASM_BASE64@@";
 
   function wasmBytes() {
     var text = atob(encoded);
     var bytes = new Uint8Array(text.length);
     for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Response(stream).arrayBuffer();
+    return unlzma(bytes, @@WASM_SIZE@@);
   }
 
   function announce(api) {
@@ -65,7 +67,9 @@
   // The object is registered now, synchronously, so a ribbon rule can call Tessera.configure
   // right after loading this script; calls made before the wasm has started wait for it.
   var broker = null;
-  var started = wasmBytes()
+  // Decoded in a microtask, so that loading this script returns at once.
+  var started = Promise.resolve()
+    .then(wasmBytes)
     .then(function (bytes) {
       return wasm_bindgen({ module_or_path: bytes });
     })
