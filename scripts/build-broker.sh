@@ -63,8 +63,9 @@ fi
 # (Debian's binaryen 108 also broke the externref table's export.)
 # The profile's strip=true also removes the target_features section, so wasm-bindgen warns that it
 # cannot detect features and uses no externref table: that is what we want here (with the section
-# present, the precompiled std still lists reference-types and wasm-bindgen fails to find
-# `__wbindgen_externref_table_alloc`). The warning is expected.
+# present, the precompiled std — used before core was rebuilt here, below — listed
+# reference-types and wasm-bindgen failed to find `__wbindgen_externref_table_alloc`). The warning
+# is expected.
 # core and alloc rebuilt for size (min-sized-rust), on stable Rust through RUSTC_BOOTSTRAP=1, for
 # this release build of the wasm only (host builds, tests and CI's plain wasm build stay on plain
 # stable). Why: the precompiled core keeps its panic machinery — `core::fmt` (formatter pointers

@@ -71,7 +71,7 @@
   var started = Promise.resolve()
     .then(wasmBytes)
     .then(function (bytes) {
-      return wasm_bindgen({ module_or_path: bytes });
+      return wasm_bindgen(bytes);
     })
     .then(function () {
       broker = new wasm_bindgen.TesseraBroker(host);

@@ -5,7 +5,7 @@
 //   node pack.mjs --loader js/loader.js --unlzma js/unlzma.js --glue broker_wasm.js --wasm min.wasm
 //                 --map names.json --version 0.1.0 --out dist/tessera-broker.js [--no-minify]
 //
-// Three size steps happen here:
+// Four size steps happen here:
 // 1. `wasm-opt --minify-imports-and-exports-and-modules` renamed the wasm's imports and exports
 //    (`__wbg_fetch_5f28518387ad0e34` → `Aa`) and printed the mapping (`--map`); the glue is
 //    rewritten to the same names. The hashed names otherwise appear twice (wasm and glue) and
@@ -16,7 +16,8 @@
 //    into the script; the loader decodes it with js/unlzma.js. The build runs that decoder on the
 //    result and fails unless it returns the wasm byte for byte. (base64 costs almost nothing once
 //    the script is served gzipped: 64 equally likely characters are 6 bits each to Huffman.)
-// 3. terser minifies the assembled script (loader + glue; the base64 string is left as is).
+// 3. The glue's init is cut down to the one path the loader uses (bytes in, instance out).
+// 4. terser minifies the assembled script (loader + glue; the base64 string is left as is).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -50,6 +51,13 @@ function replaceWord(text, from, to, where) {
   return text.replace(re, to);
 }
 
+/** `text` with the one match of `re` replaced; fails unless there is exactly one. */
+function replaceOnce(text, re, to, what) {
+  const all = text.match(new RegExp(re.source, "g"));
+  if (!all || all.length !== 1) fail(`${what}: expected one match, found ${all ? all.length : 0}`);
+  return text.replace(re, () => to);
+}
+
 const wasm = readFileSync(a.wasm);
 const module = new WebAssembly.Module(wasm);
 const imports = WebAssembly.Module.imports(module);
@@ -76,6 +84,25 @@ if (a.map) {
     if (glue.includes(use)) glue = replaceWord(glue, use, `wasm[${JSON.stringify(to)}]`, "export");
   }
 }
+
+// wasm-bindgen's init accepts a URL, a Request, a Response or bytes, and there is a synchronous
+// `initSync`; the loader only ever passes the bytes. Its one path replaces them all, so terser
+// drops the rest (`__wbg_load`, `__wbg_init_once`, `initSync`, their warnings, and `script_src`,
+// the script's URL for a default wasm path that `--omit-default-module-path` already dropped).
+glue = replaceOnce(
+  glue,
+  /return Object\.assign\(__wbg_init, \{ initSync \}, exports\);/,
+  "return Object.assign(async (bytes) => { const { instance, module } = " +
+    "await WebAssembly.instantiate(bytes, __wbg_get_imports()); return __wbg_finalize_init(instance, module); }, exports);",
+  "the glue's init",
+);
+glue = replaceOnce(
+  glue,
+  /let script_src;\s*if \(typeof document !== 'undefined' && document\.currentScript !== null\) \{\s*script_src = new URL\(document\.currentScript\.src, location\.href\)\.toString\(\);\s*\}/,
+  "",
+  "the glue's script_src",
+);
+if (/\bscript_src\b/.test(glue)) fail("the glue still uses script_src");
 
 // The checks: the glue's import object has exactly the wasm's imports, and the glue uses only
 // exports that exist.

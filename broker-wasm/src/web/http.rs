@@ -81,14 +81,16 @@ pub fn send<'a>(
         let timer = on_timeout.as_ref().map(|c| super::js::set_timeout(c.as_ref().unchecked_ref(), TIMEOUT_MS));
         // An invalid URL rejects the fetch with a TypeError: reported as `network_error` below.
         let outcome = JsFuture::from(win.fetch_with_str_and_init(url, init.unchecked_ref::<RequestInit>())).await;
+        // `fetch` resolves with a `Response` and nothing else (Fetch standard), so no
+        // `instanceof` check (an import and its glue) before reading it.
         let outcome = match outcome {
-            Ok(resp) => match resp.dyn_into::<Response>() {
-                Ok(resp) => match resp.text() {
+            Ok(resp) => {
+                let resp = resp.unchecked_into::<Response>();
+                match resp.text() {
                     Ok(text) => JsFuture::from(text).await.map(|t| (resp, t)),
                     Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            },
+                }
+            }
             Err(e) => Err(e),
         };
         if let Some(t) = &timer {

@@ -79,7 +79,9 @@ impl TesseraBroker {
     /// A broker registered on `host` (the window `Tessera` lives on): popups open from it.
     #[wasm_bindgen(constructor)]
     pub fn new(host: Window) -> TesseraBroker {
-        let win = web_sys::window().unwrap_or_else(|| host.clone());
+        // This script's own window (the loader runs in a window, never a worker): the global
+        // object as is, without `web_sys::window()`'s `instanceof Window` check and its import.
+        let win = js_sys::global().unchecked_into::<Window>();
         TesseraBroker { inner: Broker::new(win, host) }
     }
 
@@ -182,10 +184,11 @@ impl TesseraBroker {
         self.inner.account_js()
     }
 
-    /// `getStatus()`.
+    /// `getStatus()`. A `JsValue` rather than a `String`: the same JS string, without the
+    /// return-through-memory shim and its glue that a returned `String` needs.
     #[wasm_bindgen(js_name = getStatus)]
-    pub fn get_status(&self) -> String {
-        String::from(self.inner.status().as_str())
+    pub fn get_status(&self) -> JsValue {
+        JsValue::from_str(self.inner.status().as_str())
     }
 
     /// `onStatusChange(cb)` → an unsubscribe function; `cb(status, account)`.
