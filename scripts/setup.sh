@@ -14,11 +14,12 @@ rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || { log "wa
 rustup component list --installed 2>/dev/null | grep -q '^rust-src' || { log "rust-src"; rustup component add rust-src; }
 
 # Debian packages: Chromium for the browser tests, docker-compose to validate
-# the compose file. Installed only when missing.
+# the compose file, xz for the broker build. Installed only when missing.
 need=()
 
 command -v chromium >/dev/null || need+=(chromium)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v xz >/dev/null || need+=(xz-utils)   # compresses the wasm inside the broker bundle
 if [ ${#need[@]} -gt 0 ]; then
   log "apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

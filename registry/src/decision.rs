@@ -220,7 +220,7 @@ fn grant_scopes(workload: &Workload, scope: &str) -> Result<Grant, Denial> {
     for s in &requested {
         let key = match workload.backend_for_resource(&s.resource) {
             Some(b) => ResourceKey::Backend(b.app_id.clone()),
-            None => ResourceKey::Unknown(s.resource.clone()),
+            None => ResourceKey::Unknown(s.resource.clone().into_owned()),
         };
         by_resource.entry(key).or_default().insert(s.name);
     }

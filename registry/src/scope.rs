@@ -6,6 +6,8 @@
 //! path `/`, percent-encode, or reject them). A few lines that follow Entra exactly are safer
 //! than a general parser that follows a different rule.
 
+use std::borrow::Cow;
+
 /// The resource a bare scope (`User.Read`, no resource) means: Entra's own convention.
 pub const MICROSOFT_GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 
@@ -19,7 +21,7 @@ pub const DEFAULT_SCOPE: &str = ".default";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeRef<'a> {
     /// The resource, normalised with [`normalize_resource`].
-    pub resource: String,
+    pub resource: Cow<'a, str>,
     /// The scope name as requested (`Files.Read`, `.default`).
     pub name: &'a str,
 }
@@ -35,16 +37,24 @@ pub struct MalformedScope {
 /// lower-cased (`HTTPS://Graph.Microsoft.COM/` → `https://graph.microsoft.com`) while a path keeps
 /// its case; an identifier without `://` (an app id GUID, `urn:…`) lower-cased whole.
 pub fn normalize_resource(resource: &str) -> String {
+    normalized(resource).into_owned()
+}
+
+/// [`normalize_resource`] without a copy when the identifier is already normal, as the ones in
+/// tokens and requests nearly always are (this runs on every exchange).
+pub fn normalized(resource: &str) -> Cow<'_, str> {
     let trimmed = resource.trim_end_matches('/');
-    match trimmed.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            format!("{}://{}{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path)
+    let (folded, path) = match trimmed.split_once("://") {
+        Some((_, rest)) => {
+            let end = trimmed.len() - rest.len() + rest.find('/').unwrap_or(rest.len());
+            trimmed.split_at(end)
         }
-        None => trimmed.to_ascii_lowercase(),
+        None => (trimmed, ""),
+    };
+    if folded.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(format!("{}{path}", folded.to_ascii_lowercase()))
+    } else {
+        Cow::Borrowed(trimmed)
     }
 }
 
@@ -68,7 +78,7 @@ pub fn parse_scopes(scope: &str) -> Result<Vec<ScopeRef<'_>>, MalformedScope> {
             continue;
         }
         let (resource, name) = token.rsplit_once('/').unwrap_or((MICROSOFT_GRAPH_RESOURCE, token));
-        let resource = normalize_resource(resource);
+        let resource = normalized(resource);
         if name.is_empty() || resource.is_empty() {
             return Err(MalformedScope { scope: token.to_owned() });
         }
@@ -93,6 +103,25 @@ mod tests {
         assert_eq!(normalize_resource("HTTPS://Graph.Microsoft.COM/"), "https://graph.microsoft.com");
         assert_eq!(normalize_resource("api://Contoso.Example/Expenses//"), "api://contoso.example/Expenses");
         assert_eq!(normalize_resource("00000003-0000-0000-C000-000000000000"), "00000003-0000-0000-c000-000000000000");
+        assert!(matches!(normalized("https://graph.microsoft.com"), Cow::Borrowed(_)), "already normal: no copy");
+    }
+
+    proptest::proptest! {
+        /// The copy-free version agrees with the rule spelled out in full, and is idempotent.
+        #[test]
+        fn normalized_follows_the_rule(r in "([a-zA-Z]{1,5}://)?[a-zA-Z0-9.:-]{0,12}(/[a-zA-Z0-9/]{0,8})?") {
+            let trimmed = r.trim_end_matches('/');
+            let expected = match trimmed.split_once("://") {
+                Some((scheme, rest)) => {
+                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                    format!("{}://{}{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path)
+                }
+                None => trimmed.to_ascii_lowercase(),
+            };
+            let (once, twice) = (normalized(&r), normalized(&expected));
+            proptest::prop_assert_eq!(once.as_ref(), expected.as_str());
+            proptest::prop_assert_eq!(twice.as_ref(), expected.as_str());
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::model::{AppRegistration, AppRole, CertificateRef, ConsentStatus, RegistryRows, TenantConsent};
-use crate::scope::normalize_resource;
+use crate::scope::{normalize_resource, normalized};
 
 /// An immutable, indexed copy of the registry. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -211,7 +211,7 @@ impl Snapshot {
     /// App ID URIs, compared like resources (case-insensitive scheme and host, trailing `/`
     /// ignored). Returns the workload of that client app.
     pub fn workload_for_audience(&self, aud: &str) -> Option<&Workload> {
-        self.audiences.get(&normalize_resource(aud)).and_then(|client| self.workload_for_client(client))
+        self.audiences.get(normalized(aud).as_ref()).and_then(|client| self.workload_for_client(client))
     }
 }
 

@@ -77,7 +77,7 @@ async fn schema_and_example_migrations_build_the_registry(db: TestDb) {
     let schema: Vec<i64> =
         report.applied.iter().filter(|m| m.origin == MigrationOrigin::Schema).map(|m| m.version).collect();
     // Only the top-level files: examples/ and demo-registry/ are not part of the schema.
-    assert_eq!(schema, vec![1, 2]);
+    assert_eq!(schema, vec![1, 2, 3]);
     let operator_versions: Vec<i64> =
         report.applied.iter().filter(|m| m.origin == MigrationOrigin::Operator).map(|m| m.version).collect();
     assert_eq!(operator_versions, vec![20261122100000, 20261122100100, 20261122100200, 20261122100300, 20261122100400]);
@@ -85,7 +85,7 @@ async fn schema_and_example_migrations_build_the_registry(db: TestDb) {
 
     let again = store.migrate(Some(operator.path())).await.unwrap();
     assert!(again.applied.is_empty(), "{again}");
-    assert_eq!(again.already_applied, 7);
+    assert_eq!(again.already_applied, 8);
 
     let snapshot = store.load_snapshot().await.unwrap();
     assert_eq!(check(&snapshot), vec![], "the examples are consistent");
@@ -145,7 +145,7 @@ async fn demo_registry_loads_as_demo_rows(db: TestDb) {
 async fn embedded_and_folder_demo_migrations_are_the_same(db: TestDb) {
     let store = db.store();
     let embedded = store.migrate_demo().await.unwrap();
-    assert_eq!(embedded.applied.len(), 3);
+    assert_eq!(embedded.applied.len(), 4, "three schema migrations and the demo registry");
     // Same versions and checksums from the folder: nothing new, and no "modified" error.
     let folder = store.migrate(Some(&demo::migrations_dir())).await.unwrap();
     assert!(folder.applied.is_empty(), "{folder}");
@@ -226,6 +226,8 @@ fn audit(i: i64) -> AuditRecord {
         error: None,
         cache_hit: i % 2 == 0,
         latency_us: 1_500 + i,
+        hits: if i % 4 == 0 { 3 } else { 1 },
+        last_at_ms: if i % 4 == 0 { Some(1_790_000_000_500 + i) } else { None },
     }
 }
 

@@ -131,6 +131,18 @@ async fn malformed_requests_are_invalid_request() {
     let r = h.http.post(format!("{}/token", h.base)).json(&json!({"grant_type": "x"})).send().await.unwrap();
     let a = Answer::read(r).await;
     assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", a.body);
+    assert!(a.description().contains("application/x-www-form-urlencoded"), "{}", a.body);
+    // RFC 6749 §3.1: a parameter given twice is refused, and named.
+    let r = h
+        .http
+        .post(format!("{}/token", h.base))
+        .form(&[("scope", FILES_READ), ("scope", USER_READ)])
+        .send()
+        .await
+        .unwrap();
+    let a = Answer::read(r).await;
+    assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", a.body);
+    assert!(a.description().contains("scope is given more than once"), "{}", a.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

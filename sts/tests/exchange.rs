@@ -125,6 +125,41 @@ async fn each_exchange_leaves_an_audit_row_without_tokens() {
     assert!(!all.contains(&token) && !all.contains(ok.access_token()), "no token in audit rows");
 }
 
+/// Under load, repeated cache hits of one token share an audit row whose `hits` count every one
+/// of them; the miss that issued the token keeps its own row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_cache_hits_are_counted_in_shared_audit_rows() {
+    let h = std::sync::Arc::new(Harness::start().await);
+    let token = h.user_token(|_| {});
+    assert_eq!(h.exchange(&token, FILES_READ, &[]).await.status, StatusCode::OK);
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let (h, token) = (h.clone(), token.clone());
+            tokio::spawn(async move { h.exchange(&token, FILES_READ, &[]).await.status })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = h.db.store().recent_audit(100).await.unwrap();
+        if rows.iter().filter(|r| r.cache_hit).map(|r| r.hits).sum::<i64>() >= 60 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let hit_rows: Vec<_> = rows.iter().filter(|r| r.cache_hit).collect();
+    assert_eq!(hit_rows.iter().map(|r| r.hits).sum::<i64>(), 60, "every hit is counted once: {rows:?}");
+    assert!(hit_rows.len() < 60, "hits were coalesced: {} rows for 60 hits", hit_rows.len());
+    let misses: Vec<_> = rows.iter().filter(|r| !r.cache_hit).collect();
+    assert_eq!((misses.len(), misses[0].hits, misses[0].last_at_ms), (1, 1, None), "the miss has its own row");
+    for r in hit_rows.iter().filter(|r| r.hits > 1) {
+        assert!(r.last_at_ms.is_some_and(|last| last >= r.at_ms), "{r:?}");
+        assert_eq!((r.user_oid.as_deref(), r.workload.as_deref()), (Some(USER_OID), Some("file-picker")));
+    }
+}
+
 #[tokio::test]
 async fn broker_config_cors_openapi_and_correlation_ids() {
     let h = Harness::start().await;

@@ -1,7 +1,9 @@
 //! The audit trail: one row per token-exchange decision, written in batches.
 //!
 //! The STS buffers records and hands them over in batches so that auditing costs one round trip
-//! per batch, not one per request. A record has no field for a token and never will.
+//! per batch, not one per request; repeated cache hits of one token within a batch may arrive as
+//! one record with `hits` > 1 (see `migrations/0003_audit_hits.sql`). A record has no field for a
+//! token and never will.
 
 use serde::Serialize;
 use sqlx::QueryBuilder;
@@ -9,17 +11,17 @@ use uuid::Uuid;
 
 use super::{Store, StoreError, with_pool};
 
-/// Rows per INSERT statement. 14 parameters per row keeps a statement far below SQLite's
+/// Rows per INSERT statement. 16 parameters per row keeps a statement far below SQLite's
 /// 32,766 and PostgreSQL's 65,535 bind-parameter limits.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 const INSERT: &str = "INSERT INTO audit_records (id, at_ms, correlation_id, tenant_id, user_oid, \
                       broker_app_id, client_app_id, workload, backend, scopes, outcome, error, \
-                      cache_hit, latency_us) ";
+                      cache_hit, latency_us, hits, last_at_ms) ";
 
 const SELECT: &str = "SELECT id, at_ms, correlation_id, tenant_id, user_oid, broker_app_id, \
                       client_app_id, workload, backend, scopes, outcome, error, cache_hit, \
-                      latency_us FROM audit_records";
+                      latency_us, hits, last_at_ms FROM audit_records";
 
 /// One token-exchange decision. Ids, scopes and outcomes only: no token, no assertion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,7 +45,13 @@ pub struct AuditRecord {
     /// The OAuth error code or denial reason, if any.
     pub error: Option<String>,
     pub cache_hit: bool,
+    /// The slowest of the exchanges this record stands for.
     pub latency_us: i64,
+    /// How many exchanges this record stands for: 1, or the number of cache hits of one token
+    /// coalesced into it.
+    pub hits: i64,
+    /// The last of the coalesced exchanges (`at_ms` is the first); `None` when `hits` is 1.
+    pub last_at_ms: Option<i64>,
 }
 
 type AuditTuple = (
@@ -61,6 +69,8 @@ type AuditTuple = (
     Option<String>,
     bool,
     i64,
+    i64,
+    Option<i64>,
 );
 
 impl Store {
@@ -88,7 +98,9 @@ impl Store {
                         .push_bind(r.outcome.as_str())
                         .push_bind(r.error.as_deref())
                         .push_bind(r.cache_hit)
-                        .push_bind(r.latency_us);
+                        .push_bind(r.latency_us)
+                        .push_bind(r.hits)
+                        .push_bind(r.last_at_ms);
                 });
                 query.build().execute(&mut *tx).await?;
             }
@@ -125,6 +137,8 @@ impl Store {
                     error: t.11,
                     cache_hit: t.12,
                     latency_us: t.13,
+                    hits: t.14,
+                    last_at_ms: t.15,
                 })
             })
             .collect()

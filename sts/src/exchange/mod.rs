@@ -5,12 +5,14 @@
 //! signature against the tenant's keys, then the cache, and only then Entra.
 
 mod error;
+mod form;
 mod request;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::ExchangeError;
+pub use form::parse as parse_form;
 pub use request::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
 
 use crate::audit::AuditSink;
@@ -73,7 +75,7 @@ impl Exchanger {
             tracing::debug!(correlation_id, from_cache, tenant = ?trail.tenant, workload = ?trail.workload, "exchange ok");
         }
         self.audit.record(registry::AuditRecord {
-            id: uuid::Uuid::new_v4(),
+            id: uuid::Uuid::now_v7(),
             at_ms: unix_now_ms(),
             correlation_id: correlation_id.to_owned(),
             tenant_id: trail.tenant,
@@ -87,6 +89,8 @@ impl Exchanger {
             error: result.as_ref().err().map(|e| e.public_description()),
             cache_hit: from_cache,
             latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            hits: 1,
+            last_at_ms: None,
         });
         result
     }

@@ -1,8 +1,6 @@
 //! The RFC 8693 token-exchange request as the broker sends it, parsed and checked before anything
 //! else happens. Pure: no I/O, so every rule is unit-tested.
 
-use serde::Deserialize;
-
 use super::error::ExchangeError;
 use crate::certs::Secret;
 
@@ -14,9 +12,9 @@ pub const MAX_SUBJECT_TOKEN_BYTES: usize = 16 * 1024;
 pub const MAX_SCOPE_BYTES: usize = 2 * 1024;
 pub const MAX_CLAIMS_BYTES: usize = 4 * 1024;
 
-/// The form as received. Unknown fields are ignored (RFC 6749 §3.2: "unrecognized request
-/// parameters MUST be ignored"); duplicated fields are rejected by the parser.
-#[derive(Deserialize)]
+/// The form as received ([`super::form::parse`]). Unknown fields are ignored (RFC 6749 §3.2:
+/// "unrecognized request parameters MUST be ignored"); duplicated fields are rejected by the parser.
+#[derive(Default)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
     pub subject_token: Option<String>,

@@ -1,49 +1,83 @@
 //! `POST /token`: the RFC 8693 token exchange.
 
 use axum::Extension;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
-use serde_json::json;
+use serde::Serialize;
 
 use super::correlation::CorrelationId;
 use super::error::OAuthError;
-use crate::exchange::{ExchangeError, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
+use crate::exchange::{ExchangeError, TOKEN_TYPE_ACCESS_TOKEN, parse_form};
 use crate::state::AppState;
+
+/// The success body (RFC 8693 §2.2.1), serialised straight from the cached token: no copy of it.
+#[derive(Serialize)]
+struct Issued<'a> {
+    access_token: &'a str,
+    issued_token_type: &'static str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+}
 
 pub async fn token(
     State(state): State<AppState>,
     Extension(CorrelationId(correlation_id)): Extension<CorrelationId>,
-    form: Result<Form<TokenForm>, FormRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let form = match form {
-        Ok(Form(f)) => f,
+    let refuse = |error| OAuthError { error, correlation_id: correlation_id.clone() }.into_response();
+    if !is_form(&headers) {
+        return refuse(ExchangeError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded (Content-Type header)".into(),
+        ));
+    }
+    let body = match body {
+        Ok(b) => b,
         Err(rejection) => {
-            let e = ExchangeError::InvalidRequest(format!(
-                "the body must be application/x-www-form-urlencoded: {}",
-                rejection.body_text()
-            ));
-            return OAuthError { error: e, correlation_id }.into_response();
+            let status = rejection.status();
+            let mut response =
+                refuse(ExchangeError::InvalidRequest(format!("the body could not be read: {}", rejection.body_text())));
+            *response.status_mut() = status; // 413 when over server.max_body_bytes
+            return response;
         }
+    };
+    let form = match parse_form(&body) {
+        Ok(f) => f,
+        Err(e) => return refuse(e),
     };
     match state.exchanger.exchange(form, &correlation_id).await {
         Ok(issued) => {
-            let now = crate::clock::unix_now();
-            let body = json!({
-                "access_token": issued.token.access_token.expose(),
-                "issued_token_type": TOKEN_TYPE_ACCESS_TOKEN,
-                "token_type": "Bearer",
-                "expires_in": (issued.token.expires_at - now).max(0),
-                "scope": issued.token.scope,
-            });
-            let mut response = (StatusCode::OK, Json(body)).into_response();
+            let body = Issued {
+                access_token: issued.token.access_token.expose(),
+                issued_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+                token_type: "Bearer",
+                expires_in: (issued.token.expires_at - crate::clock::unix_now()).max(0),
+                scope: &issued.token.scope,
+            };
+            let mut response = match serde_json::to_vec(&body) {
+                Ok(json) => {
+                    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response()
+                }
+                Err(e) => return refuse(ExchangeError::Internal(format!("serialising the answer: {e}"))),
+            };
             no_store(&mut response);
             response
         }
-        Err(error) => OAuthError { error, correlation_id }.into_response(),
+        Err(error) => refuse(error),
     }
+}
+
+/// `application/x-www-form-urlencoded`, with or without parameters such as `charset`.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
 /// Token responses must never be cached by browsers or proxies (RFC 6749 §5.1).
