@@ -8,33 +8,48 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Validation};
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::TokenVersion;
 use super::keys::SigningKey;
 
-/// The claims Tessera uses. Everything else in the token is ignored.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SubjectClaims {
-    pub ver: Option<String>,
-    pub iss: String,
-    pub tid: Option<String>,
-    pub aud: Aud,
-    pub azp: Option<String>,
-    pub appid: Option<String>,
-    pub oid: Option<String>,
-    pub scp: Option<String>,
-    pub idtyp: Option<String>,
-    pub exp: Option<f64>,
-    pub nbf: Option<f64>,
+/// The claims Tessera uses, borrowed from the decoded payload (strings are copied only when they
+/// hold JSON escapes, which Entra's never do): this runs on every exchange, cache hits included.
+/// Everything else in the token is ignored.
+#[derive(Debug, Deserialize)]
+struct SubjectClaims<'a> {
+    #[serde(borrow)]
+    ver: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    iss: Cow<'a, str>,
+    #[serde(borrow)]
+    tid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    aud: Aud<'a>,
+    #[serde(borrow)]
+    azp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    appid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    oid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    scp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    idtyp: Option<Cow<'a, str>>,
+    exp: Option<f64>,
+    nbf: Option<f64>,
 }
 
 /// `aud` is one string in Entra access tokens; an array is tolerated only if it has one element.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Aud {
-    One(String),
-    Many(Vec<String>),
+enum Aud<'a> {
+    #[serde(borrow)]
+    One(Cow<'a, str>),
+    #[serde(borrow)]
+    Many(Vec<Cow<'a, str>>),
 }
 
 /// What [`peek`] learned, still unverified.
@@ -42,19 +57,23 @@ pub enum Aud {
 pub struct Peeked {
     pub kid: String,
     pub version: TokenVersion,
+    /// `tid`, lower-cased.
     pub tenant: String,
     pub audience: String,
     /// `azp` (v2) or `appid` (v1): the app the user signed in to — must be a broker app.
     pub calling_app: String,
     pub oid: String,
     pub scopes: Vec<String>,
-    pub claims: SubjectClaims,
+    /// `iss`, checked against the tenant's metadata by [`verify`].
+    pub issuer: String,
 }
 
 #[derive(Deserialize)]
-struct JwtHeader {
-    alg: String,
-    kid: Option<String>,
+struct JwtHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
 }
 
 /// Cheap structural checks on the unverified token.
@@ -65,28 +84,30 @@ pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, String> {
             "not a JWS compact token (expected three dot-separated parts; encrypted tokens are not accepted)".into()
         );
     };
-    let header: JwtHeader = decode_part(h).map_err(|e| format!("header: {e}"))?;
+    let header_json = decode_base64url(h).map_err(|e| format!("header: {e}"))?;
+    let header: JwtHeader = parse_json(&header_json).map_err(|e| format!("header: {e}"))?;
     if header.alg != "RS256" {
         return Err(format!(
             "alg {:?} is not accepted; Entra access tokens are RS256",
             header.alg.chars().take(20).collect::<String>()
         ));
     }
-    let kid = header.kid.filter(|k| !k.is_empty()).ok_or("header has no kid")?;
-    let claims: SubjectClaims = decode_part(p).map_err(|e| format!("claims: {e}"))?;
+    let kid = header.kid.filter(|k| !k.is_empty()).ok_or("header has no kid")?.into_owned();
+    let claims_json = decode_base64url(p).map_err(|e| format!("claims: {e}"))?;
+    let claims: SubjectClaims = parse_json(&claims_json).map_err(|e| format!("claims: {e}"))?;
     let version = match claims.ver.as_deref() {
         Some("1.0") => TokenVersion::V1,
         Some("2.0") => TokenVersion::V2,
         Some(v) => return Err(format!("ver {v:?} is neither 1.0 nor 2.0")),
         None => return Err("no ver claim: not an Entra access token".into()),
     };
-    let tenant = claims.tid.clone().ok_or("no tid claim")?.to_ascii_lowercase();
+    let tenant = claims.tid.as_deref().ok_or("no tid claim")?.to_ascii_lowercase();
     if !is_guid(&tenant) {
         return Err("tid is not a GUID".into());
     }
-    let audience = match &claims.aud {
-        Aud::One(a) => a.clone(),
-        Aud::Many(v) if v.len() == 1 => v[0].clone(),
+    let audience = match claims.aud {
+        Aud::One(a) => a.into_owned(),
+        Aud::Many(mut v) if v.len() == 1 => v.swap_remove(0).into_owned(),
         Aud::Many(_) => return Err("aud has several values".into()),
     };
     if claims.idtyp.as_deref() == Some("app") {
@@ -97,11 +118,11 @@ pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, String> {
         return Err("no scp claim: only delegated (user) tokens can be exchanged".into());
     }
     let calling_app = match version {
-        TokenVersion::V2 => claims.azp.clone().ok_or("v2 token without azp")?,
-        TokenVersion::V1 => claims.appid.clone().ok_or("v1 token without appid")?,
+        TokenVersion::V2 => claims.azp.as_deref().ok_or("v2 token without azp")?,
+        TokenVersion::V1 => claims.appid.as_deref().ok_or("v1 token without appid")?,
     }
     .to_ascii_lowercase();
-    let oid = claims.oid.clone().ok_or("no oid claim")?;
+    let oid = claims.oid.ok_or("no oid claim")?.into_owned();
     let exp = claims.exp.ok_or("no exp claim")?;
     if (exp as i64) + leeway < now {
         return Err("the token has expired".into());
@@ -109,7 +130,7 @@ pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, String> {
     if claims.nbf.is_some_and(|nbf| (nbf as i64) - leeway > now) {
         return Err("the token is not valid yet (nbf)".into());
     }
-    Ok(Peeked { kid, version, tenant, audience, calling_app, oid, scopes, claims })
+    Ok(Peeked { kid, version, tenant, audience, calling_app, oid, scopes, issuer: claims.iss.into_owned() })
 }
 
 /// Verifies the signature with `key` and the issuer against the tenant's metadata (`expected_issuer`,
@@ -121,10 +142,10 @@ pub fn verify(
     expected_issuer: &str,
     leeway: u64,
 ) -> Result<(), String> {
-    if peeked.claims.iss != expected_issuer {
+    if peeked.issuer != expected_issuer {
         return Err(format!(
             "iss {:?} is not the issuer of tenant {} for v{} tokens ({expected_issuer:?})",
-            peeked.claims.iss,
+            peeked.issuer,
             peeked.tenant,
             match peeked.version {
                 TokenVersion::V1 => 1,
@@ -148,9 +169,12 @@ pub fn verify(
         .map_err(|e| format!("signature or time check failed: {e}"))
 }
 
-fn decode_part<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, String> {
-    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|_| "not base64url".to_owned())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("not the expected JSON ({e})"))
+fn decode_base64url(part: &str) -> Result<Vec<u8>, String> {
+    URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|_| "not base64url".to_owned())
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("not the expected JSON ({e})"))
 }
 
 pub fn is_guid(s: &str) -> bool {

@@ -2,8 +2,7 @@
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -26,16 +25,15 @@ struct Issued<'a> {
 pub async fn token(
     State(state): State<AppState>,
     Extension(CorrelationId(correlation_id)): Extension<CorrelationId>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
     let refuse = |error| OAuthError { error, correlation_id: correlation_id.clone() }.into_response();
-    if !is_form(&headers) {
+    if !is_form(request.headers()) {
         return refuse(ExchangeError::InvalidRequest(
             "the body must be application/x-www-form-urlencoded (Content-Type header)".into(),
         ));
     }
-    let body = match body {
+    let body = match Bytes::from_request(request, &state).await {
         Ok(b) => b,
         Err(rejection) => {
             let status = rejection.status();
