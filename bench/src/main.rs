@@ -21,6 +21,11 @@ mod stats;
 
 use clap::{Parser, Subcommand};
 
+/// The STS's allocator (sts/src/main.rs), so that the in-process cache-memory figures are the
+/// server's and the ceiling differs from the STS only in the work it skips.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "tessera-bench", about = "Tessera's benchmark: Tessera vs an msal-node peer vs bare axum")]
 struct Cli {
