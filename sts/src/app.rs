@@ -132,14 +132,18 @@ fn report_certificate_expiry(credentials: &CredentialSet, metrics: &Metrics) {
     }
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// Serves until `shutdown` resolves, then drains in-flight requests and writes the audit records
+/// still queued.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let audit = state.exchanger.audit.clone();
     let router = crate::http::router(state);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+    audit.close().await;
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -125,6 +125,18 @@ async fn each_exchange_leaves_an_audit_row_without_tokens() {
     assert!(!all.contains(&token) && !all.contains(ok.access_token()), "no token in audit rows");
 }
 
+/// Records waiting for the writer's pace are written when the server stops, not lost.
+#[tokio::test]
+async fn closing_the_audit_writes_what_is_queued() {
+    let h = Harness::start().await;
+    let token = h.user_token(|_| {});
+    h.exchange(&token, FILES_READ, &[]).await;
+    h.exchange(&token, "https://graph.microsoft.com/Mail.Read", &[]).await;
+    h.state.exchanger.audit.close().await;
+    let rows = h.db.store().recent_audit(10).await.unwrap();
+    assert_eq!(rows.len(), 2, "both records are stored once close returns: {rows:?}");
+}
+
 /// Under load, repeated cache hits of one token share an audit row whose `hits` count every one
 /// of them; the miss that issued the token keeps its own row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
