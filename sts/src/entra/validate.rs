@@ -5,11 +5,11 @@
 //! [`verify`] checks the signature and issuer once the registry has said the tenant and client app
 //! are ours (so keys are only ever fetched for consented tenants).
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Validation};
-use std::borrow::Cow;
-
 use serde::Deserialize;
 
 use super::TokenVersion;

@@ -54,18 +54,14 @@ fn pairs(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// One name or value: `+` is a space, `%XX` a byte, and the bytes must be UTF-8.
 fn decode(raw: &[u8]) -> Result<Cow<'_, str>, ExchangeError> {
-    let utf8 = |bytes| {
-        String::from_utf8(bytes)
-            .map(Cow::Owned)
-            .map_err(|_| ExchangeError::InvalidRequest("the form body is not UTF-8".into()))
-    };
+    let not_utf8 = |_| ExchangeError::InvalidRequest("the form body is not UTF-8".into());
     if memchr::memchr2(b'%', b'+', raw).is_none() {
-        return std::str::from_utf8(raw)
-            .map(Cow::Borrowed)
-            .map_err(|_| ExchangeError::InvalidRequest("the form body is not UTF-8".into()));
+        return std::str::from_utf8(raw).map(Cow::Borrowed).map_err(not_utf8);
     }
     let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
-    utf8(percent_encoding::percent_decode(&spaced).collect())
+    String::from_utf8(percent_encoding::percent_decode(&spaced).collect())
+        .map(Cow::Owned)
+        .map_err(|e| not_utf8(e.utf8_error()))
 }
 
 #[cfg(test)]
