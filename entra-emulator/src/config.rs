@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub refresh_token_lifetime_secs: i64,
     /// The admin-consent page grants without showing its Accept button (demo convenience).
     pub admin_consent_auto_accept: bool,
+    /// Label the keys of the v1 key document with the v2 issuer template
+    /// (`{issuer_base}/{tenantid}/v2.0`), as multi-tenant key documents at Entra can be: a
+    /// validator must then accept a v1 token signed with a key labelled in the v2 form.
+    pub v1_keys_carry_v2_issuer: bool,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +68,7 @@ impl Default for ServerConfig {
             spa_refresh_token_lifetime_secs: 24 * 3600,
             refresh_token_lifetime_secs: 90 * 24 * 3600,
             admin_consent_auto_accept: false,
+            v1_keys_carry_v2_issuer: false,
         }
     }
 }

@@ -47,9 +47,10 @@ pub async fn migrate(config: &Config, store: &registry::Store) -> anyhow::Result
 pub fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("tessera-sts/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_millis(config.entra.connect_timeout_ms.max(1)))
         .timeout(Duration::from_millis(config.entra.upstream_timeout_ms))
-        .pool_max_idle_per_host(64);
+        // Every connection the request bound allows may stay pooled for the next burst.
+        .pool_max_idle_per_host(config.entra.max_concurrent_requests.max(1));
     if let Some(path) = &config.entra.extra_ca_file {
         let pem = std::fs::read(path).with_context(|| format!("reading entra.extra_ca_file {}", path.display()))?;
         for cert in
@@ -86,7 +87,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     }
     let http = http_client(&config)?;
     let refresh = Duration::from_secs(config.entra.key_refresh_interval_secs.max(60));
-    let keys = Arc::new(KeyStore::new(http.clone(), &config.entra.authority, refresh, Arc::clone(&metrics)));
+    let keys = Arc::new(
+        KeyStore::new(http.clone(), &config.entra.authority, refresh, Arc::clone(&metrics))
+            .with_min_forced_interval(Duration::from_secs(config.entra.key_refetch_interval_secs.max(1))),
+    );
     {
         let keys = Arc::clone(&keys);
         tokio::spawn(async move {
@@ -132,18 +136,20 @@ fn report_certificate_expiry(credentials: &CredentialSet, metrics: &Metrics) {
     }
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests and writes the audit records
-/// still queued.
+/// Serves until `shutdown` resolves, then drains in-flight requests (within
+/// `server.shutdown_grace_secs`) and writes the audit records still queued.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let audit = state.exchanger.audit.clone();
+    let limits = crate::http::server::Limits::from_config(&state.config.server);
+    let metrics = Arc::clone(&state.metrics);
     let router = crate::http::router(state);
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+    crate::http::server::serve(listener, router, limits, metrics, shutdown).await;
     audit.close().await;
-    served
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -37,6 +37,21 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Upper bound for a request body; a token-exchange form is a few KB.
     pub max_body_bytes: usize,
+    /// Upper bound for a request's headers (request line included); larger ones get 431.
+    pub max_header_bytes: usize,
+    /// Time a connection has to deliver a request's headers, counted from the moment it is ready
+    /// for one. hyper starts this timer when a kept-alive connection goes idle too, so it is also
+    /// the idle keep-alive timeout: silent, slow-header and idle connections all close after it.
+    pub header_read_timeout_secs: u64,
+    /// Time a request has to deliver its whole body once its headers are in; then 408.
+    pub body_read_timeout_secs: u64,
+    /// Open connections at most. At the limit a new connection displaces the oldest one that has
+    /// no request in progress, so an attacker holding connections cannot lock clients out; keep
+    /// it below the process's file-descriptor limit (leave room for Entra and the database).
+    pub max_connections: usize,
+    /// On SIGTERM / Ctrl-C: how long in-flight requests may take to finish before the remaining
+    /// connections are dropped (the audit is flushed either way).
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,10 +86,21 @@ pub struct EntraConfig {
     pub client_capabilities: Vec<String>,
     /// Signing-key refresh period; unknown `kid`s trigger a rate-limited refetch in between.
     pub key_refresh_interval_secs: u64,
-    /// Upstream request timeout.
+    /// The one deadline for everything an exchange does toward Entra: queueing for a connection,
+    /// connecting, every attempt, and every wait between attempts (`Retry-After` included).
     pub upstream_timeout_ms: u64,
+    /// Time to open a connection to the authority (TCP and TLS); failures are retried within
+    /// `upstream_timeout_ms`.
+    pub connect_timeout_ms: u64,
+    /// Requests to Entra in flight at once; more wait in line (within their deadline) for a
+    /// pooled connection, instead of each opening its own.
+    pub max_concurrent_requests: usize,
     /// Retries after 429/5xx (honouring `Retry-After`) before answering 503.
     pub upstream_retries: u32,
+    /// A token naming a signing key the tenant's key set lacks forces a refetch of that set at
+    /// most this often per tenant; a refusal inside the window schedules one at its end, so a
+    /// genuinely new key is accepted within this bound whatever junk came before it.
+    pub key_refetch_interval_secs: u64,
     /// Clock skew tolerated on `exp`/`nbf` of incoming tokens.
     pub leeway_secs: u64,
 }
@@ -126,7 +152,16 @@ pub struct CredentialConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), cors_origins: Vec::new(), max_body_bytes: 32 * 1024 }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            cors_origins: Vec::new(),
+            max_body_bytes: 32 * 1024,
+            max_header_bytes: 32 * 1024,
+            header_read_timeout_secs: 15,
+            body_read_timeout_secs: 10,
+            max_connections: 4096,
+            shutdown_grace_secs: 20,
+        }
     }
 }
 
@@ -153,7 +188,10 @@ impl Default for EntraConfig {
             client_capabilities: vec!["cp1".into()],
             key_refresh_interval_secs: 6 * 3600,
             upstream_timeout_ms: 10_000,
+            connect_timeout_ms: 3_000,
+            max_concurrent_requests: 64,
             upstream_retries: 2,
+            key_refetch_interval_secs: 30,
             leeway_secs: 60,
         }
     }
@@ -237,37 +275,52 @@ fn toml_string(config: &Config) -> String {
     toml::to_string_pretty(config).unwrap_or_else(|e| format!("# unprintable configuration: {e}\n"))
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`.
-pub fn redact_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
+/// `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`, by the parsed URL (a
+/// password may hold `/`, `@` or `:`, which no string split gets right). A URL that does not parse
+/// is not shown at all: whatever it holds may be a password.
+pub fn redact_url_password(raw: &str) -> String {
+    let Ok(url) = url::Url::parse(raw) else {
+        return "[a database URL that does not parse; not shown]".to_owned();
     };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    if url.password().is_none() {
+        return url.to_string();
     }
+    let mut shown = format!("{}://{}:[redacted]@", url.scheme(), url.username());
+    if let Some(host) = url.host_str() {
+        shown.push_str(host);
+    }
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    if let Some(query) = url.query() {
+        shown.push('?');
+        shown.push_str(query);
+    }
+    shown
 }
 
 /// `https://` anywhere; `http://` only for loopback hosts (the emulator in tests and the demo).
+/// Parsed, not prefix-matched: `http://[::1]@evil.com` is a URL whose host is `evil.com`.
 pub fn validate_authority(authority: &str) -> Result<(), ConfigError> {
     let bad = |why: &str| ConfigError::Invalid(format!("entra.authority {authority:?}: {why}"));
-    let rest = if let Some(rest) = authority.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = authority.strip_prefix("http://") {
-        let host = rest.split(['/', ':']).next().unwrap_or_default();
-        if !matches!(host, "127.0.0.1" | "localhost") && !rest.starts_with("[::1]") {
-            return Err(bad("plain http is only allowed for loopback hosts"));
-        }
-        rest
-    } else {
-        return Err(bad("must start with https://"));
+    let url = url::Url::parse(authority).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry a user name or password"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(bad("has no host")),
     };
-    if rest.is_empty() || rest.trim_end_matches('/').contains('/') {
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(bad("plain http is only allowed for loopback hosts")),
+        _ => return Err(bad("must start with https://")),
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(bad("must be a scheme and host only, without a tenant or path"));
     }
     Ok(())
@@ -302,6 +355,36 @@ mod tests {
         assert!(validate_authority("http://[2001:db8::1]:9999").is_err(), "only the loopback IPv6 address");
         assert!(validate_authority("https://login.microsoftonline.com/common").is_err());
         assert!(validate_authority("ftp://x").is_err());
+        assert!(validate_authority("https://login.microsoftonline.com/").is_ok(), "a trailing slash is no path");
+    }
+
+    #[test]
+    fn authority_is_parsed_not_prefix_matched() {
+        for hostile in [
+            "http://[::1]@evil.com",
+            "http://127.0.0.1@evil.com",
+            "http://localhost:80@evil.com/",
+            "https://user:pass@login.microsoftonline.com",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.evil.com",
+            "https://login.microsoftonline.com?x=1",
+            "https://login.microsoftonline.com#frag",
+        ] {
+            assert!(validate_authority(hostile).is_err(), "{hostile} must be refused");
+        }
+        assert!(validate_authority("http://127.0.0.2:8080").is_ok(), "all of 127/8 is loopback");
+    }
+
+    #[test]
+    fn redaction_survives_passwords_with_separators() {
+        // Percent-encoded, as a URL must carry them.
+        let shown = redact_url_password("postgres://tessera:pa%2Fss%40w0rd@db:5432/tessera?sslmode=require");
+        assert_eq!(shown, "postgres://tessera:[redacted]@db:5432/tessera?sslmode=require");
+        // Raw separators make the URL unparseable: nothing of it is shown.
+        for raw in ["postgres://tessera:pa/zz@db/tessera", "postgres://tessera:pa:zz@db/tessera", "not a url zz"] {
+            let shown = redact_url_password(raw);
+            assert!(!shown.contains("zz"), "{raw} → {shown}");
+        }
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub struct Metrics {
     pub certificate_rejections: Family<Labels, Counter>,
     /// Audit records that could not be written to the database (they went to the log instead).
     pub audit_not_persisted: Counter,
+    /// New connections that found every connection slot taken (`server.max_connections`).
+    pub connections_at_limit: Counter,
+    /// Failed requests to Entra by kind (`dns`, `connect`, `tls`, `timeout`, `deadline`,
+    /// `queue_full`, `body`, `status_5xx`, `status_429`, …): what went wrong, for operators.
+    pub upstream_errors: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -48,6 +53,8 @@ impl Metrics {
             certificate_days_left: Family::default(),
             certificate_rejections: Family::default(),
             audit_not_persisted: Counter::default(),
+            connections_at_limit: Counter::default(),
+            upstream_errors: Family::default(),
             registry: Registry::default(),
         };
         registry.register("exchanges", "Token exchanges by outcome", m.exchanges.clone());
@@ -70,7 +77,18 @@ impl Metrics {
             "Audit records logged because the database was unavailable",
             m.audit_not_persisted.clone(),
         );
+        registry.register(
+            "connections_at_limit",
+            "New connections that found server.max_connections reached",
+            m.connections_at_limit.clone(),
+        );
+        registry.register("upstream_errors", "Failed requests to Entra by kind", m.upstream_errors.clone());
         Self { registry, ..m }
+    }
+
+    /// Counts one failed request to Entra of `kind`.
+    pub fn upstream_error(&self, kind: &str) {
+        self.upstream_errors.get_or_create(&vec![("kind".to_owned(), kind.to_owned())]).inc();
     }
 
     pub fn outcome(&self, outcome: &'static str) {

@@ -137,12 +137,14 @@ pub async fn keys_v2(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers
     public_json(json!({ "keys": keys }))
 }
 
-/// `GET /{tenant}/discovery/keys` (v1: same keys, no `issuer`).
+/// `GET /{tenant}/discovery/keys` (v1: same keys, no `issuer` unless
+/// `server.v1_keys_carry_v2_issuer` asks for the v2 template).
 pub async fn keys_v1(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
     if resolve(&ctx, &tenant).is_none() {
         return unknown_tenant(&ctx, &headers, &tenant);
     }
-    let keys: Vec<Value> = ctx.shared.keys().published().map(|k| k.jwk(None)).collect();
+    let template = ctx.shared.config.v1_keys_carry_v2_issuer.then(|| ctx.shared.issuer_v2("{tenantid}"));
+    let keys: Vec<Value> = ctx.shared.keys().published().map(|k| k.jwk(template.as_deref())).collect();
     public_json(json!({ "keys": keys }))
 }
 

@@ -1,11 +1,17 @@
 //! Entra signing keys per tenant and token version (spec §5).
 //!
 //! Keys come from the tenant's metadata (`jwks_uri`), are cached, refreshed on a timer, and
-//! refetched when a token names an unknown `kid` — at most one fetch in flight per tenant and at
-//! most one forced refetch per `min_forced_interval`, so a flood of tokens with made-up `kid`s
-//! cannot turn into a flood of requests to Entra.
+//! refetched when a token names an unknown `kid` — at most one fetch in flight per tenant (and
+//! token version) and at most one forced refetch per `entra.key_refetch_interval_secs`, so a flood
+//! of tokens with made-up `kid`s cannot turn into a flood of requests to Entra.
+//!
+//! The rate limit must not let junk delay a genuine rotation: when an unknown `kid` is refused
+//! because this window's refetch is spent, a refetch is scheduled for the window's end. A token
+//! signed with a new key is therefore accepted at most one interval after it first appears,
+//! whatever made-up `kid`s came before it — and junk still costs one fetch per interval at most.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +33,9 @@ pub enum KeyError {
 pub struct SigningKey {
     pub key: DecodingKey,
     pub issuer: Option<String>,
+    /// Whether the key's issuer label (if any) names this key set's tenant, in the form of the
+    /// set's token version or the v2 form ([`key_issuer_acceptable`]); decided once, at fetch.
+    pub issuer_acceptable: bool,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -48,6 +57,8 @@ struct TenantKeys {
     /// Held while fetching: the one fetch in flight.
     fetching: tokio::sync::Mutex<()>,
     last_forced: Mutex<Option<Instant>>,
+    /// A refetch is scheduled for the end of the current rate-limit window.
+    refetch_scheduled: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -88,13 +99,13 @@ impl KeyStore {
             http,
             authority: authority.trim_end_matches('/').to_owned(),
             refresh_every,
-            min_forced_interval: Duration::from_secs(300),
+            min_forced_interval: Duration::from_secs(30),
             tenants: Mutex::new(HashMap::new()),
             metrics,
         }
     }
 
-    /// For tests: how often an unknown `kid` may force a refetch.
+    /// How often an unknown `kid` may force a refetch (`entra.key_refetch_interval_secs`).
     pub fn with_min_forced_interval(mut self, d: Duration) -> Self {
         self.min_forced_interval = d;
         self
@@ -102,7 +113,7 @@ impl KeyStore {
 
     /// The issuer this tenant's tokens of `version` must carry, and the key named `kid`.
     pub async fn key(
-        &self,
+        self: &Arc<Self>,
         tenant: &str,
         version: TokenVersion,
         kid: &str,
@@ -121,8 +132,12 @@ impl KeyStore {
         let fetched_meanwhile = current.as_ref().map(|s| s.fetched_at) != seen.as_ref().map(|s| s.fetched_at);
         let set = match current {
             Some(set) if fetched_meanwhile => set,
-            // Fresh keys without this kid: refetch only if the rate limit allows.
-            Some(set) if self.is_fresh(&set) && !self.may_force(&entry) => set,
+            // Fresh keys without this kid: refetch only if the rate limit allows; otherwise at the
+            // end of the window, so that a genuine new key is not refused for longer than that.
+            Some(set) if self.is_fresh(&set) && !self.may_force(&entry) => {
+                self.schedule_refetch(tenant, version, &entry);
+                set
+            }
             current => {
                 let reason = match &current {
                     None => "first",
@@ -139,6 +154,32 @@ impl KeyStore {
             Some(k) => Ok((set.issuer.clone(), Arc::clone(k))),
             None => Err(KeyError::UnknownKid { tenant: tenant.to_owned(), kid: kid.chars().take(64).collect() }),
         }
+    }
+
+    /// Refetches this tenant's keys when the current rate-limit window ends, once per window.
+    fn schedule_refetch(self: &Arc<Self>, tenant: &str, version: TokenVersion, entry: &Arc<TenantKeys>) {
+        if entry.refetch_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let window_ends = lock(&entry.last_forced).map_or_else(Instant::now, |t| t + self.min_forced_interval);
+        let (store, entry, tenant) = (Arc::clone(self), Arc::clone(entry), tenant.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(window_ends.into()).await;
+            let _fetching = entry.fetching.lock().await;
+            *lock(&entry.last_forced) = Some(Instant::now());
+            entry.refetch_scheduled.store(false, Ordering::Release);
+            match store.fetch(&tenant, version).await {
+                Ok(set) => {
+                    *lock(&entry.current) = Some(Arc::new(set));
+                    store
+                        .metrics
+                        .key_refreshes
+                        .get_or_create(&vec![("reason".to_owned(), "scheduled".to_owned())])
+                        .inc();
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduled signing-key refetch failed; keeping the previous keys"),
+            }
+        });
     }
 
     fn is_fresh(&self, set: &KeySet) -> bool {
@@ -190,6 +231,7 @@ impl KeyStore {
         // `common`/`organizations` metadata and multi-tenant keys carry `{tenantid}`: substitute.
         let issuer = metadata.issuer.replace("{tenantid}", tenant);
         let jwks: Jwks = self.get_json(&metadata.jwks_uri).await.map_err(fail)?;
+        let mut labelled = Vec::new();
         let mut keys = HashMap::new();
         for jwk in jwks.keys {
             let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else { continue };
@@ -198,11 +240,25 @@ impl KeyStore {
             }
             match DecodingKey::from_rsa_components(&n, &e) {
                 Ok(key) => {
-                    let issuer = jwk.issuer.map(|i| i.replace("{tenantid}", tenant));
-                    keys.insert(kid, Arc::new(SigningKey { key, issuer }));
+                    let key_issuer = jwk.issuer.map(|i| i.replace("{tenantid}", tenant));
+                    labelled.push((kid, key, key_issuer));
                 }
                 Err(err) => tracing::warn!(%kid, error = %err, "ignoring an unusable signing key"),
             }
+        }
+        // A key labelled with another form of issuer than this set's (a v2 label on a v1 key
+        // document) is checked against the tenant's v2 issuer, which only its v2 metadata names.
+        let v2_issuer = match version {
+            TokenVersion::V2 => Some(issuer.clone()),
+            TokenVersion::V1 if labelled.iter().any(|(_, _, ki)| ki.as_ref().is_some_and(|ki| *ki != issuer)) => {
+                let v2: Metadata = self.get_json(&self.metadata_url(tenant, TokenVersion::V2)).await.map_err(fail)?;
+                Some(v2.issuer.replace("{tenantid}", tenant))
+            }
+            TokenVersion::V1 => None,
+        };
+        for (kid, key, key_issuer) in labelled {
+            let issuer_acceptable = key_issuer_acceptable(key_issuer.as_deref(), &issuer, v2_issuer.as_deref());
+            keys.insert(kid, Arc::new(SigningKey { key, issuer: key_issuer, issuer_acceptable }));
         }
         Ok(KeySet { issuer, keys, fetched_at: Instant::now() })
     }
@@ -216,6 +272,38 @@ impl KeyStore {
     }
 }
 
+/// Whether a key labelled with `key_issuer` (`{tenantid}` substituted) may sign tokens whose issuer
+/// is `token_issuer`. As Microsoft's validator (Microsoft.IdentityModel.Validators' signing-key
+/// issuer check): an unlabelled key may; a labelled one if the label is the token's issuer or the
+/// v2 issuer of the same tenant — v1 and v2 tokens of one tenant share its keys, and a key document
+/// may label them in the v2 form only. A label naming another tenant is refused.
+pub fn key_issuer_acceptable(key_issuer: Option<&str>, token_issuer: &str, v2_issuer: Option<&str>) -> bool {
+    match key_issuer {
+        None => true,
+        Some(k) => k == token_issuer || Some(k) == v2_issuer,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_issuer_acceptable;
+
+    const V1: &str = "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/";
+    const V2: &str = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
+    const OTHER_V2: &str = "https://login.microsoftonline.com/00000000-86f1-41af-91ab-2d7cd011db47/v2.0";
+
+    #[test]
+    fn key_labels_in_either_form_of_the_same_tenant() {
+        assert!(key_issuer_acceptable(None, V1, None), "unlabelled keys sign for their document's issuer");
+        assert!(key_issuer_acceptable(Some(V1), V1, None));
+        assert!(key_issuer_acceptable(Some(V2), V1, Some(V2)), "a v1 token, a key labelled in the v2 form");
+        assert!(key_issuer_acceptable(Some(V2), V2, Some(V2)));
+        assert!(!key_issuer_acceptable(Some(OTHER_V2), V1, Some(V2)), "another tenant's label");
+        assert!(!key_issuer_acceptable(Some(OTHER_V2), V2, Some(V2)));
+        assert!(!key_issuer_acceptable(Some(V2), V1, None), "the v2 form is unknown: no equivalence assumed");
+    }
 }

@@ -2,12 +2,22 @@
 //!
 //! oauth2-rs has no OBO grant and no client assertions, so this is a plain form POST; its error
 //! model (server said no / network failed / could not parse) is mirrored in [`ExchangeError`].
+//!
+//! Everything one exchange does toward Entra — waiting for a request slot, connecting, each
+//! attempt, each wait between attempts — fits inside one deadline (`entra.upstream_timeout_ms`):
+//! a `Retry-After` that does not fit is answered at once (503 with that `Retry-After`) instead of
+//! being slept through. At most `entra.max_concurrent_requests` requests are in flight, so a burst
+//! of distinct misses waits for pooled keep-alive connections instead of opening (and TLS
+//! handshaking) one connection each. HTTP/2 would multiplex them over one connection, but needs
+//! the h2 crate in the tree for what the bound and the pool already give.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout_at};
 
 use super::assertion::{ASSERTION_LIFETIME_SECS, client_assertion};
 use super::claims::request_claims;
@@ -17,8 +27,10 @@ use crate::config::EntraConfig;
 use crate::exchange::ExchangeError;
 use crate::metrics::Metrics;
 
-/// Longest `Retry-After` we wait for inside one request before answering 503 ourselves.
-const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
+/// Pause before retrying a connection that could not be opened; doubles per retry.
+const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Connection failures retried per attempt (within the deadline).
+const CONNECT_RETRIES: u32 = 3;
 
 #[derive(Debug)]
 pub struct OboClient {
@@ -30,6 +42,8 @@ pub struct OboClient {
     /// msal-node and MSAL Python do (Entra does not treat `jti` as single-use, spec §2): an RSA
     /// signature is most of our own cost on a cache miss.
     assertions: Mutex<HashMap<AssertionSlot, (Secret, i64)>>,
+    /// Requests to Entra in flight at once (`entra.max_concurrent_requests`).
+    slots: Semaphore,
 }
 
 /// (token endpoint, client id, certificate SHA-256 thumbprint): the assertion's `aud`, `iss`/`sub`
@@ -100,7 +114,8 @@ impl OboClient {
         credentials: Arc<CredentialSet>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { http, config, credentials, metrics, assertions: Mutex::new(HashMap::new()) }
+        let slots = Semaphore::new(config.max_concurrent_requests.max(1));
+        Self { http, config, credentials, metrics, assertions: Mutex::new(HashMap::new()), slots }
     }
 
     /// A valid assertion for `endpoint` signed with `cert`: the cached one, or a fresh one.
@@ -126,6 +141,7 @@ impl OboClient {
     }
 
     pub async fn exchange(&self, req: &OboRequest<'_>) -> Result<CachedToken, ExchangeError> {
+        let deadline = Instant::now() + Duration::from_millis(self.config.upstream_timeout_ms);
         let now = crate::clock::unix_now();
         let candidates = self.credentials.candidates(req.client_app_id, now);
         if candidates.is_empty() {
@@ -137,7 +153,7 @@ impl OboClient {
         let mut last_code = 0;
         // Newest valid certificate first; on a certificate rejection, the next one, once (spec §7).
         for cert in candidates.iter().take(2) {
-            match self.attempt(req, cert).await {
+            match self.attempt(req, cert, deadline).await {
                 Attempt::Done(result) => return result,
                 Attempt::BadCertificate(code) => {
                     self.credentials.mark_bad(req.client_app_id, &cert.thumbprint_sha256(), code);
@@ -158,11 +174,13 @@ impl OboClient {
         )))
     }
 
-    async fn attempt(&self, req: &OboRequest<'_>, cert: &Certificate) -> Attempt {
+    async fn attempt(&self, req: &OboRequest<'_>, cert: &Certificate, deadline: Instant) -> Attempt {
         let endpoint = self.token_endpoint(req.tenant);
         let scope = req.scopes.join(" ");
         let claims = request_claims(req.claims_challenge, &self.config.client_capabilities);
         let mut retries_left = self.config.upstream_retries;
+        let mut connect_retries_left = CONNECT_RETRIES;
+        let mut connect_pause = CONNECT_RETRY_PAUSE;
         loop {
             let assertion = match self.assertion(cert, req.client_app_id, &endpoint) {
                 Ok(a) => a,
@@ -180,53 +198,160 @@ impl OboClient {
             if let Some(c) = &claims {
                 form.push(("claims", c));
             }
-            let started = Instant::now();
-            let sent = self.http.post(&endpoint).form(&form).send().await;
-            self.metrics.upstream_latency.observe(started.elapsed().as_secs_f64());
-            let response = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    let what = if e.is_timeout() {
-                        "timed out"
-                    } else if e.is_connect() {
-                        "connection failed"
-                    } else {
-                        "request failed"
-                    };
-                    return Attempt::Done(Err(ExchangeError::Upstream(format!(
-                        "Entra at {endpoint} could not be reached: {what}"
-                    ))));
+            let (status, retry_after, body) = match self.post(&endpoint, &form, deadline).await {
+                Ok(answer) => answer,
+                Err(failure) => {
+                    self.metrics.upstream_error(failure.kind());
+                    tracing::warn!(kind = failure.kind(), cause = %failure, "request to Entra failed");
+                    if failure.is_connect() && connect_retries_left > 0 && Instant::now() + connect_pause < deadline {
+                        connect_retries_left -= 1;
+                        tokio::time::sleep(connect_pause).await;
+                        connect_pause = connect_pause.saturating_mul(2);
+                        continue;
+                    }
+                    return Attempt::Done(Err(failure.into_exchange_error(self.config.upstream_timeout_ms)));
                 }
             };
-            let status = response.status();
-            let retry_after = parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
-            if status.as_u16() == 429 || status.is_server_error() {
+            if status == 429 || (500..600).contains(&status) {
+                self.metrics.upstream_error(if status == 429 { "status_429" } else { "status_5xx" });
                 let wait = retry_after.unwrap_or(Duration::from_millis(200));
-                if retries_left > 0 && wait <= MAX_INLINE_WAIT {
+                if retries_left > 0 && Instant::now() + wait < deadline {
                     retries_left -= 1;
                     tokio::time::sleep(wait).await;
                     continue;
                 }
                 return Attempt::Done(Err(ExchangeError::Unavailable {
                     message: format!(
-                        "Entra answered HTTP {} after {} retries",
-                        status.as_u16(),
+                        "Entra answered HTTP {status} after {} retries",
                         self.config.upstream_retries - retries_left
                     ),
                     retry_after: wait.max(Duration::from_secs(1)),
                 }));
             }
-            let body = match response.bytes().await {
-                Ok(b) => b,
-                Err(_) => return Attempt::Done(Err(ExchangeError::Upstream("Entra's answer was cut off".into()))),
-            };
-            if status.is_success() {
+            if (200..300).contains(&status) {
                 return Attempt::Done(parse_success(&body));
             }
             let error: EntraError = serde_json::from_slice(&body).unwrap_or_default();
-            return map_error(status.as_u16(), error, req.admin_consent_url);
+            return map_error(status, error, req.admin_consent_url);
         }
     }
+
+    /// One POST to Entra within `deadline`, waiting for a request slot first: (status,
+    /// `Retry-After`, body), or why there is no answer.
+    async fn post(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        deadline: Instant,
+    ) -> Result<(u16, Option<Duration>, bytes::Bytes), Failure> {
+        let _slot = match timeout_at(deadline, self.slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) | Err(_) => return Err(Failure::Queue),
+        };
+        let started = std::time::Instant::now();
+        let answer = timeout_at(deadline, async {
+            let response = self.http.post(endpoint).form(form).send().await.map_err(Failure::Send)?;
+            let status = response.status().as_u16();
+            let retry_after = parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+            let body = response.bytes().await.map_err(Failure::Body)?;
+            Ok((status, retry_after, body))
+        })
+        .await;
+        self.metrics.upstream_latency.observe(started.elapsed().as_secs_f64());
+        answer.unwrap_or(Err(Failure::Deadline))
+    }
+}
+
+/// Why a request to Entra got no answer.
+#[derive(Debug)]
+enum Failure {
+    /// No request slot came free before the deadline.
+    Queue,
+    /// The deadline passed during the request.
+    Deadline,
+    /// Sending failed (DNS, connect, TLS, reset …).
+    Send(reqwest::Error),
+    /// The answer was cut off.
+    Body(reqwest::Error),
+}
+
+impl Failure {
+    fn is_connect(&self) -> bool {
+        matches!(self, Self::Send(e) if e.is_connect())
+    }
+
+    /// The metric label: what went wrong, from the error's cause chain.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::Deadline => "deadline",
+            Self::Body(_) => "body",
+            Self::Send(e) => send_failure_kind(e),
+        }
+    }
+
+    fn into_exchange_error(self, timeout_ms: u64) -> ExchangeError {
+        match self {
+            Self::Queue | Self::Deadline => ExchangeError::Unavailable {
+                message: format!("Entra did not answer within {timeout_ms} ms (entra.upstream_timeout_ms)"),
+                retry_after: Duration::from_secs(1),
+            },
+            Self::Body(_) => ExchangeError::Upstream("Entra's answer was cut off".into()),
+            Self::Send(e) => ExchangeError::Upstream(format!("Entra could not be reached ({})", send_failure_kind(&e))),
+        }
+    }
+}
+
+/// The whole cause chain, `: `-separated (reqwest's own message says only "error sending request").
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = match self {
+            Self::Queue => return f.write_str("no request slot came free before the deadline"),
+            Self::Deadline => return f.write_str("the deadline passed before Entra answered"),
+            Self::Send(e) | Self::Body(e) => e,
+        };
+        write!(f, "{e}")?;
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// Classifies a failed send by the types in its cause chain (TLS, timeout, refused …).
+fn send_failure_kind(e: &reqwest::Error) -> &'static str {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "request"
+    };
+    while let Some(cause) = source {
+        if cause.is::<rustls::Error>() {
+            return "tls";
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            // io::Error hides a wrapped error from `source()`: look inside it too.
+            if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+                return "tls";
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => kind = "connect_refused",
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => kind = "reset",
+                std::io::ErrorKind::TimedOut => kind = "timeout",
+                _ => {}
+            }
+        }
+        if cause.to_string().starts_with("dns error") {
+            return "dns";
+        }
+        source = cause.source();
+    }
+    kind
 }
 
 fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {

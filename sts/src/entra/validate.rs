@@ -153,10 +153,9 @@ pub fn verify(
             }
         ));
     }
-    // Multi-tenant keys carry an issuer template too (spec §5): it must name the same issuer.
-    if let Some(key_issuer) = &key.issuer
-        && key_issuer != expected_issuer
-    {
+    // Multi-tenant keys carry an issuer template too (spec §5): it must name the same tenant's
+    // issuer, in this token version's form or the v2 form (decided when the key was fetched).
+    if !key.issuer_acceptable {
         return Err("the signing key is not valid for this issuer".into());
     }
     let mut validation = Validation::new(Algorithm::RS256);

@@ -101,21 +101,26 @@ impl ExchangeError {
     }
 }
 
-/// Maps a registry denial to the OAuth error a broker can act on.
+/// Maps a registry denial to the OAuth error a broker can act on. Exhaustive on purpose: a new
+/// denial must be given its answer here, not fall into some other one.
 impl From<registry::Denial> for ExchangeError {
     fn from(d: registry::Denial) -> Self {
         use registry::Denial as D;
         let message = d.to_string();
-        if let Some(url) = d.admin_consent_url() {
-            return Self::ConsentRequired { message, consent_url: url.to_owned() };
-        }
         match d {
+            D::TenantNotConsented { admin_consent_url, .. } | D::ConsentRevoked { admin_consent_url, .. } => {
+                Self::ConsentRequired { message, consent_url: admin_consent_url }
+            }
             D::BrokerNotAllowed { .. } => Self::UnauthorizedClient(message),
             D::WorkloadDisabled { .. } => Self::AccessDenied { message, claims: None },
             D::UnknownClientApp { .. } | D::UnknownWorkload { .. } | D::WorkloadClientMismatch { .. } => {
                 Self::InvalidTarget(message)
             }
-            _ => Self::InvalidScope(message),
+            D::MalformedScope { .. }
+            | D::NoScope
+            | D::MultipleResources { .. }
+            | D::DefaultScopeCombined { .. }
+            | D::ScopeNotAllowed { .. } => Self::InvalidScope(message),
         }
     }
 }

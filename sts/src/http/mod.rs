@@ -7,6 +7,8 @@ pub mod cors;
 mod error;
 mod health;
 pub mod openapi;
+pub mod server;
+mod shape;
 mod token;
 
 use axum::Router;
@@ -33,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::openapi))
         .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), shape::middleware))
         .layer(middleware::from_fn(correlation::middleware))
         .with_state(state)
 }

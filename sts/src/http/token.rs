@@ -1,9 +1,11 @@
 //! `POST /token`: the RFC 8693 token exchange.
 
+use std::time::Duration;
+
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -29,17 +31,35 @@ pub async fn token(
 ) -> Response {
     let refuse = |error| OAuthError { error, correlation_id: correlation_id.clone() }.into_response();
     if !is_form(request.headers()) {
-        return refuse(ExchangeError::InvalidRequest(
+        let mut response = refuse(ExchangeError::InvalidRequest(
             "the body must be application/x-www-form-urlencoded (Content-Type header)".into(),
         ));
+        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return response;
     }
-    let body = match Bytes::from_request(request, &state).await {
-        Ok(b) => b,
-        Err(rejection) => {
+    // One deadline for the whole body: hyper times the headers, nothing times a body that trickles
+    // in a byte at a time (tower-http's body timeout restarts at every frame).
+    let limit = Duration::from_secs(state.config.server.body_read_timeout_secs.max(1));
+    let body = match tokio::time::timeout(limit, Bytes::from_request(request, &state)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(rejection)) => {
             let status = rejection.status();
-            let mut response =
-                refuse(ExchangeError::InvalidRequest(format!("the body could not be read: {}", rejection.body_text())));
-            *response.status_mut() = status; // 413 when over server.max_body_bytes
+            let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the request body exceeds {} bytes (server.max_body_bytes)", state.config.server.max_body_bytes)
+            } else {
+                format!("the body could not be read: {}", rejection.body_text())
+            };
+            let mut response = refuse(ExchangeError::InvalidRequest(description));
+            *response.status_mut() = status;
+            return response;
+        }
+        Err(_elapsed) => {
+            let mut response = refuse(ExchangeError::InvalidRequest(format!(
+                "the request body did not arrive within {} s (server.body_read_timeout_secs)",
+                limit.as_secs()
+            )));
+            *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             return response;
         }
     };

@@ -35,6 +35,10 @@ pub struct Options {
     pub upstream_retries: u32,
     /// Authority override (e.g. a closed port to test network failures).
     pub authority: Option<String>,
+    /// Last word on the STS's configuration, applied after everything above.
+    pub configure: fn(&mut Config),
+    /// Last word on the emulator's configuration.
+    pub emulator: fn(&mut entra_emulator::EmulatorConfig),
 }
 
 impl Default for Options {
@@ -45,6 +49,8 @@ impl Default for Options {
             cache_expiry_margin_secs: 300,
             upstream_retries: 2,
             authority: None,
+            configure: |_| {},
+            emulator: |_| {},
         }
     }
 }
@@ -58,6 +64,7 @@ pub struct Harness {
     pub certs: Vec<Generated>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Harness {
@@ -76,11 +83,12 @@ impl Harness {
             })
             .collect();
         let pems: Vec<String> = certs.iter().map(|c| c.cert_pem().to_owned()).collect();
-        let config = directory::emulator_config(
+        let mut config = directory::emulator_config(
             &pems,
             &["http://127.0.0.1/redirect.html".to_owned()],
             options.backend_token_version,
         );
+        (options.emulator)(&mut config);
         let emulator = Emulator::start(config).await.unwrap();
 
         let db = TestDb::postgres().await;
@@ -111,15 +119,26 @@ impl Harness {
         config.cache.expiry_margin_secs = options.cache_expiry_margin_secs;
         config.server.cors_origins = vec!["https://*.crm4.dynamics.com".into()];
         config.credentials = credentials;
+        (options.configure)(&mut config);
 
         let state = sts::app::build_state(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(sts::app::serve(listener, state.clone(), async {
+        let served = tokio::spawn(sts::app::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
-        Self { emulator, db, state, base, http: reqwest::Client::new(), certs, _dir: dir, shutdown: Some(tx) }
+        Self {
+            emulator,
+            db,
+            state,
+            base,
+            http: reqwest::Client::new(),
+            certs,
+            _dir: dir,
+            shutdown: Some(tx),
+            served: Some(served),
+        }
     }
 
     /// A user token as the broker would hold it (aud = the file-picker client app).
@@ -148,6 +167,22 @@ impl Harness {
         form.extend_from_slice(extra);
         let r = self.http.post(format!("{}/token", self.base)).form(&form).send().await.unwrap();
         Answer::read(r).await
+    }
+
+    /// Signals shutdown (as SIGTERM would) and resolves when `serve` has returned: connections
+    /// drained or dropped, audit flushed.
+    pub async fn shut_down(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap().unwrap();
+        }
+    }
+
+    /// The `host:port` the STS listens on.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
     }
 
     pub fn obo_requests(&self) -> u64 {

@@ -1,0 +1,86 @@
+//! Every response is shaped: what the router, the body limit or hyper's service refuse with a bare
+//! status (404, 405, 413 …) leaves as RFC 6749 JSON with the correlation id, through the one error
+//! writer — and requests whose headers exceed `server.max_header_bytes` are refused with 431 here,
+//! before any handler runs.
+//!
+//! Done as one middleware over the whole router, rather than per route, so that a route added
+//! later cannot answer an error in another shape.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::correlation::CorrelationId;
+use super::error;
+use crate::state::AppState;
+
+pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let correlation_id = request.extensions().get::<CorrelationId>().map(|c| c.0.clone()).unwrap_or_default();
+    let limit = state.config.server.max_header_bytes;
+    let head = head_bytes(&request);
+    if head > limit {
+        let description = format!(
+            "the request headers are {head} bytes; this server accepts at most {limit} (server.max_header_bytes)"
+        );
+        let mut response = error::write(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            error::error_body("invalid_request", &description, &correlation_id),
+        );
+        // The rest of an oversized request is not worth reading.
+        response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        return response;
+    }
+    let method = request.method().clone();
+    let uri = request.uri().clone(); // shares the request's bytes: no copy
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let description = match status {
+        StatusCode::NOT_FOUND => format!("no endpoint at {}; the token exchange is POST /token", clip(uri.path())),
+        StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {}", clip(uri.path())),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body exceeds {} bytes (server.max_body_bytes)", state.config.server.max_body_bytes)
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported Content-Type".to_owned(),
+        other => other.canonical_reason().unwrap_or("the request failed").to_owned(),
+    };
+    let code = match status {
+        StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    };
+    let (mut parts, _bare_body) = response.into_parts();
+    let mut shaped = error::write(status, error::error_body(code, &description, &correlation_id));
+    // Keep what the refusal said in headers (`Allow` on 405, CORS headers …), in the JSON shape.
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in parts.headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
+        shaped.headers_mut().entry(name).or_insert(value);
+    }
+    shaped
+}
+
+/// The request line and header fields as they came on the wire (give or take the spaces).
+fn head_bytes(request: &Request) -> usize {
+    let target = request.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = request.method().as_str().len().saturating_add(target).saturating_add(12);
+    request.headers().iter().fold(line, |sum, (name, value)| {
+        sum.saturating_add(name.as_str().len()).saturating_add(value.len()).saturating_add(4)
+    })
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/problem+json"))
+}
+
+/// Paths come from the client: echo a bounded, printable prefix only.
+fn clip(path: &str) -> String {
+    path.chars().take(100).filter(|c| !c.is_control()).collect()
+}
