@@ -263,12 +263,20 @@ impl KeyStore {
         Ok(KeySet { issuer, keys, fetched_at: Instant::now() })
     }
 
+    /// One document from Entra. Failures are counted by kind and logged with their whole cause
+    /// chain; the caller (and so the client) learns only the kind.
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let response = self.http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+        let failed = |e: reqwest::Error| {
+            let kind = super::upstream::failure_kind(&e);
+            self.metrics.upstream_error(kind);
+            tracing::warn!(kind, cause = %super::upstream::CauseChain(&e), "fetching signing keys failed");
+            format!("Entra could not be reached ({kind})")
+        };
+        let response = self.http.get(url).send().await.map_err(failed)?;
         if !response.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", response.status()));
         }
-        response.json().await.map_err(|e| format!("GET {url}: {e}"))
+        response.json().await.map_err(|e| format!("GET {url}: the answer is not understood ({e})"))
     }
 }
 

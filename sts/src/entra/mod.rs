@@ -4,6 +4,7 @@ pub mod assertion;
 pub mod claims;
 pub mod keys;
 pub mod obo;
+pub mod upstream;
 pub mod validate;
 
 /// Access-token versions Entra issues (the resource's setting decides which, spec §10.10).

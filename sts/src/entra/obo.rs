@@ -21,6 +21,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::assertion::{ASSERTION_LIFETIME_SECS, client_assertion};
 use super::claims::request_claims;
+use super::upstream::{CauseChain, failure_kind};
 use crate::cache::CachedToken;
 use crate::certs::{Certificate, CredentialSet, Secret, is_invalid_client_code};
 use crate::config::EntraConfig;
@@ -286,7 +287,7 @@ impl Failure {
             Self::Queue => "queue",
             Self::Deadline => "deadline",
             Self::Body(_) => "body",
-            Self::Send(e) => send_failure_kind(e),
+            Self::Send(e) => failure_kind(e),
         }
     }
 
@@ -297,7 +298,7 @@ impl Failure {
                 retry_after: Duration::from_secs(1),
             },
             Self::Body(_) => ExchangeError::Upstream("Entra's answer was cut off".into()),
-            Self::Send(e) => ExchangeError::Upstream(format!("Entra could not be reached ({})", send_failure_kind(&e))),
+            Self::Send(e) => ExchangeError::Upstream(format!("Entra could not be reached ({})", failure_kind(&e))),
         }
     }
 }
@@ -310,48 +311,8 @@ impl std::fmt::Display for Failure {
             Self::Deadline => return f.write_str("the deadline passed before Entra answered"),
             Self::Send(e) | Self::Body(e) => e,
         };
-        write!(f, "{e}")?;
-        let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
+        write!(f, "{}", CauseChain(e))
     }
-}
-
-/// Classifies a failed send by the types in its cause chain (TLS, timeout, refused …).
-fn send_failure_kind(e: &reqwest::Error) -> &'static str {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else {
-        "request"
-    };
-    while let Some(cause) = source {
-        if cause.is::<rustls::Error>() {
-            return "tls";
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            // io::Error hides a wrapped error from `source()`: look inside it too.
-            if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-                return "tls";
-            }
-            match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => kind = "connect_refused",
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => kind = "reset",
-                std::io::ErrorKind::TimedOut => kind = "timeout",
-                _ => {}
-            }
-        }
-        if cause.to_string().starts_with("dns error") {
-            return "dns";
-        }
-        source = cause.source();
-    }
-    kind
 }
 
 fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {

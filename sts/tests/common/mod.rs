@@ -35,6 +35,9 @@ pub struct Options {
     pub upstream_retries: u32,
     /// Authority override (e.g. a closed port to test network failures).
     pub authority: Option<String>,
+    /// Talk to the emulator over HTTPS (its CA trusted through `entra.extra_ca_file`); the
+    /// authority is its HTTPS base unless `authority` says otherwise.
+    pub https: bool,
     /// Last word on the STS's configuration, applied after everything above.
     pub configure: fn(&mut Config),
     /// Last word on the emulator's configuration.
@@ -49,6 +52,7 @@ impl Default for Options {
             cache_expiry_margin_secs: 300,
             upstream_retries: 2,
             authority: None,
+            https: false,
             configure: |_| {},
             emulator: |_| {},
         }
@@ -113,7 +117,13 @@ impl Harness {
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.registry.database_url = Some(db.url().to_owned());
         config.registry.sqlite_path = PathBuf::from("/nonexistent");
-        config.entra.authority = options.authority.clone().unwrap_or_else(|| emulator.http_base());
+        let default_authority = if options.https { emulator.https_base() } else { emulator.http_base() };
+        config.entra.authority = options.authority.clone().unwrap_or(default_authority);
+        if options.https {
+            let ca = dir.path().join("emulator-ca.pem");
+            std::fs::write(&ca, emulator.ca_pem()).unwrap();
+            config.entra.extra_ca_file = Some(ca);
+        }
         config.entra.broker_app_id = Some(BROKER.into());
         config.entra.upstream_retries = options.upstream_retries;
         config.cache.expiry_margin_secs = options.cache_expiry_margin_secs;
