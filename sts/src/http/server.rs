@@ -39,12 +39,15 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+/// File descriptors kept free of client connections: Entra, the database, log and spool files.
+const RESERVED_FDS: u64 = 256;
+
 impl Limits {
     pub fn from_config(c: &crate::config::ServerConfig) -> Self {
         Self {
             header_read_timeout: Duration::from_secs(c.header_read_timeout_secs.max(1)),
             max_header_bytes: c.max_header_bytes,
-            max_connections: c.max_connections.max(1),
+            max_connections: fit_to_descriptor_limit(c.max_connections.max(1)),
             shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
         }
     }
@@ -55,6 +58,34 @@ impl Limits {
     fn read_buffer_cap(&self) -> usize {
         self.max_header_bytes.saturating_mul(4).max(8192)
     }
+}
+
+/// The connection cap only protects the service if it is reached before the process runs out of
+/// file descriptors (then `accept` fails, nothing is evicted, and Entra and the database cannot
+/// be reached either). So: raise the soft `RLIMIT_NOFILE` to the hard one, as Go's runtime does,
+/// and lower the cap below it if it does not fit.
+fn fit_to_descriptor_limit(configured: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+            tracing::debug!(error = %e, "could not raise the file-descriptor limit");
+        }
+        limit = getrlimit(Resource::Nofile);
+    }
+    let Some(soft) = limit.current else { return configured };
+    let room = usize::try_from(soft.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX).max(1);
+    if configured > room {
+        tracing::warn!(
+            configured,
+            used = room,
+            nofile = soft,
+            "server.max_connections does not fit the file-descriptor limit; using less"
+        );
+        return room;
+    }
+    configured
 }
 
 /// One open connection, as the loop sees it.
@@ -251,4 +282,20 @@ async fn accept_failed(e: &std::io::Error) {
     }
     tracing::warn!(error = %e, "accepting a connection failed; pausing 50 ms");
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_fits_the_descriptor_limit() {
+        let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let cap = fit_to_descriptor_limit(usize::MAX);
+        match soft {
+            Some(soft) => assert!(u64::try_from(cap).is_ok_and(|c| c + RESERVED_FDS <= soft.max(RESERVED_FDS + 1))),
+            None => assert_eq!(cap, usize::MAX, "no limit: the configured cap stands"),
+        }
+        assert_eq!(fit_to_descriptor_limit(10), 10, "a cap that fits is kept");
+    }
 }
