@@ -69,7 +69,7 @@ fn fit_to_descriptor_limit(configured: usize) -> usize {
     let mut limit = getrlimit(Resource::Nofile);
     if limit.current < limit.maximum {
         limit.current = limit.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
             tracing::debug!(error = %e, "could not raise the file-descriptor limit");
         }
         limit = getrlimit(Resource::Nofile);
