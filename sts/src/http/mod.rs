@@ -35,7 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::openapi))
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(middleware::from_fn_with_state(state.clone(), shape::middleware))
+        .layer(middleware::from_fn_with_state(
+            shape::Limits { max_header_bytes: state.config.server.max_header_bytes, max_body_bytes: max_body },
+            shape::middleware,
+        ))
         .layer(middleware::from_fn(correlation::middleware))
         .with_state(state)
 }

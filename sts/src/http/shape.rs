@@ -13,11 +13,17 @@ use axum::response::Response;
 
 use super::correlation::CorrelationId;
 use super::error;
-use crate::state::AppState;
 
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The two limits the shaping names (copied per request: no reference counts on the hot path).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_body_bytes: usize,
+}
+
+pub async fn middleware(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let correlation_id = request.extensions().get::<CorrelationId>().map(|c| c.0.clone()).unwrap_or_default();
-    let limit = state.config.server.max_header_bytes;
+    let limit = limits.max_header_bytes;
     let head = head_bytes(&request);
     if head > limit {
         let description = format!(
@@ -42,7 +48,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         StatusCode::NOT_FOUND => format!("no endpoint at {}; the token exchange is POST /token", clip(uri.path())),
         StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {}", clip(uri.path())),
         StatusCode::PAYLOAD_TOO_LARGE => {
-            format!("the request body exceeds {} bytes (server.max_body_bytes)", state.config.server.max_body_bytes)
+            format!("the request body exceeds {} bytes (server.max_body_bytes)", limits.max_body_bytes)
         }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported Content-Type".to_owned(),
         other => other.canonical_reason().unwrap_or("the request failed").to_owned(),
