@@ -75,7 +75,7 @@ pub struct EntraConfig {
     pub upstream_timeout_ms: u64,
     /// Retries after 429/5xx (honouring `Retry-After`) before answering 503.
     pub upstream_retries: u32,
-    /// Clock skew tolerated on `exp`/`nbf` of incoming tokens.
+    /// Clock skew tolerated on `exp`/`nbf` of incoming tokens (at most [`MAX_LEEWAY_SECS`]).
     pub leeway_secs: u64,
 }
 
@@ -171,6 +171,10 @@ impl Default for LogConfig {
     }
 }
 
+/// The largest `entra.leeway_secs`: beyond an hour it is no longer clock skew, and a bounded
+/// leeway keeps `now ± leeway` in the token checks far from overflowing.
+pub const MAX_LEEWAY_SECS: u64 = 3600;
+
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -203,6 +207,12 @@ impl Config {
     /// Checks that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_authority(&self.entra.authority)?;
+        if self.entra.leeway_secs > MAX_LEEWAY_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "entra.leeway_secs is {}; at most {MAX_LEEWAY_SECS} (clock skew, not a token lifetime)",
+                self.entra.leeway_secs
+            )));
+        }
         for origin in &self.server.cors_origins {
             crate::http::cors::OriginPattern::parse(origin).map_err(ConfigError::Invalid)?;
         }

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub certificate_rejections: Family<Labels, Counter>,
     /// Audit records that could not be written to the database (they went to the log instead).
     pub audit_not_persisted: Counter,
+    /// Requests whose handler panicked (answered 500 by the correlation layer). Should stay 0.
+    pub panics: Counter,
 }
 
 impl Default for Metrics {
@@ -48,6 +50,7 @@ impl Metrics {
             certificate_days_left: Family::default(),
             certificate_rejections: Family::default(),
             audit_not_persisted: Counter::default(),
+            panics: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("exchanges", "Token exchanges by outcome", m.exchanges.clone());
@@ -70,6 +73,7 @@ impl Metrics {
             "Audit records logged because the database was unavailable",
             m.audit_not_persisted.clone(),
         );
+        registry.register("panics", "Requests whose handler panicked (answered 500)", m.panics.clone());
         Self { registry, ..m }
     }
 

@@ -4,6 +4,10 @@
 //! refetched when a token names an unknown `kid` — at most one fetch in flight per tenant and at
 //! most one forced refetch per `min_forced_interval`, so a flood of tokens with made-up `kid`s
 //! cannot turn into a flood of requests to Entra.
+//!
+//! The metadata and JWKS documents are untrusted input too (what Entra, or a man in the middle,
+//! sends): parsed into typed structs, odd keys skipped ([`signing_keys`]); no arithmetic on them.
+#![deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -190,21 +194,7 @@ impl KeyStore {
         // `common`/`organizations` metadata and multi-tenant keys carry `{tenantid}`: substitute.
         let issuer = metadata.issuer.replace("{tenantid}", tenant);
         let jwks: Jwks = self.get_json(&metadata.jwks_uri).await.map_err(fail)?;
-        let mut keys = HashMap::new();
-        for jwk in jwks.keys {
-            let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else { continue };
-            if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
-                continue;
-            }
-            match DecodingKey::from_rsa_components(&n, &e) {
-                Ok(key) => {
-                    let issuer = jwk.issuer.map(|i| i.replace("{tenantid}", tenant));
-                    keys.insert(kid, Arc::new(SigningKey { key, issuer }));
-                }
-                Err(err) => tracing::warn!(%kid, error = %err, "ignoring an unusable signing key"),
-            }
-        }
-        Ok(KeySet { issuer, keys, fetched_at: Instant::now() })
+        Ok(KeySet { issuer, keys: signing_keys(jwks, tenant), fetched_at: Instant::now() })
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
@@ -216,6 +206,99 @@ impl KeyStore {
     }
 }
 
+/// The usable signing keys of a JWKS document, by `kid`: RSA keys meant for signatures (or for
+/// anything) with a `kid`, `n` and `e`. Whatever else Entra — or a man in the middle — puts in
+/// the document is skipped, never an error: one odd key must not take the tenant's others down.
+fn signing_keys(jwks: Jwks, tenant: &str) -> HashMap<String, Arc<SigningKey>> {
+    let mut keys = HashMap::new();
+    for jwk in jwks.keys {
+        let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else { continue };
+        if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        match DecodingKey::from_rsa_components(&n, &e) {
+            Ok(key) => {
+                let issuer = jwk.issuer.map(|i| i.replace("{tenantid}", tenant));
+                keys.insert(kid, Arc::new(SigningKey { key, issuer }));
+            }
+            Err(err) => {
+                tracing::warn!(kid = %kid.chars().take(64).collect::<String>(), error = %err, "ignoring an unusable signing key")
+            }
+        }
+    }
+    keys
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    /// A JWK as JSON with hostile values where strings are expected.
+    fn hostile_value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            "[A-Za-z0-9_-]{0,400}".prop_map(serde_json::Value::from),
+            "\\PC{0,40}".prop_map(serde_json::Value::from),
+            Just(serde_json::json!(["RSA"])),
+            Just(serde_json::json!({"kty": "RSA"})),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes as a JWKS or metadata document: a typed parse error or a document, never a
+        /// panic; and any parsed JWKS yields only keys with the fields Tessera needs.
+        #[test]
+        fn any_document_parses_or_is_refused(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = serde_json::from_slice::<Metadata>(&body);
+            if let Ok(jwks) = serde_json::from_slice::<Jwks>(&body) {
+                let _ = signing_keys(jwks, TENANT);
+            }
+        }
+
+        /// JWKS documents of the right shape with hostile member values: a key is kept only when
+        /// it is an RSA signing key with kid, n and e strings; the issuer template is filled in.
+        #[test]
+        fn hostile_jwks_members(
+            kty in prop_oneof![Just(serde_json::json!("RSA")), hostile_value()],
+            kid in prop_oneof![Just(serde_json::json!("k1")), hostile_value()],
+            use_ in prop_oneof![Just(serde_json::json!("sig")), Just(serde_json::json!("enc")), hostile_value()],
+            n in prop_oneof![Just(serde_json::json!("AQAB")), hostile_value()],
+            e in prop_oneof![Just(serde_json::json!("AQAB")), hostile_value()],
+        ) {
+            let doc = serde_json::json!({"keys": [{"kty": kty, "kid": kid, "use": use_, "n": n, "e": e,
+                "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}]});
+            match serde_json::from_value::<Jwks>(doc) {
+                Ok(jwks) => {
+                    let keys = signing_keys(jwks, TENANT);
+                    let usable = kty == "RSA" && kid.is_string() && n.is_string() && e.is_string()
+                        && (use_.is_null() || use_ == "sig");
+                    if !usable {
+                        prop_assert!(keys.is_empty());
+                    }
+                    let issuer = format!("https://login.microsoftonline.com/{TENANT}/v2.0");
+                    for key in keys.values() {
+                        prop_assert_eq!(key.issuer.as_deref(), Some(issuer.as_str()));
+                    }
+                }
+                // A member of the wrong JSON type is a parse error of the document (kept old keys).
+                Err(_) => prop_assert!(!(kty.is_string() && (kid.is_string() || kid.is_null())
+                    && (use_.is_string() || use_.is_null()) && (n.is_string() || n.is_null())
+                    && (e.is_string() || e.is_null()))),
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::openapi))
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(middleware::from_fn(correlation::middleware))
+        .layer(middleware::from_fn_with_state(std::sync::Arc::clone(&state.metrics), correlation::middleware))
         .with_state(state)
 }
 
