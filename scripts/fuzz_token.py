@@ -39,6 +39,9 @@ HOSTILE = [
     "x" * 10_000, "\u00e9\u4e2d\U0001f600" * 50, "\u0000", "\ud7ff\ufffd", "a\"b\\c",
     None, True, False, [], [1], ["a", "b"], [[[[]]]], {}, {"a": {"b": [None]}}, [2000] * 100,
 ]
+# The values that broke the time checks before (issue 16), and their neighbours: drawn often.
+TIME_HOSTILE = [2**63 - 1, 2**63 - 60, -(2**63), -(2**63) + 59, 2**63, 2**64 - 1, 1e308, -1e308, 1e19, -1e19,
+                9.3e18, -9.3e18, 1.5, -1, 0, 253402300800, "1700000000", [1700000000], None, {"$numberLong": "1"}]
 RAW_LITERALS = ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "123456789012345678901234567890",
                 "-123456789012345678901234567890", "1E400", "0.0000001e-999", "00", "+1", "0x10"]
 CLAIMS = ["exp", "nbf", "iat", "ver", "tid", "aud", "azp", "appid", "oid", "scp", "idtyp", "iss", "sub", "acrs"]
@@ -114,7 +117,7 @@ def hostile_json(rng, obj: dict, keys) -> str:
 
 def mutate_token(rng, token: str) -> str:
     head, claims, sig = token.split(".")
-    what = rng.randrange(10)
+    what = rng.randrange(12)
     if what == 0:
         return ".".join([b64(flip_bits(rng, unb64(head))), claims, sig])
     if what == 1:
@@ -128,8 +131,14 @@ def mutate_token(rng, token: str) -> str:
             sig = rng.choice(["", sig, b64(b"x" * 32)])
             return ".".join([b64(json.dumps(header).encode()), claims, sig])
         return ".".join([b64(hostile_json(rng, header, HEADERS).encode()), claims, sig])
-    if what in (4, 5, 6):
+    if what in (4, 5):
         return ".".join([head, b64(hostile_json(rng, json.loads(unb64(claims)), CLAIMS).encode()), sig])
+    if what in (6, 10, 11):  # the time claims, which once overflowed: often right at the i64 edges
+        c = json.loads(unb64(claims))
+        for key in rng.sample(["exp", "nbf", "iat"], rng.randint(1, 3)):
+            edge = rng.choice([2**63 - 1 - rng.randrange(3600), -(2**63) + rng.randrange(3600)])
+            c[key] = edge if rng.random() < 0.5 else rng.choice(TIME_HOSTILE)
+        return ".".join([head, b64(json.dumps(c).encode()), sig])
     if what == 7:  # structure: parts, padding, separators, non-base64 characters
         return rng.choice([
             head, f"{head}.{claims}", f"{token}.{sig}", f"{head}..{sig}", f"..", ".", "",

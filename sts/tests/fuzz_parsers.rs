@@ -59,6 +59,25 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A NumericDate as an attacker writes it: edges of `i64`, huge floats, fractions, strings, arrays.
+fn time_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        (0_i64..7200).prop_map(|d| Value::from(i64::MAX - d)),
+        (0_i64..7200).prop_map(|d| Value::from(i64::MIN + d)),
+        (NOW - 7200..NOW + 7200).prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        prop_oneof![Just(1e308), Just(-1e308), Just(9.3e18), Just(-9.3e18), Just(1_800_000_000.5)]
+            .prop_map(Value::from),
+        Just(Value::from(*PLAUSIBLE_TIMES.end())),
+        Just(Value::from(PLAUSIBLE_TIMES.end() + 1)),
+        Just(json!("1800000000")),
+        Just(json!([1_800_000_000])),
+        Just(Value::Null),
+        Just(json!(true)),
+    ]
+}
+
 fn good_claims() -> Value {
     json!({"ver":"2.0","iss":format!("https://login.microsoftonline.com/{TID}/v2.0"),"tid":TID,
            "aud":"22222222-2222-4222-8222-222222222222","azp":"11111111-1111-4111-8111-111111111111",
@@ -174,6 +193,41 @@ proptest! {
         if let Err(e) = peek(&token, now, leeway) {
             prop_assert!(e.to_string().len() < 400);
             prop_assert_eq!(edge(&e).oauth_code(), "invalid_grant");
+        }
+    }
+
+    /// The time claims alone, hostile and at the `i64` edges, at any `now` and `leeway`: the checks
+    /// never overflow, and a token is accepted only with integer times in the plausible range that
+    /// the leeway-widened window contains.
+    #[test]
+    fn peek_hostile_times(
+        exp in time_value(), nbf in proptest::option::of(time_value()),
+        now in prop_oneof![Just(NOW), any::<i64>(), Just(i64::MAX), Just(i64::MIN)],
+        leeway in prop_oneof![Just(60_i64), any::<i64>(), Just(i64::MAX), Just(i64::MIN)],
+    ) {
+        let mut claims = good_claims();
+        claims["exp"] = exp;
+        match nbf {
+            Some(nbf) => claims["nbf"] = nbf,
+            None => {
+                claims.as_object_mut().unwrap().remove("nbf");
+            }
+        }
+        match peek(&encode(&json!({"alg":"RS256","kid":"k1"}), &claims, "c2ln"), now, leeway) {
+            Ok(_) => {
+                let exp = claims["exp"].as_i64().unwrap();
+                prop_assert!(PLAUSIBLE_TIMES.contains(&exp));
+                prop_assert!(i128::from(exp) + i128::from(leeway) >= i128::from(now));
+                if let Some(nbf) = claims.get("nbf").filter(|v| !v.is_null()) {
+                    let nbf = nbf.as_i64().unwrap();
+                    prop_assert!(PLAUSIBLE_TIMES.contains(&nbf));
+                    prop_assert!(i128::from(nbf) - i128::from(leeway) <= i128::from(now));
+                }
+            }
+            Err(e) => prop_assert!(matches!(
+                e,
+                PeekError::ImplausibleTime(_) | PeekError::Expired | PeekError::NotYetValid | PeekError::NoExp
+            ), "{e:?}"),
         }
     }
 
@@ -331,4 +385,17 @@ proptest! {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
     }
+}
+
+/// A leeway beyond an hour is refused at start-up: it is not clock skew, and `now ± leeway` in the
+/// signature library's time checks must stay far from overflowing.
+#[test]
+fn leeway_is_bounded() {
+    let mut config = Config::default();
+    config.entra.leeway_secs = sts::config::MAX_LEEWAY_SECS;
+    assert!(config.validate().is_ok());
+    config.entra.leeway_secs = sts::config::MAX_LEEWAY_SECS + 1;
+    assert!(config.validate().unwrap_err().to_string().contains("entra.leeway_secs"));
+    config.entra.leeway_secs = u64::MAX;
+    assert!(config.validate().is_err());
 }
