@@ -15,7 +15,8 @@
 //!
 //! Covered by the modules' own tests (private parsers): Entra's token and error answers and
 //! `Retry-After` (`entra::obo`), JWKS and metadata documents (`entra::keys`), the claims-challenge
-//! codec (`entra::claims`). The real binary is fuzzed by `scripts/fuzz-token.sh`.
+//! codec (`entra::claims`). The HTTP edge in process: `fuzz_http.rs`; the real binary:
+//! `scripts/fuzz-token.sh`.
 #![allow(clippy::unwrap_used, clippy::result_large_err)] // figment's Jail closure returns figment::Error
 
 use base64::Engine;
