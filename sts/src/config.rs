@@ -101,7 +101,7 @@ pub struct EntraConfig {
     /// most this often per tenant; a refusal inside the window schedules one at its end, so a
     /// genuinely new key is accepted within this bound whatever junk came before it.
     pub key_refetch_interval_secs: u64,
-    /// Clock skew tolerated on `exp`/`nbf` of incoming tokens.
+    /// Clock skew tolerated on `exp`/`nbf` of incoming tokens (at most [`MAX_LEEWAY_SECS`]).
     pub leeway_secs: u64,
 }
 
@@ -209,6 +209,10 @@ impl Default for LogConfig {
     }
 }
 
+/// The largest `entra.leeway_secs`: beyond an hour it is no longer clock skew, and a bounded
+/// leeway keeps `now ± leeway` in the token checks far from overflowing.
+pub const MAX_LEEWAY_SECS: u64 = 3600;
+
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -241,6 +245,12 @@ impl Config {
     /// Checks that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_authority(&self.entra.authority)?;
+        if self.entra.leeway_secs > MAX_LEEWAY_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "entra.leeway_secs is {}; at most {MAX_LEEWAY_SECS} (clock skew, not a token lifetime)",
+                self.entra.leeway_secs
+            )));
+        }
         for origin in &self.server.cors_origins {
             crate::http::cors::OriginPattern::parse(origin).map_err(ConfigError::Invalid)?;
         }

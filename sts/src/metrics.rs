@@ -33,6 +33,8 @@ pub struct Metrics {
     /// Failed requests to Entra by kind (`dns`, `connect`, `tls`, `timeout`, `deadline`,
     /// `queue_full`, `body`, `status_5xx`, `status_429`, …): what went wrong, for operators.
     pub upstream_errors: Family<Labels, Counter>,
+    /// Requests whose handler panicked (answered 500 by the correlation layer). Should stay 0.
+    pub panics: Counter,
 }
 
 impl Default for Metrics {
@@ -55,6 +57,7 @@ impl Metrics {
             audit_not_persisted: Counter::default(),
             connections_at_limit: Counter::default(),
             upstream_errors: Family::default(),
+            panics: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("exchanges", "Token exchanges by outcome", m.exchanges.clone());
@@ -83,6 +86,7 @@ impl Metrics {
             m.connections_at_limit.clone(),
         );
         registry.register("upstream_errors", "Failed requests to Entra by kind", m.upstream_errors.clone());
+        registry.register("panics", "Requests whose handler panicked (answered 500)", m.panics.clone());
         Self { registry, ..m }
     }
 

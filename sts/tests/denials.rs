@@ -130,7 +130,7 @@ async fn malformed_requests_are_invalid_request() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let r = h.http.post(format!("{}/token", h.base)).json(&json!({"grant_type": "x"})).send().await.unwrap();
     let a = Answer::read(r).await;
-    assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", a.body);
+    assert_eq!((a.status, a.error()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request"), "{}", a.body);
     assert!(a.description().contains("application/x-www-form-urlencoded"), "{}", a.body);
     // RFC 6749 §3.1: a parameter given twice is refused, and named.
     let r = h

@@ -65,6 +65,23 @@ impl ClientCert {
     pub fn config(&self) -> CertificateConfig {
         CertificateConfig { pem: Some(self.pem.clone()), ..Default::default() }
     }
+
+    /// Signs any header and payload JSON with this certificate's key (PS256 unless the header's
+    /// `alg` is RS256): for assertions with hostile claims.
+    pub fn sign_jws(&self, header: &Value, payload: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes(), false),
+            b64url(payload.to_string().as_bytes(), false)
+        );
+        let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = match header["alg"].as_str() {
+            Some("RS256") => &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            _ => &aws_lc_rs::signature::RSA_PSS_SHA256,
+        };
+        let mut sig = vec![0; self.key.public_modulus_len()];
+        self.key.sign(padding, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut sig).unwrap();
+        format!("{input}.{}", b64url(&sig, false))
+    }
 }
 
 /// Registered, unregistered and expired certificates, generated once per test binary (RSA

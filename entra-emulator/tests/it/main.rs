@@ -11,6 +11,7 @@ mod client_credentials;
 mod config_file;
 mod discovery;
 mod faults;
+mod fuzz;
 mod keys;
 mod obo;
 mod refresh;

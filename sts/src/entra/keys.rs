@@ -9,6 +9,10 @@
 //! because this window's refetch is spent, a refetch is scheduled for the window's end. A token
 //! signed with a new key is therefore accepted at most one interval after it first appears,
 //! whatever made-up `kid`s came before it — and junk still costs one fetch per interval at most.
+//!
+//! The metadata and JWKS documents are untrusted input too (what Entra, or a man in the middle,
+//! sends): parsed into typed structs, odd keys skipped ([`signing_keys`]); no arithmetic on them.
+#![deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,7 +165,8 @@ impl KeyStore {
         if entry.refetch_scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let window_ends = lock(&entry.last_forced).map_or_else(Instant::now, |t| t + self.min_forced_interval);
+        let window_ends =
+            lock(&entry.last_forced).and_then(|t| t.checked_add(self.min_forced_interval)).unwrap_or_else(Instant::now);
         let (store, entry, tenant) = (Arc::clone(self), Arc::clone(entry), tenant.to_owned());
         tokio::spawn(async move {
             tokio::time::sleep_until(window_ends.into()).await;
@@ -231,35 +236,21 @@ impl KeyStore {
         // `common`/`organizations` metadata and multi-tenant keys carry `{tenantid}`: substitute.
         let issuer = metadata.issuer.replace("{tenantid}", tenant);
         let jwks: Jwks = self.get_json(&metadata.jwks_uri).await.map_err(fail)?;
-        let mut labelled = Vec::new();
-        let mut keys = HashMap::new();
-        for jwk in jwks.keys {
-            let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else { continue };
-            if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
-                continue;
-            }
-            match DecodingKey::from_rsa_components(&n, &e) {
-                Ok(key) => {
-                    let key_issuer = jwk.issuer.map(|i| i.replace("{tenantid}", tenant));
-                    labelled.push((kid, key, key_issuer));
-                }
-                Err(err) => tracing::warn!(%kid, error = %err, "ignoring an unusable signing key"),
-            }
-        }
+        let mut keys = signing_keys(jwks, tenant);
         // A key labelled with another form of issuer than this set's (a v2 label on a v1 key
         // document) is checked against the tenant's v2 issuer, which only its v2 metadata names.
         let v2_issuer = match version {
             TokenVersion::V2 => Some(issuer.clone()),
-            TokenVersion::V1 if labelled.iter().any(|(_, _, ki)| ki.as_ref().is_some_and(|ki| *ki != issuer)) => {
+            TokenVersion::V1 if keys.values().any(|k| k.issuer.as_ref().is_some_and(|ki| *ki != issuer)) => {
                 let v2: Metadata = self.get_json(&self.metadata_url(tenant, TokenVersion::V2)).await.map_err(fail)?;
                 Some(v2.issuer.replace("{tenantid}", tenant))
             }
             TokenVersion::V1 => None,
         };
-        for (kid, key, key_issuer) in labelled {
-            let issuer_acceptable = key_issuer_acceptable(key_issuer.as_deref(), &issuer, v2_issuer.as_deref());
-            keys.insert(kid, Arc::new(SigningKey { key, issuer: key_issuer, issuer_acceptable }));
+        for key in keys.values_mut() {
+            key.issuer_acceptable = key_issuer_acceptable(key.issuer.as_deref(), &issuer, v2_issuer.as_deref());
         }
+        let keys = keys.into_iter().map(|(kid, key)| (kid, Arc::new(key))).collect();
         Ok(KeySet { issuer, keys, fetched_at: Instant::now() })
     }
 
@@ -280,6 +271,30 @@ impl KeyStore {
     }
 }
 
+/// The usable signing keys of a JWKS document, by `kid`: RSA keys meant for signatures (or for
+/// anything) with a `kid`, `n` and `e`. Whatever else Entra — or a man in the middle — puts in
+/// the document is skipped, never an error: one odd key must not take the tenant's others down.
+fn signing_keys(jwks: Jwks, tenant: &str) -> HashMap<String, SigningKey> {
+    let mut keys = HashMap::new();
+    for jwk in jwks.keys {
+        let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else { continue };
+        if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        match DecodingKey::from_rsa_components(&n, &e) {
+            Ok(key) => {
+                let issuer = jwk.issuer.map(|i| i.replace("{tenantid}", tenant));
+                // Acceptable until the caller has compared the label with the tenant's issuers.
+                keys.insert(kid, SigningKey { key, issuer, issuer_acceptable: true });
+            }
+            Err(err) => {
+                tracing::warn!(kid = %kid.chars().take(64).collect::<String>(), error = %err, "ignoring an unusable signing key")
+            }
+        }
+    }
+    keys
+}
+
 /// Whether a key labelled with `key_issuer` (`{tenantid}` substituted) may sign tokens whose issuer
 /// is `token_issuer`. As Microsoft's validator (Microsoft.IdentityModel.Validators' signing-key
 /// issuer check): an unlabelled key may; a labelled one if the label is the token's issuer or the
@@ -297,8 +312,73 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::key_issuer_acceptable;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    /// A JWK as JSON with hostile values where strings are expected.
+    fn hostile_value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            "[A-Za-z0-9_-]{0,400}".prop_map(serde_json::Value::from),
+            "\\PC{0,40}".prop_map(serde_json::Value::from),
+            Just(serde_json::json!(["RSA"])),
+            Just(serde_json::json!({"kty": "RSA"})),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes as a JWKS or metadata document: a typed parse error or a document, never a
+        /// panic; and any parsed JWKS yields only keys with the fields Tessera needs.
+        #[test]
+        fn any_document_parses_or_is_refused(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = serde_json::from_slice::<Metadata>(&body);
+            if let Ok(jwks) = serde_json::from_slice::<Jwks>(&body) {
+                let _ = signing_keys(jwks, TENANT);
+            }
+        }
+
+        /// JWKS documents of the right shape with hostile member values: a key is kept only when
+        /// it is an RSA signing key with kid, n and e strings; the issuer template is filled in.
+        #[test]
+        fn hostile_jwks_members(
+            kty in prop_oneof![Just(serde_json::json!("RSA")), hostile_value()],
+            kid in prop_oneof![Just(serde_json::json!("k1")), hostile_value()],
+            use_ in prop_oneof![Just(serde_json::json!("sig")), Just(serde_json::json!("enc")), hostile_value()],
+            n in prop_oneof![Just(serde_json::json!("AQAB")), hostile_value()],
+            e in prop_oneof![Just(serde_json::json!("AQAB")), hostile_value()],
+        ) {
+            let doc = serde_json::json!({"keys": [{"kty": kty, "kid": kid, "use": use_, "n": n, "e": e,
+                "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}]});
+            match serde_json::from_value::<Jwks>(doc) {
+                Ok(jwks) => {
+                    let keys = signing_keys(jwks, TENANT);
+                    let usable = kty == "RSA" && kid.is_string() && n.is_string() && e.is_string()
+                        && (use_.is_null() || use_ == "sig");
+                    if !usable {
+                        prop_assert!(keys.is_empty());
+                    }
+                    let issuer = format!("https://login.microsoftonline.com/{TENANT}/v2.0");
+                    for key in keys.values() {
+                        prop_assert_eq!(key.issuer.as_deref(), Some(issuer.as_str()));
+                    }
+                }
+                // A member of the wrong JSON type is a parse error of the document (kept old keys).
+                Err(_) => prop_assert!(!(kty.is_string() && (kid.is_string() || kid.is_null())
+                    && (use_.is_string() || use_.is_null()) && (n.is_string() || n.is_null())
+                    && (e.is_string() || e.is_null()))),
+            }
+        }
+    }
 
     const V1: &str = "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/";
     const V2: &str = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";

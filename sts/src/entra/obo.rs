@@ -315,23 +315,37 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// The longest lifetime an OBO token may claim. Entra's access tokens live 60–90 minutes (up to
+/// 28 hours with continuous access evaluation); a week is far beyond any of them, and keeps
+/// `now + expires_in` far from overflowing.
+const MAX_EXPIRES_IN_SECS: i64 = 7 * 24 * 3600;
+
+/// Reads Entra's success answer (or what a man in the middle made of it): every field checked, a
+/// lifetime outside `1..=MAX_EXPIRES_IN_SECS` refused as [`ExchangeError::Upstream`].
+#[deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
     let s: Success = serde_json::from_slice(body)
         .map_err(|e| ExchangeError::Upstream(format!("Entra's token response is not understood: {e}")))?;
     let expires_in = match s.expires_in {
         NumberOrString::N(n) => n,
         NumberOrString::S(s) => {
-            s.parse().map_err(|_| ExchangeError::Upstream("Entra's expires_in is not a number".into()))?
+            s.trim().parse().map_err(|_| ExchangeError::Upstream("Entra's expires_in is not a number".into()))?
         }
     };
+    if !(1..=MAX_EXPIRES_IN_SECS).contains(&expires_in) {
+        return Err(ExchangeError::Upstream(format!(
+            "Entra's expires_in ({expires_in}) is not a plausible token lifetime (1 s to {MAX_EXPIRES_IN_SECS} s)"
+        )));
+    }
     Ok(CachedToken {
         access_token: Secret::new(s.access_token),
-        expires_at: crate::clock::unix_now() + expires_in,
+        expires_at: crate::clock::unix_now().saturating_add(expires_in),
         scope: s.scope,
     })
 }
 
 /// Branches on `error` / `suberror` first, codes second (spec §3).
+#[deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
     let code = e.error_codes.first().copied().unwrap_or(0);
     let summary = e.summary();
@@ -358,9 +372,14 @@ fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
     Attempt::Done(Err(err))
 }
 
-/// `Retry-After` in seconds (the form Entra uses); an HTTP date falls back to the default.
+/// The longest `Retry-After` passed on to the broker: a bigger number from upstream is clamped.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After` in seconds (the form Entra uses), at most [`MAX_RETRY_AFTER`]; an HTTP date or
+/// garbage falls back to the default.
+#[deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
-    value?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+    value?.to_str().ok()?.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -437,5 +456,166 @@ mod tests {
         let t =
             parse_success(br#"{"access_token":"a","expires_in":"3599","scope":"s","token_type":"Bearer"}"#).unwrap();
         assert!(t.expires_at > crate::clock::unix_now() + 3500);
+    }
+
+    #[test]
+    fn implausible_lifetimes_are_refused() {
+        for body in [
+            r#"{"access_token":"a","expires_in":0}"#,
+            r#"{"access_token":"a","expires_in":-1}"#,
+            r#"{"access_token":"a","expires_in":9223372036854775807}"#,
+            r#"{"access_token":"a","expires_in":"-9223372036854775808"}"#,
+            r#"{"access_token":"a","expires_in":604801}"#,
+        ] {
+            let e = parse_success(body.as_bytes()).err().unwrap();
+            assert!(
+                matches!(&e, ExchangeError::Upstream(m) if m.contains("not a plausible token lifetime")),
+                "{body}: {e}"
+            );
+        }
+        for body in [
+            r#"{"access_token":"a","expires_in":1e308}"#,
+            r#"{"access_token":"a","expires_in":18446744073709551615}"#,
+            r#"{"access_token":"a","expires_in":"NaN"}"#,
+            r#"{"access_token":"a","expires_in":[3599]}"#,
+            r#"{"access_token":"a","expires_in":null}"#,
+            r#"{"access_token":7,"expires_in":3599}"#,
+        ] {
+            assert!(matches!(parse_success(body.as_bytes()), Err(ExchangeError::Upstream(_))), "{body}");
+        }
+        let week = parse_success(br#"{"access_token":"a","expires_in":604800}"#).unwrap();
+        assert!(week.expires_at >= crate::clock::unix_now() + 604_000);
+    }
+
+    #[test]
+    fn retry_after_is_clamped() {
+        let h = |v: &str| parse_retry_after(Some(&reqwest::header::HeaderValue::from_str(v).unwrap()));
+        assert_eq!(h(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(h("18446744073709551615"), Some(MAX_RETRY_AFTER));
+        assert_eq!(h("18446744073709551616"), None);
+        assert_eq!(h("-1"), None);
+        assert_eq!(h("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    /// A JSON value of any shape, nested a little, for Entra's answer bodies.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("JSON has no NaN", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            "\\PC{0,30}".prop_map(serde_json::Value::from),
+            prop_oneof![
+                Just("consent_required"),
+                Just("message_only"),
+                Just("invalid_grant"),
+                Just("invalid_client"),
+                Just("interaction_required"),
+                Just("invalid_scope"),
+                Just("3599"),
+                Just("{}")
+            ]
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("error".to_owned()),
+                        Just("error_codes".to_owned()),
+                        Just("suberror".to_owned()),
+                        Just("claims".to_owned()),
+                        Just("error_description".to_owned()),
+                        Just("expires_in".to_owned()),
+                        Just("access_token".to_owned()),
+                        "[a-z_]{1,8}"
+                    ],
+                    inner,
+                    0..6,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn answer_fields() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        (
+            json_value(),
+            json_value(),
+            prop_oneof![Just(serde_json::json!([65001])), Just(serde_json::json!([700027, 1])), json_value()],
+            json_value(),
+            json_value(),
+            prop_oneof![
+                any::<i64>().prop_map(serde_json::Value::from),
+                "-?[0-9]{0,22}".prop_map(serde_json::Value::from),
+                json_value()
+            ],
+        )
+            .prop_map(|(error, suberror, codes, claims, description, expires_in)| {
+                serde_json::json!({"error": error, "suberror": suberror, "error_codes": codes, "claims": claims,
+                    "error_description": description, "access_token": "t", "expires_in": expires_in})
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any bytes as a token answer: a token with a plausible lifetime, or `Upstream` (502).
+        #[test]
+        fn any_success_body_is_a_token_or_upstream(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            match parse_success(&body) {
+                Ok(t) => proptest::prop_assert!(t.expires_at > crate::clock::unix_now() - 5),
+                Err(e) => proptest::prop_assert!(matches!(e, ExchangeError::Upstream(_))),
+            }
+        }
+
+        /// Answers of the right shape with hostile values: `expires_in` is accepted exactly within
+        /// its bounds, whatever its form; everything else is `Upstream`.
+        #[test]
+        fn hostile_success_bodies(answer in answer_fields()) {
+            let body = answer.to_string();
+            let lifetime = match &answer["expires_in"] {
+                serde_json::Value::Number(n) => n.as_i64(),
+                serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match parse_success(body.as_bytes()) {
+                Ok(t) => {
+                    let lifetime = lifetime.unwrap();
+                    proptest::prop_assert!((1..=MAX_EXPIRES_IN_SECS).contains(&lifetime));
+                    proptest::prop_assert!(t.expires_at >= crate::clock::unix_now() - 5 + lifetime - 5);
+                }
+                Err(e) => {
+                    proptest::prop_assert!(matches!(e, ExchangeError::Upstream(_)));
+                    proptest::prop_assert!(!lifetime.is_some_and(|l| (1..=MAX_EXPIRES_IN_SECS).contains(&l)));
+                }
+            }
+        }
+
+        /// Any error answer, as `attempt` reads it: a typed decision, never a panic; the certificate
+        /// fallback only for `invalid_client`.
+        #[test]
+        fn any_error_body_is_a_typed_error(status in 400_u16..600, answer in answer_fields(), raw in proptest::prelude::any::<bool>()) {
+            let body = if raw { answer.to_string().into_bytes().into_iter().rev().collect() } else { answer.to_string().into_bytes() };
+            let error: EntraError = serde_json::from_slice(&body).unwrap_or_default();
+            let invalid_client = error.error == "invalid_client";
+            match map_error(status, error, "https://x/adminconsent") {
+                Attempt::Done(Ok(_)) => proptest::prop_assert!(false, "an error answer became a token"),
+                Attempt::Done(Err(e)) => proptest::prop_assert!(!e.oauth_code().is_empty()),
+                Attempt::BadCertificate(_) => proptest::prop_assert!(invalid_client),
+            }
+        }
+
+        /// Any header value: a wait of at most `MAX_RETRY_AFTER`, or the default.
+        #[test]
+        fn any_retry_after(value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30)) {
+            if let Ok(v) = reqwest::header::HeaderValue::from_bytes(&value) {
+                proptest::prop_assert!(parse_retry_after(Some(&v)).is_none_or(|d| d <= MAX_RETRY_AFTER));
+            }
+        }
     }
 }

@@ -4,8 +4,14 @@
 //! no key (so malformed, app-only or expired tokens are refused without any request to Entra), and
 //! [`verify`] checks the signature and issuer once the registry has said the tenant and client app
 //! are ours (so keys are only ever fetched for consented tenants).
+//!
+//! Everything [`peek`] reads is attacker-controlled and unauthenticated, so its arithmetic is
+//! checked by lint (below) and its times are integers within [`PLAUSIBLE_TIMES`]: a token whose
+//! `exp` is 1e308 is refused as an implausible token instead of saturating or overflowing a sum.
+#![deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 
 use std::borrow::Cow;
+use std::ops::RangeInclusive;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +20,11 @@ use serde::Deserialize;
 
 use super::TokenVersion;
 use super::keys::SigningKey;
+
+/// Unix times a token may carry: from the epoch to the end of year 9999. Anything outside (negative,
+/// beyond, fractional, a string, an array…) is not a NumericDate Entra would issue, so it is refused
+/// before any arithmetic; within it, `time ± leeway` cannot overflow an `i64`.
+pub const PLAUSIBLE_TIMES: RangeInclusive<i64> = 0..=253_402_300_799;
 
 /// The claims Tessera uses, borrowed from the decoded payload (strings are copied only when they
 /// hold JSON escapes, which Entra's never do): this runs on every exchange, cache hits included.
@@ -38,8 +49,10 @@ struct SubjectClaims<'a> {
     scp: Option<Cow<'a, str>>,
     #[serde(borrow)]
     idtyp: Option<Cow<'a, str>>,
-    exp: Option<f64>,
-    nbf: Option<f64>,
+    /// Any JSON value, so that a string or an array is named as a bad time rather than as bad JSON;
+    /// [`numeric_date`] decides. (A number is held inline: no allocation for the usual case.)
+    exp: Option<serde_json::Value>,
+    nbf: Option<serde_json::Value>,
 }
 
 /// `aud` is one string in Entra access tokens; an array is tolerated only if it has one element.
@@ -76,61 +89,157 @@ struct JwtHeader<'a> {
     kid: Option<Cow<'a, str>>,
 }
 
-/// Cheap structural checks on the unverified token.
-pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, String> {
+/// The two JSON parts of a JWS, named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Header,
+    Claims,
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Header => "header",
+            Self::Claims => "claims",
+        })
+    }
+}
+
+/// The time claims [`peek`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeClaim {
+    Exp,
+    Nbf,
+}
+
+impl std::fmt::Display for TimeClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Exp => "exp",
+            Self::Nbf => "nbf",
+        })
+    }
+}
+
+/// Why [`peek`] refused a subject token. Every variant is answered `400 invalid_grant`
+/// ([`crate::exchange::ExchangeError::InvalidSubjectToken`]) with this message; none quotes more
+/// than a short, clipped piece of the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeekError {
+    #[error("not a JWS compact token (expected three dot-separated parts; encrypted tokens are not accepted)")]
+    NotCompact,
+    #[error("{0}: not base64url")]
+    NotBase64Url(Part),
+    /// serde_json's message (what was expected, line and column), clipped to 200 characters: it may
+    /// quote a claim value, never the token.
+    #[error("{part}: not the expected JSON ({reason})")]
+    NotJson { part: Part, reason: String },
+    /// The `alg` as sent, clipped to 20 characters.
+    #[error("alg {0:?} is not accepted; Entra access tokens are RS256")]
+    Algorithm(String),
+    #[error("header has no kid")]
+    NoKid,
+    /// The `ver` as sent, clipped to 20 characters.
+    #[error("ver {0:?} is neither 1.0 nor 2.0")]
+    Version(String),
+    #[error("no ver claim: not an Entra access token")]
+    NoVersion,
+    #[error("no tid claim")]
+    NoTenant,
+    #[error("tid is not a GUID")]
+    TenantNotGuid,
+    #[error("aud has several values")]
+    SeveralAudiences,
+    #[error("app-only tokens (idtyp=app) cannot be exchanged on behalf of a user")]
+    AppOnly,
+    #[error("no scp claim: only delegated (user) tokens can be exchanged")]
+    NoScope,
+    #[error("v2 token without azp")]
+    NoAzp,
+    #[error("v1 token without appid")]
+    NoAppId,
+    #[error("no oid claim")]
+    NoOid,
+    #[error("no exp claim")]
+    NoExp,
+    /// Not an integer number of seconds within [`PLAUSIBLE_TIMES`] (a float, a string, 1e308, -1…).
+    #[error("{0} is not a plausible time (an integer number of seconds between 1970 and 9999)")]
+    ImplausibleTime(TimeClaim),
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+}
+
+/// Cheap structural checks on the unverified token. `now` is Unix seconds; `leeway` the tolerated
+/// clock skew in seconds (saturating: no value of either makes the comparison overflow).
+pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, PeekError> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(_sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(
-            "not a JWS compact token (expected three dot-separated parts; encrypted tokens are not accepted)".into()
-        );
+        return Err(PeekError::NotCompact);
     };
-    let header_json = decode_base64url(h).map_err(|e| format!("header: {e}"))?;
-    let header: JwtHeader = parse_json(&header_json).map_err(|e| format!("header: {e}"))?;
+    let header_json = decode_base64url(h).ok_or(PeekError::NotBase64Url(Part::Header))?;
+    let header: JwtHeader = parse_json(&header_json, Part::Header)?;
     if header.alg != "RS256" {
-        return Err(format!(
-            "alg {:?} is not accepted; Entra access tokens are RS256",
-            header.alg.chars().take(20).collect::<String>()
-        ));
+        return Err(PeekError::Algorithm(clip(&header.alg)));
     }
-    let kid = header.kid.filter(|k| !k.is_empty()).ok_or("header has no kid")?.into_owned();
-    let claims_json = decode_base64url(p).map_err(|e| format!("claims: {e}"))?;
-    let claims: SubjectClaims = parse_json(&claims_json).map_err(|e| format!("claims: {e}"))?;
+    let kid = header.kid.filter(|k| !k.is_empty()).ok_or(PeekError::NoKid)?.into_owned();
+    let claims_json = decode_base64url(p).ok_or(PeekError::NotBase64Url(Part::Claims))?;
+    let claims: SubjectClaims = parse_json(&claims_json, Part::Claims)?;
     let version = match claims.ver.as_deref() {
         Some("1.0") => TokenVersion::V1,
         Some("2.0") => TokenVersion::V2,
-        Some(v) => return Err(format!("ver {v:?} is neither 1.0 nor 2.0")),
-        None => return Err("no ver claim: not an Entra access token".into()),
+        Some(v) => return Err(PeekError::Version(clip(v))),
+        None => return Err(PeekError::NoVersion),
     };
-    let tenant = claims.tid.as_deref().ok_or("no tid claim")?.to_ascii_lowercase();
+    let tenant = claims.tid.as_deref().ok_or(PeekError::NoTenant)?.to_ascii_lowercase();
     if !is_guid(&tenant) {
-        return Err("tid is not a GUID".into());
+        return Err(PeekError::TenantNotGuid);
     }
     let audience = match claims.aud {
         Aud::One(a) => a.into_owned(),
         Aud::Many(mut v) if v.len() == 1 => v.swap_remove(0).into_owned(),
-        Aud::Many(_) => return Err("aud has several values".into()),
+        Aud::Many(_) => return Err(PeekError::SeveralAudiences),
     };
     if claims.idtyp.as_deref() == Some("app") {
-        return Err("app-only tokens (idtyp=app) cannot be exchanged on behalf of a user".into());
+        return Err(PeekError::AppOnly);
     }
     let scopes: Vec<String> = claims.scp.as_deref().unwrap_or_default().split_whitespace().map(str::to_owned).collect();
     if scopes.is_empty() {
-        return Err("no scp claim: only delegated (user) tokens can be exchanged".into());
+        return Err(PeekError::NoScope);
     }
     let calling_app = match version {
-        TokenVersion::V2 => claims.azp.as_deref().ok_or("v2 token without azp")?,
-        TokenVersion::V1 => claims.appid.as_deref().ok_or("v1 token without appid")?,
+        TokenVersion::V2 => claims.azp.as_deref().ok_or(PeekError::NoAzp)?,
+        TokenVersion::V1 => claims.appid.as_deref().ok_or(PeekError::NoAppId)?,
     }
     .to_ascii_lowercase();
-    let oid = claims.oid.ok_or("no oid claim")?.into_owned();
-    let exp = claims.exp.ok_or("no exp claim")?;
-    if (exp as i64) + leeway < now {
-        return Err("the token has expired".into());
+    let oid = claims.oid.ok_or(PeekError::NoOid)?.into_owned();
+    let exp = numeric_date(claims.exp.as_ref(), TimeClaim::Exp)?.ok_or(PeekError::NoExp)?;
+    let nbf = numeric_date(claims.nbf.as_ref(), TimeClaim::Nbf)?;
+    if exp.saturating_add(leeway) < now {
+        return Err(PeekError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| (nbf as i64) - leeway > now) {
-        return Err("the token is not valid yet (nbf)".into());
+    if nbf.is_some_and(|nbf| nbf.saturating_sub(leeway) > now) {
+        return Err(PeekError::NotYetValid);
     }
     Ok(Peeked { kid, version, tenant, audience, calling_app, oid, scopes, issuer: claims.iss.into_owned() })
+}
+
+/// A NumericDate claim as Entra writes it: a JSON integer within [`PLAUSIBLE_TIMES`]. `None` when
+/// absent (or `null`); anything else is [`PeekError::ImplausibleTime`].
+fn numeric_date(value: Option<&serde_json::Value>, claim: TimeClaim) -> Result<Option<i64>, PeekError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_i64().filter(|t| PLAUSIBLE_TIMES.contains(t)).map(Some).ok_or(PeekError::ImplausibleTime(claim))
+        }
+        Some(_) => Err(PeekError::ImplausibleTime(claim)),
+    }
+}
+
+/// At most 20 characters of an attacker-chosen string, for an error message.
+fn clip(s: &str) -> String {
+    s.chars().take(20).collect()
 }
 
 /// Verifies the signature with `key` and the issuer against the tenant's metadata (`expected_issuer`,
@@ -168,12 +277,13 @@ pub fn verify(
         .map_err(|e| format!("signature or time check failed: {e}"))
 }
 
-fn decode_base64url(part: &str) -> Result<Vec<u8>, String> {
-    URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|_| "not base64url".to_owned())
+fn decode_base64url(part: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()
 }
 
-fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("not the expected JSON ({e})"))
+fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], part: Part) -> Result<T, PeekError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| PeekError::NotJson { part, reason: e.to_string().chars().take(200).collect() })
 }
 
 pub fn is_guid(s: &str) -> bool {
@@ -212,82 +322,120 @@ mod tests {
         assert_eq!(p.scopes, vec!["access_as_user"]);
     }
 
+    fn with(claim: &str, value: serde_json::Value) -> String {
+        let mut c = v2();
+        c[claim] = value;
+        token(rs256(), c)
+    }
+
+    fn without(claim: &str) -> String {
+        let mut c = v2();
+        c.as_object_mut().unwrap().remove(claim);
+        token(rs256(), c)
+    }
+
     #[test]
     fn rejects_each_structural_problem() {
-        let cases: Vec<(String, &str)> = vec![
-            ("a.b".into(), "three dot-separated"),
-            (token(json!({"alg":"HS256","kid":"k"}), v2()), "alg \"HS256\""),
-            (token(json!({"alg":"none"}), v2()), "alg \"none\""),
-            (token(json!({"alg":"RS256"}), v2()), "no kid"),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c["ver"] = json!("3.0");
-                    c
-                }),
-                "ver \"3.0\"",
-            ),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c["tid"] = json!("contoso");
-                    c
-                }),
-                "tid is not a GUID",
-            ),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c["idtyp"] = json!("app");
-                    c
-                }),
-                "app-only",
-            ),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c.as_object_mut().unwrap().remove("scp");
-                    c
-                }),
-                "no scp",
-            ),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c.as_object_mut().unwrap().remove("azp");
-                    c
-                }),
-                "without azp",
-            ),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c["exp"] = json!(1000);
-                    c
-                }),
-                "expired",
-            ),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c["nbf"] = json!(1700);
-                    c
-                }),
-                "not valid yet",
-            ),
-            (
-                token(rs256(), {
-                    let mut c = v2();
-                    c["aud"] = json!(["a", "b"]);
-                    c
-                }),
-                "several",
-            ),
+        let cases: Vec<(String, PeekError)> = vec![
+            ("a.b".into(), PeekError::NotCompact),
+            ("a.b.c.d".into(), PeekError::NotCompact),
+            ("!!.e30.sig".into(), PeekError::NotBase64Url(Part::Header)),
+            (format!("{}.!!.sig", URL_SAFE_NO_PAD.encode(rs256().to_string())), PeekError::NotBase64Url(Part::Claims)),
+            (token(json!({"alg":"HS256","kid":"k"}), v2()), PeekError::Algorithm("HS256".into())),
+            (token(json!({"alg":"none"}), v2()), PeekError::Algorithm("none".into())),
+            (token(json!({"alg":"RS256"}), v2()), PeekError::NoKid),
+            (token(json!({"alg":"RS256","kid":""}), v2()), PeekError::NoKid),
+            (with("ver", json!("3.0")), PeekError::Version("3.0".into())),
+            (without("ver"), PeekError::NoVersion),
+            (without("tid"), PeekError::NoTenant),
+            (with("tid", json!("contoso")), PeekError::TenantNotGuid),
+            (with("idtyp", json!("app")), PeekError::AppOnly),
+            (without("scp"), PeekError::NoScope),
+            (with("scp", json!("  ")), PeekError::NoScope),
+            (without("azp"), PeekError::NoAzp),
+            (without("oid"), PeekError::NoOid),
+            (without("exp"), PeekError::NoExp),
+            (with("exp", json!(1000)), PeekError::Expired),
+            (with("nbf", json!(1700)), PeekError::NotYetValid),
+            (with("aud", json!(["a", "b"])), PeekError::SeveralAudiences),
         ];
         for (t, want) in cases {
-            let e = peek(&t, 1500, 60).unwrap_err();
-            assert!(e.contains(want), "{e} should contain {want}");
+            assert_eq!(peek(&t, 1500, 60).unwrap_err(), want);
         }
+        let mut v1 = v2();
+        v1["ver"] = json!("1.0");
+        assert_eq!(peek(&token(rs256(), v1), 1500, 60).unwrap_err(), PeekError::NoAppId);
+        assert!(matches!(
+            peek(&format!("{}.e30.sig", URL_SAFE_NO_PAD.encode("[1]")), 1500, 60),
+            Err(PeekError::NotJson { part: Part::Header, .. })
+        ));
+        assert!(matches!(
+            peek(&token(rs256(), json!({"ver":"2.0"})), 1500, 60),
+            Err(PeekError::NotJson { part: Part::Claims, .. })
+        ));
+    }
+
+    #[test]
+    fn the_leeway_applies_both_ways() {
+        assert!(peek(&with("exp", json!(1450)), 1500, 60).is_ok(), "expired 50 s ago, 60 s tolerated");
+        assert_eq!(peek(&with("exp", json!(1439)), 1500, 60).unwrap_err(), PeekError::Expired);
+        assert!(peek(&with("nbf", json!(1550)), 1500, 60).is_ok(), "valid in 50 s, 60 s tolerated");
+        assert_eq!(peek(&with("nbf", json!(1561)), 1500, 60).unwrap_err(), PeekError::NotYetValid);
+    }
+
+    /// Issue 16's first finding: `exp`/`nbf` were read as f64, cast to i64 (saturating) and the
+    /// leeway added or subtracted unchecked — `nbf: -1e308` panicked with "attempt to subtract with
+    /// overflow" and dropped the connection. Every such value is now an implausible time.
+    #[test]
+    fn hostile_times_are_implausible_not_arithmetic() {
+        let hostile = [
+            json!(1e308),
+            json!(-1e308),
+            json!(f64::MAX),
+            json!(f64::MIN),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(i64::MIN + 1),
+            json!(u64::MAX),
+            json!(-1),
+            json!(PLAUSIBLE_TIMES.end() + 1),
+            json!(1700000000.5),
+            json!(2000.0),
+            json!(1e-300),
+            json!("2000"),
+            json!("NaN"),
+            json!("inf"),
+            json!([2000]),
+            json!({"n": 2000}),
+            json!(true),
+        ];
+        for claim in [TimeClaim::Exp, TimeClaim::Nbf] {
+            for value in &hostile {
+                for (now, leeway) in [(1500, 60), (i64::MAX, i64::MAX), (i64::MIN, i64::MIN), (0, i64::MIN)] {
+                    assert_eq!(
+                        peek(&with(&claim.to_string(), value.clone()), now, leeway).unwrap_err(),
+                        PeekError::ImplausibleTime(claim),
+                        "{claim} = {value}"
+                    );
+                }
+            }
+        }
+        // NaN and Infinity are not JSON: the claims are refused as JSON, not as a time.
+        let nan =
+            format!("{}.{}.sig", URL_SAFE_NO_PAD.encode(rs256().to_string()), URL_SAFE_NO_PAD.encode(r#"{"exp":NaN}"#));
+        assert!(matches!(peek(&nan, 1500, 60), Err(PeekError::NotJson { part: Part::Claims, .. })));
+        // The bounds themselves are times, and no `now`/`leeway` makes the comparison overflow.
+        for (now, leeway) in [(i64::MAX, i64::MAX), (i64::MIN, i64::MAX), (i64::MAX, i64::MIN), (i64::MIN, i64::MIN)] {
+            let mut c = v2();
+            c["exp"] = json!(PLAUSIBLE_TIMES.end());
+            c["nbf"] = json!(PLAUSIBLE_TIMES.start());
+            let _ = peek(&token(rs256(), c), now, leeway);
+        }
+        let mut c = v2();
+        c["exp"] = json!(PLAUSIBLE_TIMES.end());
+        c["nbf"] = json!(PLAUSIBLE_TIMES.start());
+        assert!(peek(&token(rs256(), c), 1500, 60).is_ok());
+        assert!(peek(&with("nbf", serde_json::Value::Null), 1500, 60).is_ok(), "null is an absent nbf");
     }
 
     #[test]

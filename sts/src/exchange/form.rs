@@ -8,6 +8,10 @@
 //! escapes are found with `memchr` (SIMD) rather than byte by byte. Strictness:
 //! invalid UTF-8 is refused rather than silently replaced with U+FFFD, and a repeated parameter is
 //! named in the error (RFC 6749 §3.1: parameters "MUST NOT be included more than once").
+//!
+//! Every byte here is the caller's, so arithmetic is checked by lint: no index sum can overflow or
+//! run past the body (`split_at` on a position `memchr` found, `saturating_add` for the next start).
+#![deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 
 use std::borrow::Cow;
 
@@ -19,7 +23,10 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
     let mut form = TokenForm::default();
     for pair in pairs(body).filter(|p| !p.is_empty()) {
         let (name, value) = match memchr::memchr(b'=', pair) {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
+            Some(i) => {
+                let (name, value) = pair.split_at(i);
+                (name, value.strip_prefix(b"=").unwrap_or(value))
+            }
             None => (pair, &b""[..]),
         };
         let name = decode(name)?;
@@ -46,8 +53,8 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
 fn pairs(body: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut start = 0;
     memchr::memchr_iter(b'&', body).chain(std::iter::once(body.len())).map(move |end| {
-        let pair = &body[start..end];
-        start = end + 1;
+        let pair = body.get(start..end).unwrap_or_default();
+        start = end.saturating_add(1);
         pair
     })
 }

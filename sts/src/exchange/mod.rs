@@ -99,7 +99,8 @@ impl Exchanger {
         let req = form.check()?;
         let token = req.subject_token.expose();
         let leeway = i64::try_from(self.entra.leeway_secs).unwrap_or(60);
-        let peeked = validate::peek(token, unix_now(), leeway).map_err(ExchangeError::InvalidSubjectToken)?;
+        let peeked =
+            validate::peek(token, unix_now(), leeway).map_err(|e| ExchangeError::InvalidSubjectToken(e.to_string()))?;
         trail.tenant = Some(peeked.tenant.clone());
         trail.user_oid = Some(peeked.oid.clone());
         trail.broker = Some(peeked.calling_app.clone());

@@ -1,5 +1,8 @@
 //! The RFC 8693 token-exchange request as the broker sends it, parsed and checked before anything
 //! else happens. Pure: no I/O, so every rule is unit-tested.
+//!
+//! Every field is the caller's: sizes are compared, never computed with, and the lint keeps it so.
+#![deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 
 use super::error::ExchangeError;
 use crate::certs::Secret;

@@ -17,7 +17,6 @@ use axum::http::header;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::state::AppState;
 
@@ -34,12 +33,14 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::openapi))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        // Enforced where a body is read (`/token`), so an oversized body is refused with an OAuth
+        // JSON 413 like every other error, not tower-http's plain-text one.
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
             shape::Limits { max_header_bytes: state.config.server.max_header_bytes, max_body_bytes: max_body },
             shape::middleware,
         ))
-        .layer(middleware::from_fn(correlation::middleware))
+        .layer(middleware::from_fn_with_state(std::sync::Arc::clone(&state.metrics), correlation::middleware))
         .with_state(state)
 }
 

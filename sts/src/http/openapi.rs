@@ -49,8 +49,14 @@ pub fn document() -> Value {
                     "400": { "description": "Invalid request, grant, scope or target", "content": err_ref },
                     "401": { "description": "insufficient_claims: re-authenticate with the claims challenge (also in WWW-Authenticate)", "content": err_ref },
                     "403": { "description": "consent_required (with consent_url), unauthorized_client or access_denied", "content": err_ref },
+                    "405": { "description": "Not POST (Allow: POST)", "content": err_ref },
+                    "408": { "description": "The body did not arrive within server.body_read_timeout_secs", "content": err_ref },
+                    "413": { "description": "The body exceeds server.max_body_bytes", "content": err_ref },
+                    "415": { "description": "The body is not application/x-www-form-urlencoded", "content": err_ref },
+                    "431": { "description": "The headers exceed server.max_header_bytes", "content": err_ref },
+                    "500": { "description": "The token service failed (see its log with the correlation id)", "content": err_ref },
                     "502": { "description": "Entra unreachable", "content": err_ref },
-                    "503": { "description": "Entra throttled or failing (Retry-After)", "content": err_ref }
+                    "503": { "description": "Entra throttled, failing or not answering within the deadline (Retry-After)", "content": err_ref }
                 } } },
             "/broker/config": { "get": { "summary": "Configuration for the browser broker", "responses": { "200": { "description": "Broker app, authority, workloads" } } } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
