@@ -54,7 +54,7 @@ async fn a_pending_operator_migration_stays_pending_after_check_and_show() {
 
     let check = sts(&db, dir.path(), &["registry", "check"]);
     assert!(!check.status.success(), "check passes while a migration is pending:\n{}", all(&check));
-    assert!(stdout(&check).contains("pending operator 20261201000000 note_for_review"), "{}", all(&check));
+    assert!(stdout(&check).contains("pending operator 20261201000000 note for review"), "{}", all(&check));
 
     let show = sts(&db, dir.path(), &["registry", "show"]);
     assert!(show.status.success(), "{}", all(&show));

@@ -71,7 +71,8 @@ fn compose_service(host_env: &HashMap<String, String>) -> Service {
                     let host = parts.next()?;
                     let container = parts.next()?;
                     // Bind mounts only (`./x:/y`); named volumes have no host path.
-                    host.starts_with('.').then(|| (repo().join(host), container.to_owned()))
+                    let relative = host.strip_prefix("./")?;
+                    Some((repo().join(relative), container.to_owned()))
                 })
                 .collect()
         })
@@ -233,6 +234,7 @@ impl Drop for Server {
 
 #[tokio::test]
 async fn the_compose_environment_checks_and_serves_against_postgres() {
+    sts::app::install_crypto_provider(); // for this test's own HTTP client
     let db = TestDb::postgres().await;
     let port = free_loopback_port();
     let c = container(&db, &format!("127.0.0.1:{port}"));
@@ -295,6 +297,23 @@ fn compose_secrets_live_outside_the_configuration_namespace_and_the_files_agree(
     }
     for (host, container) in &service.volumes {
         assert!(host.exists(), "{} (mounted at {container}) is missing from the repository", host.display());
+    }
+    // A compose variable overrides the file's key even when empty, so the file must not set it.
+    let file: toml::Table = toml::from_str(&deploy).unwrap();
+    for name in service.environment.keys().filter_map(|k| k.strip_prefix("TESSERA_")) {
+        let path: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
+        let mut value = Some(&file);
+        for (i, key) in path.iter().enumerate() {
+            let found = value.and_then(|t| t.get(key));
+            if i + 1 == path.len() {
+                assert!(
+                    found.is_none(),
+                    "deploy/tessera.toml sets `{}`, which compose's TESSERA_{name} overrides",
+                    path.join(".")
+                );
+            }
+            value = found.and_then(toml::Value::as_table);
+        }
     }
 }
 
