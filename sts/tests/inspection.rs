@@ -108,3 +108,20 @@ async fn a_broken_operator_folder_is_reported_not_raised() {
     assert!(out.contains("registry check:"), "the check ran to its summary: {}", all(&check));
     db.cleanup().await;
 }
+
+#[test]
+fn a_missing_sqlite_registry_is_reported_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registry.db");
+    for command in ["check", "show"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sts"))
+            .env_clear()
+            .env("TESSERA_REGISTRY__SQLITE_PATH", &file)
+            .args(["registry", command])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{}", all(&out));
+        assert!(stdout(&out).contains("no registry database"), "{}", all(&out));
+        assert!(!file.exists(), "`registry {command}` created the SQLite file");
+    }
+}

@@ -16,6 +16,11 @@ use crate::certs::Certificate;
 use crate::config::Config;
 
 pub async fn run(config: &Config, command: RegistryCommand) -> anyhow::Result<ExitCode> {
+    // Opening a SQLite registry creates the file when it is missing: not for an inspection.
+    if let Some(path) = missing_sqlite_file(config) {
+        println!("registry: there is no registry database at {} (nothing was created)", path.display());
+        return Ok(ExitCode::FAILURE);
+    }
     let store = app::open_store(config).await?;
     let status = store.migration_status(config.registry.operator_migrations_dir.as_deref()).await?;
     let migrations = describe_migrations(&status);
@@ -60,6 +65,22 @@ pub async fn run(config: &Config, command: RegistryCommand) -> anyhow::Result<Ex
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// The SQLite file the configuration names, when it does not exist.
+fn missing_sqlite_file(config: &Config) -> Option<std::path::PathBuf> {
+    let path = match config.registry.database_url.as_deref() {
+        None => config.registry.sqlite_path.clone(),
+        Some(url) => {
+            let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+            let file = rest.split('?').next().unwrap_or_default();
+            if file.is_empty() || file == ":memory:" {
+                return None;
+            }
+            std::path::PathBuf::from(file)
+        }
+    };
+    (!path.exists()).then_some(path)
 }
 
 /// The migration lines both commands print: empty when everything is applied.
