@@ -2,7 +2,8 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p sts --no-default-features && strip target/release/sts
+# A plain build: `sts demo` (the entra-emulator, which mints tokens for anyone) is an opt-in feature.
+RUN cargo build --release --locked -p sts && strip target/release/sts
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \

@@ -30,7 +30,8 @@ build_flags=(--release)
 for arg in "$@"; do
   if [ "$arg" = "--smoke" ]; then profile=debug; build_flags=(); fi
 done
-cargo build "${build_flags[@]}" --locked -p sts -p tessera-bench
+# `sts demo` is opt-in (the deployable build has no emulator): the benchmark needs it.
+cargo build "${build_flags[@]}" --locked -p sts -p tessera-bench --features sts/demo
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
 exec "$target_dir/$profile/tessera-bench" run \

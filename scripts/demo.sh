@@ -2,7 +2,7 @@
 # The one command to run Tessera (the README's run command): builds the browser broker bundle when
 # it is missing or older than its sources, then starts `sts demo` (emulator, demo registry,
 # development certificate, STS and demo page, all on embedded defaults). Extra arguments go to
-# `sts demo` (see `cargo run -p sts -- demo --help`).
+# `sts demo` (see `cargo run -p sts --features demo -- demo --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,4 +10,4 @@ if [ ! -f dist/tessera-broker.js ] || [ -n "$(find broker-wasm Cargo.lock -newer
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
   bash scripts/build-broker.sh
 fi
-exec cargo run -q -p sts -- demo "$@"
+exec cargo run -q -p sts --features demo -- demo "$@"

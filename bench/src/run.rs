@@ -22,7 +22,7 @@ pub struct RunArgs {
     /// Tiny durations and sizes: checks that everything works (CI), numbers are not meaningful.
     #[arg(long)]
     pub smoke: bool,
-    /// The release `sts` binary (built with the default `demo` feature).
+    /// The release `sts` binary (built with `--features sts/demo`, as bench/run.sh does).
     #[arg(long, default_value = "target/release/sts")]
     pub sts_bin: PathBuf,
     /// The peer (`npm ci` done).

@@ -78,6 +78,58 @@ pub enum Problem {
 
     #[error("App ID URI {uri} belongs to app {app_id}, which has no row in app_registrations")]
     AppIdUriForUnknownApp { app_id: String, uri: String },
+
+    #[error(
+        "certificate {thumbprint_sha256} ({source_name}) is configured for client app {client_app_id} but \
+         the registry does not reference it, so the STS never signs with it (add a client_certificates \
+         row, or remove it from the configuration)"
+    )]
+    CertificateNotReferenced { client_app_id: String, thumbprint_sha256: String, source_name: String },
+
+    #[error(
+        "client_certificates references certificate {thumbprint_sha256} for client app {client_app_id}, \
+         but the configuration has no such certificate"
+    )]
+    CertificateNotConfigured { client_app_id: String, thumbprint_sha256: String },
+}
+
+/// One certificate in the STS configuration, by its public facts (for [`check_certificates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfiguredCertificate {
+    pub client_app_id: String,
+    /// Lower-case hex SHA-256 of the DER certificate.
+    pub thumbprint_sha256: String,
+    /// Where it is configured (a file name), to say which one is meant.
+    pub source_name: String,
+}
+
+/// The configuration against the registry's certificate references: configured certificates the
+/// registry does not reference (never used: the registry decides which certificates the STS may
+/// sign with) and references no configured certificate answers. Ids and thumbprints compare
+/// without regard to case. Sorted; empty when the two agree.
+pub fn check_certificates(snapshot: &Snapshot, configured: &[ConfiguredCertificate]) -> Vec<Problem> {
+    let key = |app: &str, thumbprint: &str| (app.trim().to_ascii_lowercase(), thumbprint.to_ascii_lowercase());
+    let configured_keys: HashSet<(String, String)> =
+        configured.iter().map(|c| key(&c.client_app_id, &c.thumbprint_sha256)).collect();
+    let referenced: HashSet<(String, String)> =
+        snapshot.rows().certificates.iter().map(|c| key(&c.client_app_id, &c.thumbprint_sha256)).collect();
+    let mut problems = BTreeSet::new();
+    for c in configured {
+        let (client_app_id, thumbprint_sha256) = key(&c.client_app_id, &c.thumbprint_sha256);
+        if !referenced.contains(&(client_app_id.clone(), thumbprint_sha256.clone())) {
+            problems.insert(Problem::CertificateNotReferenced {
+                client_app_id,
+                thumbprint_sha256,
+                source_name: c.source_name.clone(),
+            });
+        }
+    }
+    for (client_app_id, thumbprint_sha256) in referenced {
+        if !configured_keys.contains(&(client_app_id.clone(), thumbprint_sha256.clone())) {
+            problems.insert(Problem::CertificateNotConfigured { client_app_id, thumbprint_sha256 });
+        }
+    }
+    problems.into_iter().collect()
 }
 
 /// Every contradiction in the snapshot, sorted; empty when the registry is consistent.

@@ -31,7 +31,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use check::{Problem, check};
+pub use check::{ConfiguredCertificate, Problem, check, check_certificates};
 pub use decision::{ConsentRequest, Denial, Grant, Target, admin_consent_url, decide};
 pub use matrix::render_matrix;
 pub use model::{
@@ -39,4 +39,6 @@ pub use model::{
     UnknownValue, WorkloadBroker, WorkloadRow,
 };
 pub use snapshot::{Backend, Snapshot, Workload};
-pub use store::{AppliedMigration, AuditRecord, MigrationOrigin, MigrationReport, Store, StoreError};
+pub use store::{
+    AppliedMigration, AuditRecord, MigrationOrigin, MigrationRef, MigrationReport, MigrationStatus, Store, StoreError,
+};

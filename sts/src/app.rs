@@ -76,6 +76,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     let metrics = Arc::new(Metrics::new());
     let credentials = Arc::new(CredentialSet::load(&config.credentials).context("loading client certificates")?);
+    let watched = Arc::clone(&registry);
+    credentials.follow_registry(move || watched.snapshot(), metrics.certificates_unreferenced.clone());
     for c in credentials.expiry_report(crate::clock::unix_now()) {
         metrics
             .certificate_days_left

@@ -13,6 +13,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod env;
+
 /// Environment variable naming the TOML file (kept out of the key space on purpose).
 pub const CONFIG_FILE_ENV: &str = "TESSERA_CONFIG";
 
@@ -236,8 +238,15 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("TESSERA_").split("__").ignore(&["config"]));
-        let config: Config = figment.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        figment = figment.merge(Env::prefixed(env::PREFIX).split(env::SEPARATOR).ignore(&["config"]));
+        let config: Config = figment.extract().map_err(|e| {
+            // A bad variable is named as the operator wrote it (figment names only the key path).
+            let vars: Vec<_> = std::env::vars_os().collect();
+            match env::explain(&e, &vars) {
+                Some(message) => ConfigError::Invalid(message),
+                None => ConfigError::Figment(Box::new(e)),
+            }
+        })?;
         config.validate()?;
         Ok(config)
     }

@@ -26,6 +26,8 @@ pub struct Metrics {
     pub certificate_days_left: Family<Labels, Gauge>,
     /// Certificates Entra rejected (rotation fallbacks).
     pub certificate_rejections: Family<Labels, Counter>,
+    /// Configured certificates the registry does not reference (never used for signing).
+    pub certificates_unreferenced: Gauge,
     /// Audit records that could not be written to the database (they went to the log instead).
     pub audit_not_persisted: Counter,
     /// New connections that found every connection slot taken (`server.max_connections`).
@@ -54,6 +56,7 @@ impl Metrics {
             key_refreshes: Family::default(),
             certificate_days_left: Family::default(),
             certificate_rejections: Family::default(),
+            certificates_unreferenced: Gauge::default(),
             audit_not_persisted: Counter::default(),
             connections_at_limit: Counter::default(),
             upstream_errors: Family::default(),
@@ -74,6 +77,11 @@ impl Metrics {
             "certificate_rejections",
             "Client certificates rejected by Entra",
             m.certificate_rejections.clone(),
+        );
+        registry.register(
+            "certificates_unreferenced",
+            "Configured client certificates with no client_certificates row in the registry (not used)",
+            m.certificates_unreferenced.clone(),
         );
         registry.register(
             "audit_not_persisted",

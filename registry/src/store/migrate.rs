@@ -7,7 +7,7 @@
 //! `sqlx migrate run --ignore-missing` on each folder does exactly the same (see
 //! `migrations/README.md`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -71,7 +71,120 @@ impl fmt::Display for MigrationReport {
     }
 }
 
+/// A migration as inspection reports it (not applied, or applied from a different file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationRef {
+    pub version: i64,
+    pub description: String,
+    pub origin: MigrationOrigin,
+}
+
+impl fmt::Display for MigrationRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.origin, self.version, self.description)
+    }
+}
+
+/// What [`Store::migration_status`] found, read without writing anything.
+#[derive(Debug, Default)]
+pub struct MigrationStatus {
+    /// Whether Tessera's schema is there at all (its first table exists).
+    pub schema_present: bool,
+    /// Not applied yet, schema first, each in version order.
+    pub pending: Vec<MigrationRef>,
+    /// Applied, but the file differs from what was applied: `migrate` would refuse to go on.
+    pub modified: Vec<MigrationRef>,
+    /// Versions that started and failed (sqlx's "dirty" migrations): `migrate` refuses them too.
+    pub failed: Vec<i64>,
+    /// Why the operator folder cannot be used: unreadable, a file sqlx cannot read as a
+    /// migration, or a version reserved for the schema. Its migrations are then not listed.
+    pub operator_error: Option<StoreError>,
+}
+
+impl MigrationStatus {
+    /// Nothing to apply and nothing in the way: what `sts migrate` would leave unchanged.
+    pub fn is_up_to_date(&self) -> bool {
+        self.schema_present
+            && self.pending.is_empty()
+            && self.modified.is_empty()
+            && self.failed.is_empty()
+            && self.operator_error.is_none()
+    }
+}
+
 impl Store {
+    /// Compares the applied migrations with Tessera's schema and the operator's folder, without
+    /// applying anything or creating a table: for `sts registry check|show`, which inspect and must
+    /// never change the database. A folder that cannot be read is reported in the status, not as
+    /// an error, so the rest can still be inspected.
+    pub async fn migration_status(&self, operator_dir: Option<&Path>) -> Result<MigrationStatus, StoreError> {
+        let mut status = MigrationStatus::default();
+        let operator = match operator_dir {
+            None => None,
+            Some(dir) => match operator_migrator(dir).await {
+                Ok(m) => match reject_reserved_versions(&m) {
+                    Ok(()) => Some(m),
+                    Err(e) => {
+                        status.operator_error = Some(e);
+                        None
+                    }
+                },
+                Err(e) => {
+                    status.operator_error = Some(e);
+                    None
+                }
+            },
+        };
+        let applied = self.read_applied().await?;
+        status.schema_present = self.schema_present().await?;
+        let runs = std::iter::once((schema_migrator(), MigrationOrigin::Schema))
+            .chain(operator.map(|m| (m, MigrationOrigin::Operator)));
+        for (migrator, origin) in runs {
+            for m in migrator.iter().filter(|m| !m.migration_type.is_down_migration()) {
+                let this = || MigrationRef { version: m.version, description: m.description.to_string(), origin };
+                match applied.get(&m.version) {
+                    None => status.pending.push(this()),
+                    Some((_, false)) => {}
+                    Some((checksum, true)) if checksum.as_slice() != m.checksum.as_ref() => {
+                        status.modified.push(this())
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        status.failed = applied.iter().filter(|(_, (_, ok))| !ok).map(|(&v, _)| v).collect();
+        status.failed.sort_unstable();
+        Ok(status)
+    }
+
+    /// `_sqlx_migrations` as version → (checksum, success); empty when the table does not exist
+    /// (it is not created here, unlike sqlx's own listing).
+    async fn read_applied(&self) -> Result<HashMap<i64, (Vec<u8>, bool)>, StoreError> {
+        const SQL: &str = "SELECT version, checksum, success FROM _sqlx_migrations";
+        let present: i64 = match &self.pool {
+            super::Pool::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+            super::Pool::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        if present == 0 {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(i64, Vec<u8>, bool)> = with_pool!(self, pool => sqlx::query_as(SQL).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(version, checksum, ok)| (version, (checksum, ok))).collect())
+    }
+
     /// Applies Tessera's schema migrations, then the operator's migrations in `operator_dir`
     /// (only its top-level `<version>_<description>.sql` files, as sqlx reads a folder).
     /// Idempotent; an applied migration whose file changed is an error, never re-applied.

@@ -19,7 +19,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::AuditRecord;
-pub use migrate::{AppliedMigration, FIRST_OPERATOR_VERSION, MigrationOrigin, MigrationReport, schema_migrator};
+pub use migrate::{
+    AppliedMigration, FIRST_OPERATOR_VERSION, MigrationOrigin, MigrationRef, MigrationReport, MigrationStatus,
+    schema_migrator,
+};
 
 /// Runs the same code against whichever pool the store holds. The body is compiled once per
 /// database, so `sqlx::query` infers the right database type in each arm.

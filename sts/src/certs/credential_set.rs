@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
+use super::references::References;
 use super::{CertError, Certificate, to_hex};
 use crate::clock::unix_now;
 use crate::config::CredentialConfig;
@@ -29,6 +30,11 @@ struct Slot {
     bad_until: AtomicI64,
     /// How often Entra rejected it (for the metrics).
     rejections: AtomicU64,
+    /// Lower-case hex SHA-256, as `client_certificates.thumbprint_sha256` holds it.
+    sha256_hex: String,
+    /// Whether the registry references it for this client app; unreferenced ones are never
+    /// candidates. True until the set follows a registry (see [`CredentialSet::follow_registry`]).
+    referenced: AtomicBool,
 }
 
 /// All configured certificates, per client app (lower-case GUID). Shared behind an `Arc`; the
@@ -36,6 +42,8 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct CredentialSet {
     apps: BTreeMap<String, Vec<Slot>>,
+    /// The registry whose `client_certificates` rows decide which of these may sign.
+    references: References,
 }
 
 /// A certificate's expiry, for metrics, readiness and logs (public facts only).
@@ -92,22 +100,27 @@ impl CredentialSet {
             }
             log_loaded(&app, &cert, now);
             slots.push(Slot {
+                sha256_hex: cert.sha256_hex(),
                 cert: Arc::new(cert),
                 bad_until: AtomicI64::new(NOT_MARKED),
                 rejections: AtomicU64::new(0),
+                referenced: AtomicBool::new(true),
             });
         }
-        Self { apps }
+        Self { apps, references: References::default() }
     }
 
-    /// The certificates to try for `client_app_id`, in order: currently valid ones only, newest
-    /// (`notBefore`) first, the ones Entra recently rejected after the others. Cheap: called on
-    /// every OBO cache miss (a handful of atomic loads and a sort of a few items).
+    /// The certificates to try for `client_app_id`, in order: currently valid ones the registry
+    /// references only, newest (`notBefore`) first, the ones Entra recently rejected after the
+    /// others. Cheap: called on every OBO cache miss (a pointer comparison with the snapshot the
+    /// references were computed from, a handful of atomic loads and a sort of a few items).
     pub fn candidates(&self, client_app_id: &str, now: i64) -> Vec<Arc<Certificate>> {
+        self.references.sync(self);
         let Some(slots) = self.apps.get(normalise_app_id(client_app_id).as_ref()) else {
             return Vec::new();
         };
-        let inputs: Vec<RankInput> = slots
+        let usable: Vec<&Slot> = slots.iter().filter(|s| s.referenced.load(Ordering::Relaxed)).collect();
+        let inputs: Vec<RankInput> = usable
             .iter()
             .map(|s| RankInput {
                 not_before: s.cert.not_before(),
@@ -115,7 +128,64 @@ impl CredentialSet {
                 bad_until: s.bad_until.load(Ordering::Relaxed),
             })
             .collect();
-        rank(&inputs, now).into_iter().map(|i| Arc::clone(&slots[i].cert)).collect()
+        rank(&inputs, now).into_iter().map(|i| Arc::clone(&usable[i].cert)).collect()
+    }
+
+    /// From now on, sign only with the certificates `snapshot()` references for their client app
+    /// (table `client_certificates`): the registry decides which certificates the STS may use.
+    /// `snapshot` is called on every [`candidates`](Self::candidates); the references are
+    /// recomputed only when it returns a different snapshot, and each certificate that is
+    /// configured but not referenced is logged once at warn level when that is first seen, and
+    /// counted in `unreferenced` (set to how many there are). The first computation happens here.
+    pub fn follow_registry(
+        &self,
+        snapshot: impl Fn() -> Arc<registry::Snapshot> + Send + Sync + 'static,
+        unreferenced: prometheus_client::metrics::gauge::Gauge,
+    ) {
+        self.references.bind(Box::new(snapshot), unreferenced);
+        self.references.sync(self);
+    }
+
+    /// The configured certificates the registry does not reference, as (client app, SHA-256 hex),
+    /// as of the last snapshot seen. Empty while the set follows no registry.
+    pub fn unreferenced(&self) -> Vec<(String, String)> {
+        self.references.sync(self);
+        self.apps
+            .iter()
+            .flat_map(|(app, slots)| {
+                slots
+                    .iter()
+                    .filter(|s| !s.referenced.load(Ordering::Relaxed))
+                    .map(move |s| (app.clone(), s.sha256_hex.clone()))
+            })
+            .collect()
+    }
+
+    /// Sets each certificate's `referenced` flag from `snapshot`, logging the changes; returns how
+    /// many are not referenced. Called by [`References::sync`] under its lock.
+    pub(super) fn apply_references(&self, snapshot: &registry::Snapshot) -> i64 {
+        let mut unreferenced = 0;
+        for (app, slots) in &self.apps {
+            let rows = snapshot.certificates(app);
+            for slot in slots {
+                // The schema keeps thumbprints lower-case hex; compare without case all the same.
+                let referenced = rows.iter().any(|r| r.thumbprint_sha256.eq_ignore_ascii_case(&slot.sha256_hex));
+                let was = slot.referenced.swap(referenced, Ordering::Relaxed);
+                let (sha256, subject) = (&slot.sha256_hex, slot.cert.subject());
+                if !referenced {
+                    unreferenced += 1;
+                    if was {
+                        tracing::warn!(client_app = %app, %sha256, %subject,
+                            "client certificate is configured but the registry does not reference it \
+                             (no client_certificates row for this client app); it will not be used");
+                    }
+                } else if !was {
+                    tracing::info!(client_app = %app, %sha256, %subject,
+                        "client certificate is now referenced by the registry; it will be used");
+                }
+            }
+        }
+        unreferenced
     }
 
     /// Entra rejected this certificate (one of the codes of [`super::is_invalid_client_code`]):

@@ -7,7 +7,9 @@
 //! - [`Certificate`] (`certificate.rs`): a certificate *with* its RSA private key, loaded from a
 //!   PFX or from PEM files; the signing key is prepared once, at load.
 //! - [`CredentialSet`] (`credential_set.rs`): every configured certificate per client app, with the
-//!   rotation state: newest valid first, the ones Entra rejected behind the others.
+//!   rotation state: newest valid first, the ones Entra rejected behind the others. Only the
+//!   certificates the registry references for their client app (`client_certificates`) are ever
+//!   candidates (`references.rs`).
 //! - [`generate_self_signed`] (`generate.rs`): a new self-signed certificate + key (PEM, PFX), for
 //!   `sts cert new`, the demo and tests.
 //!
@@ -18,6 +20,7 @@ mod certificate;
 mod credential_set;
 mod generate;
 mod info;
+mod references;
 
 pub use certificate::Certificate;
 pub use credential_set::{BAD_MARK_SECS, CertExpiry, CredentialSet, EXPIRY_WARNING_DAYS};

@@ -53,9 +53,11 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
-    /// Print the consent matrix: workloads × brokers × backends × tenants.
+    /// Print the consent matrix: workloads × brokers × backends × tenants. Never migrates; lists
+    /// the migrations not applied yet on stderr.
     Show,
-    /// Find contradictions; exits non-zero when there are any.
+    /// Find contradictions, certificates configured but not referenced (and the reverse), and
+    /// pending migrations; exits non-zero when there are any. Never migrates.
     Check,
 }
 

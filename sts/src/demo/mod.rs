@@ -170,7 +170,7 @@ fn ensure_certificate(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 /// The operator migrations of the demo: the demo workload, and the reference to this machine's
 /// certificate (written once, like any applied migration never edited afterwards).
 fn ensure_registry_migrations(dir: &Path, cert_pem: &str) -> anyhow::Result<PathBuf> {
-    let migrations = dir.join("registry-migrations");
+    let migrations = dir.join("operator-migrations");
     std::fs::create_dir_all(&migrations)?;
     let workload = migrations.join("20260101000000_demo_registry.sql");
     if !workload.exists() {

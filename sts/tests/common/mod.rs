@@ -42,6 +42,8 @@ pub struct Options {
     pub configure: fn(&mut Config),
     /// Last word on the emulator's configuration.
     pub emulator: fn(&mut entra_emulator::EmulatorConfig),
+    /// Certificates (by index) configured in the STS but given no `client_certificates` row.
+    pub unreferenced_certificates: Vec<usize>,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             https: false,
             configure: |_| {},
             emulator: |_| {},
+            unreferenced_certificates: Vec::new(),
         }
     }
 }
@@ -98,6 +101,16 @@ impl Harness {
         let db = TestDb::postgres().await;
         db.store().migrate(None).await.unwrap();
         db.store().migrate_demo().await.unwrap();
+        // The STS signs only with certificates the registry references: register the generated
+        // ones, as an operator's migration would (the demo registry's own row is a placeholder).
+        for (i, c) in certs.iter().enumerate().filter(|(i, _)| !options.unreferenced_certificates.contains(i)) {
+            let sql = format!(
+                "INSERT INTO client_certificates (client_app_id, thumbprint_sha256, description, added_at) \
+                 VALUES ('{CLIENT}', '{}', 'test certificate {i}', '2026-01-01T00:00:00Z')",
+                c.info().sha256_hex()
+            );
+            db.store().execute_script(&sql).await.unwrap();
+        }
 
         let dir = tempfile::tempdir().unwrap();
         let mut credentials = Vec::new();
