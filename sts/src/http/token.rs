@@ -35,7 +35,7 @@ pub async fn token(
             "the body must be application/x-www-form-urlencoded (Content-Type header)".into(),
         ));
         *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return response;
+        return unread_body(response);
     }
     // One deadline for the whole body: hyper times the headers, nothing times a body that trickles
     // in a byte at a time (tower-http's body timeout restarts at every frame).
@@ -51,7 +51,7 @@ pub async fn token(
             };
             let mut response = refuse(ExchangeError::InvalidRequest(description));
             *response.status_mut() = status;
-            return response;
+            return unread_body(response);
         }
         Err(_elapsed) => {
             let mut response = refuse(ExchangeError::InvalidRequest(format!(
@@ -59,8 +59,7 @@ pub async fn token(
                 limit.as_secs()
             )));
             *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return response;
+            return unread_body(response);
         }
     };
     let form = match parse_form(&body) {
@@ -87,6 +86,14 @@ pub async fn token(
         }
         Err(error) => refuse(error),
     }
+}
+
+/// An answer given before the whole body was read: hyper will close the connection after it (the
+/// rest of the body is still on the wire), so say so — a client that reused the connection for
+/// its next request would otherwise see it closed without an answer.
+fn unread_body(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// `application/x-www-form-urlencoded`, with or without parameters such as `charset`.
