@@ -174,6 +174,15 @@ impl CredentialSet {
     pub fn rejections_total(&self) -> u64 {
         self.apps.values().flatten().map(|s| s.rejections.load(Ordering::Relaxed)).sum()
     }
+
+    /// For readiness: how many of the app's certificates are valid at `now`, and how many of
+    /// those Entra rejected within the last [`BAD_MARK_SECS`]. All of them rejected means the app
+    /// cannot get a new token until one is fixed.
+    pub fn rejection_state(&self, client_app_id: &str, now: i64) -> (usize, usize) {
+        let Some(slots) = self.apps.get(normalise_app_id(client_app_id).as_ref()) else { return (0, 0) };
+        let valid = slots.iter().filter(|s| s.cert.not_before() <= now && now <= s.cert.not_after());
+        valid.fold((0, 0), |(n, bad), s| (n + 1, bad + usize::from(now < s.bad_until.load(Ordering::Relaxed))))
+    }
 }
 
 /// Entra ids are handled lower-case (the configuration and the tokens may differ in case).

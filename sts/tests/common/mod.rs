@@ -16,6 +16,8 @@ use sts::config::{Config, CredentialConfig};
 use sts::demo::directory;
 use sts::state::AppState;
 
+pub mod private_pg;
+
 pub const TENANT: &str = demo::TENANT_ID;
 pub const OTHER_TENANT: &str = demo::OTHER_TENANT_ID;
 pub const BROKER: &str = demo::BROKER_APP_ID;
@@ -35,6 +37,9 @@ pub struct Options {
     pub upstream_retries: u32,
     /// Authority override (e.g. a closed port to test network failures).
     pub authority: Option<String>,
+    /// PostgreSQL server for the test database (e.g. a [`private_pg::PrivatePg`] the test stops
+    /// and starts); the shared one when `None`.
+    pub pg_admin_url: Option<String>,
 }
 
 impl Default for Options {
@@ -45,6 +50,7 @@ impl Default for Options {
             cache_expiry_margin_secs: 300,
             upstream_retries: 2,
             authority: None,
+            pg_admin_url: None,
         }
     }
 }
@@ -83,7 +89,10 @@ impl Harness {
         );
         let emulator = Emulator::start(config).await.unwrap();
 
-        let db = TestDb::postgres().await;
+        let db = match &options.pg_admin_url {
+            Some(url) => TestDb::postgres_at(url).await,
+            None => TestDb::postgres().await,
+        };
         db.store().migrate(None).await.unwrap();
         db.store().migrate_demo().await.unwrap();
 
@@ -111,6 +120,7 @@ impl Harness {
         config.cache.expiry_margin_secs = options.cache_expiry_margin_secs;
         config.server.cors_origins = vec!["https://*.crm4.dynamics.com".into()];
         config.credentials = credentials;
+        config.audit.spool_dir = dir.path().join("audit-spool");
 
         let state = sts::app::build_state(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
