@@ -185,3 +185,35 @@ async fn shutdown_during_an_outage_spools_and_the_next_process_replays_once() {
     assert_eq!(sum_hits(db.url()).await, 7);
     sink.close().await;
 }
+
+#[tokio::test]
+async fn a_hung_database_times_out_into_the_spool_instead_of_stalling_the_writer() {
+    let pg = PrivatePg::start();
+    let db = TestDb::postgres_at(&pg.admin_url()).await;
+    db.store().migrate(None).await.unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    let config = AuditConfig { spool_dir: spool_dir.path().to_owned(), db_timeout_ms: 500, ..AuditConfig::default() };
+    let metrics = Arc::new(Metrics::new());
+    let sink = AuditSink::spawn(db.store().clone(), Arc::clone(&metrics), &config).unwrap();
+    sink.record(record(1));
+    assert!(sink.flush().await);
+
+    let frozen = pg.freeze();
+    let started = std::time::Instant::now();
+    sink.record(record(4));
+    let flushed_while_frozen = tokio::time::timeout(Duration::from_secs(15), sink.flush()).await;
+    assert_eq!(
+        flushed_while_frozen.ok(),
+        Some(false),
+        "a frozen database takes nothing, and does not stall the writer"
+    );
+    let took = started.elapsed();
+    assert_eq!(metrics.audit_spooled.get(), 4, "the timed-out batch is in the spool");
+    // One 0.5 s write timeout and one 2 s probe: far below the pool's 10 s acquire timeout.
+    assert!(took < Duration::from_secs(8), "the writer was stalled for {took:?}");
+    drop(frozen);
+
+    flushed(&sink).await;
+    assert_eq!(sum_hits(db.url()).await, 5);
+    sink.close().await;
+}

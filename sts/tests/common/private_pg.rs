@@ -60,6 +60,26 @@ impl PrivatePg {
         run(&mut start, "pg_ctl start");
     }
 
+    /// Freezes the server (SIGSTOP to the postmaster and its children, by process id): a hung
+    /// database that accepts connections and never answers. Thawed when the guard is dropped —
+    /// also when the test fails while frozen, so that cleanup never waits on a frozen server.
+    pub fn freeze(&self) -> Frozen<'_> {
+        self.signal("-STOP");
+        Frozen(self)
+    }
+
+    fn postmaster(&self) -> Option<u32> {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).ok()?;
+        pid_file.lines().next()?.trim().parse().ok()
+    }
+
+    fn signal(&self, signal: &str) {
+        let Some(postmaster) = self.postmaster() else { return };
+        let mut pids = vec![postmaster];
+        pids.extend(children(postmaster));
+        let _ = Command::new("kill").arg(signal).args(pids.iter().map(u32::to_string)).output();
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -76,11 +96,25 @@ impl PrivatePg {
     }
 }
 
+/// A frozen server; thaws it when dropped.
+pub struct Frozen<'a>(&'a PrivatePg);
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        self.0.signal("-CONT");
+    }
+}
+
 impl Drop for PrivatePg {
     fn drop(&mut self) {
+        self.signal("-CONT"); // a frozen server would not stop
         let mut stop = self.command("pg_ctl");
-        stop.arg("-D").arg(self.data()).args(["-m", "immediate", "stop"]);
+        stop.arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "-t", "10", "stop"]);
         let _ = stop.output();
+        // Never leave a server behind its deleted directory.
+        if let Some(pid) = self.postmaster() {
+            let _ = Command::new("kill").arg("-QUIT").arg(pid.to_string()).output();
+        }
     }
 }
 
@@ -111,6 +145,21 @@ fn find_bindir() -> PathBuf {
         .unwrap_or_default();
     dirs.sort();
     dirs.pop().unwrap_or_else(|| panic!("no PostgreSQL server binaries (initdb) found: install postgresql"))
+}
+
+/// The processes whose parent is `parent` (from /proc).
+fn children(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // `pid (comm) state ppid …`; comm may hold spaces, so read after the last ')'.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().is_some_and(|stat| {
+                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
 }
 
 fn is_root() -> bool {
