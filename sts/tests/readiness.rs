@@ -42,15 +42,25 @@ async fn database_outage_is_degraded_within_seconds_and_ready_again_after() {
     assert_eq!(code, StatusCode::OK, "the last good snapshot still serves: {body}");
     assert_eq!(body["checks"]["registry"]["status"], "degraded", "{body}");
     assert!(body["checks"]["registry"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
-    // Tokens are still issued from the snapshot.
+    // Tokens are still issued from the snapshot; their audit records wait in the spool.
     let a = h.exchange(&h.user_token(|_| {}), FILES_READ, &[]).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(!h.state.exchanger.audit.flush().await);
+    let (_, body) = readyz(&h).await;
+    assert_eq!(body["checks"]["audit"]["status"], "spooling", "{body}");
 
     pg.start_again();
     let (took, code, body) = until_status(&h, "ready", Duration::from_secs(15)).await;
     eprintln!("ready {took:?} after the database returned");
     assert_eq!(code, StatusCode::OK);
     assert_eq!(body["checks"]["registry"]["status"], "ready", "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !h.state.exchanger.audit.flush().await {
+        assert!(Instant::now() < deadline, "the spool was not replayed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, body) = readyz(&h).await;
+    assert_eq!(body["checks"]["audit"]["status"], "ready", "{body}");
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@
 //! - **200 `degraded`** while tokens can still be served, but something is wrong: the registry
 //!   database does not answer (the last good snapshot is serving; audit records go to the
 //!   spool), Entra's authority is unreachable (cached tokens are still served, new exchanges fail
-//!   until it is back), or Entra rejected every certificate of some, but not all, client apps;
+//!   until it is back), Entra rejected every certificate of some, but not all, client apps, or
+//!   the audit spool is full (records go to the log only);
 //! - **200 `ready`** otherwise.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +82,16 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             json!({ "status": "unreachable", "authority": state.config.entra.authority, "error": error })
         }
     };
+    // Records waiting in the spool are safe (the database is away); a full spool is not.
+    let spool_bytes = state.metrics.audit_spool_bytes.get();
+    let audit = if state.metrics.audit_spool_full.get() > 0 {
+        degraded = true;
+        json!({ "status": "spool_full", "spool_bytes": spool_bytes })
+    } else if spool_bytes > 0 {
+        json!({ "status": "spooling", "spool_bytes": spool_bytes })
+    } else {
+        json!({ "status": "ready" })
+    };
     let keys = json!({ "status": "ready", "tenants_loaded": state.exchanger.keys.loaded_tenants() });
     let (code, status) = if !missing.is_empty() || nothing_servable {
         (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
@@ -93,7 +104,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         code,
         Json(json!({
             "status": status,
-            "checks": { "registry": registry, "credentials": credentials, "entra": entra, "signing_keys": keys },
+            "checks": {
+                "registry": registry,
+                "credentials": credentials,
+                "entra": entra,
+                "audit": audit,
+                "signing_keys": keys,
+            },
         })),
     )
 }
