@@ -217,3 +217,41 @@ async fn a_hung_database_times_out_into_the_spool_instead_of_stalling_the_writer
     assert_eq!(sum_hits(db.url()).await, 5);
     sink.close().await;
 }
+
+#[tokio::test]
+async fn a_hung_write_does_not_stop_the_queue_from_draining_into_the_spool() {
+    let pg = PrivatePg::start();
+    let db = TestDb::postgres_at(&pg.admin_url()).await;
+    db.store().migrate(None).await.unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    // A timeout far longer than it takes to offer more records than the queue holds.
+    let config =
+        AuditConfig { spool_dir: spool_dir.path().to_owned(), db_timeout_ms: 60_000, ..AuditConfig::default() };
+    let metrics = Arc::new(Metrics::new());
+    let sink = AuditSink::spawn(db.store().clone(), Arc::clone(&metrics), &config).unwrap();
+    sink.record(record(1));
+    assert!(sink.flush().await);
+
+    let frozen = pg.freeze();
+    const OFFERED: i64 = 80_000; // more than twice the queue's 32,768
+    for chunk in 0..OFFERED / 4_000 {
+        for _ in 0..4_000 {
+            sink.record(record(1));
+        }
+        // The writer keeps taking records although its first write hangs (well within the 5 s
+        // bound, which is half the pool's acquire timeout that would otherwise end the hang).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while sink.queued() > 0 {
+            assert!(std::time::Instant::now() < deadline, "the queue stopped draining after chunk {chunk}");
+            tokio::task::yield_now().await;
+        }
+    }
+    assert_eq!(metrics.audit_not_persisted.get(), 0, "no record overflowed the queue to the log");
+    assert!(metrics.audit_spooled.get() >= 32 * 1024, "a queue's worth went to the spool meanwhile");
+    drop(frozen);
+
+    flushed(&sink).await;
+    assert_eq!(sum_hits(db.url()).await, 1 + OFFERED);
+    assert_eq!(metrics.audit_not_persisted.get(), 0);
+    sink.close().await;
+}

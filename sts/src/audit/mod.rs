@@ -1,7 +1,8 @@
 //! Audit records, written off the request path in batches, never lost to a database outage.
 //!
 //! Requests hand a record to a bounded channel and move on (never blocking a token). A writer task
-//! inserts batches, with repeated cache hits of one token folded into one row ([`coalesce`]). Each
+//! drains the channel all the time and hands batches to one database job at a time, with repeated
+//! cache hits of one token folded into one row ([`coalesce`]). Each
 //! database write is bounded in time (`audit.db_timeout_ms`); when it fails or times out, the
 //! batch goes to a durable local [`spool`] (fsynced before it counts as written) and later
 //! batches follow it there, without touching the database, until a background probe finds the
@@ -101,6 +102,12 @@ impl AuditSink {
         answer.await.unwrap_or(false)
     }
 
+    /// Records offered but not yet taken by the writer (a test seam, and a number for operators'
+    /// tooling).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     pub fn record(&self, record: AuditRecord) {
         if let Err(e) = self.tx.try_send(record) {
             let record = match e {
@@ -129,55 +136,96 @@ struct Persist {
 }
 
 enum Event {
-    Records,
+    /// Records arrived in `pending` (or, with 0, every sender is gone).
+    Received(usize),
+    /// Time to hand `pending` to a write job.
+    Dispatch,
+    /// The write or replay job finished; `false`: a replay did not get through.
+    JobDone(bool),
+    Replay,
     Stop,
     Flush(oneshot::Sender<bool>),
-    Replay,
 }
 
-/// Takes whatever is queued in one write, at most once per [`PACE`], and replays the spool while
-/// the database answers, until [`AuditSink::close`].
+/// Receives records all the time, hands what arrived to one database job at a time, at most once
+/// per [`PACE`], and replays the spool while the database answers, until [`AuditSink::close`].
+///
+/// The database write runs as its own task, so a slow or hung database never stops the queue
+/// from being drained: what arrives meanwhile waits here, and once a queue's worth waits it goes
+/// to the spool directly (durable, bounded memory) instead of overflowing the queue to the log.
 async fn write_loop(
     persist: Persist,
     mut rx: mpsc::Receiver<AuditRecord>,
     mut flushes: mpsc::Receiver<oneshot::Sender<bool>>,
     writer: Arc<Writer>,
 ) {
+    let persist = Arc::new(persist);
+    let mut pending: Vec<AuditRecord> = Vec::new();
+    let mut job: Option<JoinHandle<bool>> = None;
     let mut next_write = Instant::now();
     let mut next_replay = Instant::now();
     loop {
-        let mut batch = Vec::new();
-        let spooled = !persist.spool_is_empty();
+        let busy = job.is_some();
+        let dispatch = !busy && !pending.is_empty();
+        let replay = !busy && !persist.spool_is_empty();
         let event = tokio::select! {
             () = writer.stop.notified() => Event::Stop,
             Some(reply) = flushes.recv() => Event::Flush(reply),
-            () = async {
-                tokio::time::sleep_until(next_write).await;
-                rx.recv_many(&mut batch, CHANNEL).await;
-            } => Event::Records,
-            () = tokio::time::sleep_until(next_replay), if spooled => Event::Replay,
+            n = rx.recv_many(&mut pending, CHANNEL) => Event::Received(n),
+            () = tokio::time::sleep_until(next_write), if dispatch => Event::Dispatch,
+            done = async {
+                match job.as_mut() {
+                    Some(j) => j.await.unwrap_or(false),
+                    None => std::future::pending().await,
+                }
+            }, if busy => Event::JobDone(done),
+            () = tokio::time::sleep_until(next_replay), if replay => Event::Replay,
         };
         match event {
-            Event::Records => {
-                if batch.is_empty() {
-                    return; // every sender is gone
-                }
-                next_write = Instant::now() + PACE;
-                persist.write(batch).await;
-            }
-            Event::Stop => {
+            Event::Received(0) | Event::Stop => {
+                // Every sender is gone, or the server stopped: write everything, then stop.
+                finish(&mut job).await;
                 rx.close();
                 while let Ok(r) = rx.try_recv() {
-                    batch.push(r);
+                    pending.push(r);
                 }
-                persist.write(batch).await;
+                persist.write(std::mem::take(&mut pending)).await;
                 return;
             }
-            Event::Flush(reply) => {
-                while let Ok(r) = rx.try_recv() {
-                    batch.push(r);
+            Event::Received(_) => {
+                if busy && pending.len() >= CHANNEL {
+                    persist.spool(coalesce(std::mem::take(&mut pending))).await;
                 }
-                persist.write(batch).await;
+            }
+            Event::Dispatch => {
+                next_write = Instant::now() + PACE;
+                let (persist, batch) = (Arc::clone(&persist), std::mem::take(&mut pending));
+                job = Some(tokio::spawn(async move {
+                    persist.write(batch).await;
+                    true
+                }));
+            }
+            Event::JobDone(went_through) => {
+                job = None;
+                // Segment after segment while replay works; once a second while it does not.
+                if !went_through {
+                    next_replay = Instant::now() + PROBE_EVERY;
+                }
+            }
+            Event::Replay => {
+                if persist.db.up.load(Ordering::Relaxed) {
+                    let persist = Arc::clone(&persist);
+                    job = Some(tokio::spawn(async move { persist.replay_oldest().await }));
+                } else {
+                    next_replay = Instant::now() + PROBE_EVERY;
+                }
+            }
+            Event::Flush(reply) => {
+                finish(&mut job).await;
+                while let Ok(r) = rx.try_recv() {
+                    pending.push(r);
+                }
+                persist.write(std::mem::take(&mut pending)).await;
                 if !persist.db.up.load(Ordering::Relaxed) && persist.store.ping(PROBE_TIMEOUT).await.is_ok() {
                     persist.db.up.store(true, Ordering::Relaxed);
                 }
@@ -188,12 +236,14 @@ async fn write_loop(
                 }
                 let _ = reply.send(persist.db.up.load(Ordering::Relaxed) && persist.spool_is_empty());
             }
-            Event::Replay => {
-                let replayed = persist.db.up.load(Ordering::Relaxed) && persist.replay_oldest().await;
-                // Segment after segment while it works; once a second while the database is away.
-                next_replay = Instant::now() + if replayed { Duration::ZERO } else { PROBE_EVERY };
-            }
         }
+    }
+}
+
+/// Waits for the running job, if any.
+async fn finish(job: &mut Option<JoinHandle<bool>>) {
+    if let Some(j) = job.take() {
+        let _ = j.await;
     }
 }
 
