@@ -11,6 +11,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && useradd --system --uid 10001 --home-dir /var/lib/tessera --create-home tessera
 COPY --from=build /src/target/release/sts /usr/local/bin/sts
 USER tessera
+# Owned by tessera, so the named volume compose mounts here starts writable.
+RUN mkdir -p /var/lib/tessera/audit-spool
 WORKDIR /var/lib/tessera
 ENV TESSERA_SERVER__LISTEN=0.0.0.0:8080 \
     TESSERA_LOG__FORMAT=json

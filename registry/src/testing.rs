@@ -53,6 +53,24 @@ impl TestDb {
         TestDb { store, url, kind: Kind::Postgres { admin_url, database, dropped: false } }
     }
 
+    /// A new, empty PostgreSQL database on the server at `admin_url` (e.g. a private server a
+    /// test starts and stops itself).
+    pub async fn postgres_at(admin_url: &str) -> TestDb {
+        let admin_url = admin_url.to_owned();
+        let database = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = connect_admin(&admin_url).await;
+        admin
+            .execute(format!("CREATE DATABASE \"{database}\"").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {database}: {e}"));
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &database);
+        let store = Store::connect(Some(&url), Path::new("unused.sqlite"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot open test database {database}: {e}"));
+        TestDb { store, url, kind: Kind::Postgres { admin_url, database, dropped: false } }
+    }
+
     /// A new, empty SQLite file in a temporary directory.
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("cannot create a temporary directory");

@@ -260,11 +260,22 @@ async fn audit_batches_are_written_whole_or_not_at_all(db: TestDb) {
     store.insert_audit(&big).await.unwrap();
     assert_eq!(store.recent_audit(10_000).await.unwrap().len(), 2_503);
 
-    // A duplicate id in the last chunk fails the batch, and nothing of it is kept.
-    let mut failing: Vec<AuditRecord> = (3_000..4_200).map(audit).collect();
-    failing.push(first[0].clone());
-    assert!(store.insert_audit(&failing).await.is_err());
-    assert_eq!(store.recent_audit(10_000).await.unwrap().len(), 2_503);
+    // A record already stored (the STS replaying its spool) is skipped; the rest is stored.
+    let mut replayed: Vec<AuditRecord> = (3_000..3_010).map(audit).collect();
+    replayed.push(first[0].clone());
+    replayed.extend(big[..5].iter().cloned());
+    store.insert_audit(&replayed).await.unwrap();
+    store.insert_audit(&replayed).await.unwrap();
+    assert_eq!(store.recent_audit(10_000).await.unwrap().len(), 2_513, "each record stored once");
+
+    // A row the database refuses in the last chunk fails the batch, and nothing of it is kept.
+    // (PostgreSQL refuses NUL in text; SQLite stores anything, so it has no such row.)
+    if db.sqlite_path().is_none() {
+        let mut failing: Vec<AuditRecord> = (4_000..5_200).map(audit).collect();
+        failing.push(AuditRecord { correlation_id: "nul\0byte".into(), ..audit(5_200) });
+        assert!(store.insert_audit(&failing).await.is_err());
+        assert_eq!(store.recent_audit(10_000).await.unwrap().len(), 2_513);
+    }
     db.cleanup().await;
 }
 

@@ -114,16 +114,17 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             }
         });
     }
+    let readiness = Arc::new(crate::readiness::Readiness::new(http.clone(), &config.entra.authority));
     let exchanger = Arc::new(Exchanger {
         registry: Arc::clone(&registry),
         keys,
         obo: OboClient::new(http, config.entra.clone(), Arc::clone(&credentials), Arc::clone(&metrics)),
         cache: Arc::new(MemoryCache::new(&config.cache)),
-        audit: AuditSink::spawn(store, Arc::clone(&metrics)),
+        audit: AuditSink::spawn(store, Arc::clone(&metrics), &config.audit).context("opening the audit spool")?,
         metrics: Arc::clone(&metrics),
         entra: config.entra.clone(),
     });
-    Ok(AppState { config: Arc::new(config), registry, exchanger, metrics, credentials })
+    Ok(AppState { config: Arc::new(config), registry, exchanger, metrics, credentials, readiness })
 }
 
 /// Sets `tessera_certificate_days_left` per certificate, and warns well before expiry.

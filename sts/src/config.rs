@@ -26,6 +26,7 @@ pub struct Config {
     pub entra: EntraConfig,
     pub cache: CacheConfig,
     pub log: LogConfig,
+    pub audit: AuditConfig,
     /// Certificates per client app (the confidential client credentials used for OBO).
     pub credentials: Vec<CredentialConfig>,
 }
@@ -131,6 +132,20 @@ pub struct LogConfig {
     pub level: String,
 }
 
+/// Where audit records wait while the database cannot take them (see `audit::spool`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Local directory of the durable spool; one per STS process (it is locked while in use).
+    /// In a container, a volume: what it holds is not yet in the database.
+    pub spool_dir: PathBuf,
+    /// Upper bound of the spool on disk; past it records go to the log only.
+    pub spool_max_bytes: u64,
+    /// How long one audit write to the database may take before its records go to the spool
+    /// (a hung database must not stall the writer).
+    pub db_timeout_ms: u64,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -202,6 +217,16 @@ impl Default for EntraConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self { max_entries: 100_000, max_bytes: 256 * 1024 * 1024, expiry_margin_secs: 300 }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            spool_dir: PathBuf::from(".tessera/audit-spool"),
+            spool_max_bytes: 256 * 1024 * 1024,
+            db_timeout_ms: 3_000,
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub mod entra;
 pub mod exchange;
 pub mod http;
 pub mod metrics;
+pub mod readiness;
 pub mod registry_watch;
 pub mod state;
 pub mod telemetry;

@@ -37,6 +37,16 @@ pub struct Metrics {
     pub upstream_errors: Family<Labels, Counter>,
     /// Requests whose handler panicked (answered 500 by the correlation layer). Should stay 0.
     pub panics: Counter,
+    /// Exchanges whose audit records went to the local spool (the database was unavailable).
+    pub audit_spooled: Counter,
+    /// Exchanges whose audit records were replayed from the spool into the database.
+    pub audit_replayed: Counter,
+    /// Bytes in the audit spool now.
+    pub audit_spool_bytes: Gauge,
+    /// 1 while the spool is at its size bound (records go to the log only), else 0.
+    pub audit_spool_full: Gauge,
+    /// Spool lines skipped at replay because they did not parse (a crash mid-write).
+    pub audit_spool_corrupt_lines: Counter,
 }
 
 impl Default for Metrics {
@@ -61,6 +71,11 @@ impl Metrics {
             connections_at_limit: Counter::default(),
             upstream_errors: Family::default(),
             panics: Counter::default(),
+            audit_spooled: Counter::default(),
+            audit_replayed: Counter::default(),
+            audit_spool_bytes: Gauge::default(),
+            audit_spool_full: Gauge::default(),
+            audit_spool_corrupt_lines: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("exchanges", "Token exchanges by outcome", m.exchanges.clone());
@@ -85,7 +100,7 @@ impl Metrics {
         );
         registry.register(
             "audit_not_persisted",
-            "Audit records logged because the database was unavailable",
+            "Audit records logged because neither the database nor the spool could take them",
             m.audit_not_persisted.clone(),
         );
         registry.register(
@@ -95,6 +110,27 @@ impl Metrics {
         );
         registry.register("upstream_errors", "Failed requests to Entra by kind", m.upstream_errors.clone());
         registry.register("panics", "Requests whose handler panicked (answered 500)", m.panics.clone());
+        registry.register(
+            "audit_spooled",
+            "Exchanges whose audit records went to the local spool while the database was unavailable",
+            m.audit_spooled.clone(),
+        );
+        registry.register(
+            "audit_replayed",
+            "Exchanges whose audit records were replayed from the spool into the database",
+            m.audit_replayed.clone(),
+        );
+        registry.register("audit_spool_bytes", "Bytes in the audit spool", m.audit_spool_bytes.clone());
+        registry.register(
+            "audit_spool_full",
+            "1 while the audit spool is full and records go to the log only",
+            m.audit_spool_full.clone(),
+        );
+        registry.register(
+            "audit_spool_corrupt_lines",
+            "Unreadable audit spool lines skipped at replay",
+            m.audit_spool_corrupt_lines.clone(),
+        );
         Self { registry, ..m }
     }
 

@@ -6,6 +6,7 @@ use crate::certs::CredentialSet;
 use crate::config::Config;
 use crate::exchange::Exchanger;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::registry_watch::RegistryWatch;
 
 #[derive(Debug, Clone)]
@@ -15,4 +16,5 @@ pub struct AppState {
     pub exchanger: Arc<Exchanger>,
     pub metrics: Arc<Metrics>,
     pub credentials: Arc<CredentialSet>,
+    pub readiness: Arc<Readiness>,
 }

@@ -27,6 +27,8 @@ struct Service {
     environment: BTreeMap<String, String>,
     /// (host path, container path).
     volumes: Vec<(PathBuf, String)>,
+    /// Container paths of named volumes (state the container keeps, e.g. the audit spool).
+    named_volumes: Vec<String>,
     command: Option<Vec<String>>,
 }
 
@@ -77,13 +79,26 @@ fn compose_service(host_env: &HashMap<String, String>) -> Service {
                 .collect()
         })
         .unwrap_or_default();
+    let named_volumes = service["volumes"]
+        .as_sequence()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| {
+                    let (host, container) = v.as_str()?.split_once(':')?;
+                    let container = container.split(':').next()?;
+                    (!host.starts_with('.') && !host.starts_with('/')).then(|| container.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let command = match &service["command"] {
         Value::Null => None,
         Value::Sequence(s) => Some(s.iter().map(scalar).collect()),
         Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
         other => panic!("unexpected command {other:?}"),
     };
-    Service { environment, volumes, command }
+    Service { environment, volumes, named_volumes, command }
 }
 
 /// Compose's variable interpolation: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
@@ -181,9 +196,16 @@ fn container(db: &TestDb, listen: &str) -> Container {
     // Container paths → repository files. The configuration file is copied with the same mapping
     // applied to its text, so paths inside it resolve too.
     let dir = tempfile::tempdir().unwrap();
+    // Named volumes → fresh directories of this test (never the machine's own /var/lib).
+    let mut mounts = service.volumes.clone();
+    for (i, container) in service.named_volumes.iter().enumerate() {
+        let host = dir.path().join(format!("volume-{i}"));
+        std::fs::create_dir_all(&host).unwrap();
+        mounts.push((host, container.clone()));
+    }
     let map_path = |value: &str| -> String {
         let mut value = value.to_owned();
-        for (host, container) in &service.volumes {
+        for (host, container) in &mounts {
             if value.starts_with(container.as_str()) {
                 value = format!("{}{}", host.display(), &value[container.len()..]);
             }

@@ -4,8 +4,12 @@
 //! per batch, not one per request; repeated cache hits of one token within a batch may arrive as
 //! one record with `hits` > 1 (see `migrations/0003_audit_hits.sql`). A record has no field for a
 //! token and never will.
+//!
+//! Inserts are idempotent by record id (`ON CONFLICT (id) DO NOTHING`): the STS replays records
+//! from its local spool after a database outage, and a batch whose commit reached the database
+//! but whose answer did not (a timeout) may be replayed; it must not be counted twice.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
@@ -24,7 +28,7 @@ const SELECT: &str = "SELECT id, at_ms, correlation_id, tenant_id, user_oid, bro
                       latency_us, hits, last_at_ms FROM audit_records";
 
 /// One token-exchange decision. Ids, scopes and outcomes only: no token, no assertion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub id: Uuid,
     /// Unix time in milliseconds.
@@ -75,7 +79,8 @@ type AuditTuple = (
 
 impl Store {
     /// Writes a batch of audit records in one transaction (one INSERT per 1,000 records): all of
-    /// the batch is stored, or none of it.
+    /// the batch is stored, or none of it. A record whose id is already stored is skipped, so
+    /// writing a batch twice stores it once.
     pub async fn insert_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
@@ -102,6 +107,7 @@ impl Store {
                         .push_bind(r.hits)
                         .push_bind(r.last_at_ms);
                 });
+                query.push(" ON CONFLICT (id) DO NOTHING");
                 query.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -122,6 +122,9 @@ pub enum StoreError {
 
     #[error("table {table} holds a value this version cannot read: {detail}")]
     InvalidRow { table: &'static str, detail: String },
+
+    #[error("the registry database did not answer within {} ms", after.as_millis())]
+    TimedOut { after: Duration },
 }
 
 impl Store {
@@ -176,6 +179,17 @@ impl Store {
         match self.pool {
             Pool::Postgres(_) => "postgres",
             Pool::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Whether the database answers a trivial query within `timeout`. Bounded on purpose: a
+    /// query waits up to the pool's 10 s acquire timeout (sqlx keeps retrying a refused
+    /// connection until then), far too long for a readiness probe.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        let query = async { with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())) };
+        match tokio::time::timeout(timeout, query).await {
+            Ok(answer) => Ok(answer?),
+            Err(_) => Err(StoreError::TimedOut { after: timeout }),
         }
     }
 

@@ -194,6 +194,22 @@ impl CredentialSet {
         self.mark_bad_at(client_app_id, thumbprint_sha256, aadsts_code, unix_now());
     }
 
+    /// Entra accepted this certificate: whatever rejection mark it carried is over (readiness stops
+    /// reporting the app failing as soon as it works again, not 15 minutes later).
+    pub fn mark_good(&self, client_app_id: &str, thumbprint_sha256: &[u8; 32]) {
+        let app = normalise_app_id(client_app_id);
+        let slot = self
+            .apps
+            .get(app.as_ref())
+            .and_then(|slots| slots.iter().find(|s| &s.cert.thumbprint_sha256() == thumbprint_sha256));
+        if let Some(slot) = slot
+            && slot.bad_until.load(Ordering::Relaxed) != NOT_MARKED
+        {
+            slot.bad_until.store(NOT_MARKED, Ordering::Relaxed);
+            tracing::info!(client_app = %app, sha256 = %slot.cert.sha256_hex(), "Entra accepted the client certificate again");
+        }
+    }
+
     /// [`mark_bad`](Self::mark_bad) with an explicit clock.
     pub fn mark_bad_at(&self, client_app_id: &str, thumbprint_sha256: &[u8; 32], aadsts_code: u32, now: i64) {
         let app = normalise_app_id(client_app_id);
@@ -243,6 +259,15 @@ impl CredentialSet {
     /// Total number of rejections of all certificates since start.
     pub fn rejections_total(&self) -> u64 {
         self.apps.values().flatten().map(|s| s.rejections.load(Ordering::Relaxed)).sum()
+    }
+
+    /// For readiness: how many of the app's certificates are valid at `now`, and how many of
+    /// those Entra rejected within the last [`BAD_MARK_SECS`]. All of them rejected means the app
+    /// cannot get a new token until one is fixed.
+    pub fn rejection_state(&self, client_app_id: &str, now: i64) -> (usize, usize) {
+        let Some(slots) = self.apps.get(normalise_app_id(client_app_id).as_ref()) else { return (0, 0) };
+        let valid = slots.iter().filter(|s| s.cert.not_before() <= now && now <= s.cert.not_after());
+        valid.fold((0, 0), |(n, bad), s| (n + 1, bad + usize::from(now < s.bad_until.load(Ordering::Relaxed))))
     }
 }
 
@@ -357,5 +382,19 @@ mod tests {
     fn app_ids_are_normalised() {
         assert_eq!(normalise_app_id(" ABCD-ef "), "abcd-ef");
         assert!(matches!(normalise_app_id("abcd"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn an_accepted_certificate_loses_its_rejection_mark() {
+        crate::app::install_crypto_provider();
+        let cert = crate::certs::generate_self_signed("mark", 30).unwrap().certificate().unwrap();
+        let thumbprint = cert.thumbprint_sha256();
+        let now = unix_now();
+        let set = CredentialSet::from_certs(vec![("app".to_owned(), cert)]);
+        set.mark_bad("app", &thumbprint, 700027);
+        assert_eq!(set.rejection_state("app", now), (1, 1), "rejected: the app is failing");
+        set.mark_good("APP", &thumbprint);
+        assert_eq!(set.rejection_state("app", now), (1, 0), "accepted again: no longer failing");
     }
 }

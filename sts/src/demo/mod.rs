@@ -78,6 +78,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.server.listen = sts_listener.local_addr()?;
     config.server.cors_origins.clone_from(&page_origins);
     config.registry.sqlite_path = dir.join("registry.db");
+    config.audit.spool_dir = dir.join("audit-spool");
     config.registry.operator_migrations_dir = Some(migrations);
     config.entra.authority = emulator.http_base();
     config.entra.broker_app_id = Some(demo::BROKER_APP_ID.into());

@@ -155,7 +155,12 @@ impl OboClient {
         // Newest valid certificate first; on a certificate rejection, the next one, once (spec §7).
         for cert in candidates.iter().take(2) {
             match self.attempt(req, cert, deadline).await {
-                Attempt::Done(result) => return result,
+                Attempt::Done(result) => {
+                    if result.is_ok() {
+                        self.credentials.mark_good(req.client_app_id, &cert.thumbprint_sha256());
+                    }
+                    return result;
+                }
                 Attempt::BadCertificate(code) => {
                     self.credentials.mark_bad(req.client_app_id, &cert.thumbprint_sha256(), code);
                     self.metrics

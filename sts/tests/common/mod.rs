@@ -16,6 +16,8 @@ use sts::config::{Config, CredentialConfig};
 use sts::demo::directory;
 use sts::state::AppState;
 
+pub mod private_pg;
+
 pub const TENANT: &str = demo::TENANT_ID;
 pub const OTHER_TENANT: &str = demo::OTHER_TENANT_ID;
 pub const BROKER: &str = demo::BROKER_APP_ID;
@@ -44,6 +46,9 @@ pub struct Options {
     pub emulator: fn(&mut entra_emulator::EmulatorConfig),
     /// Certificates (by index) configured in the STS but given no `client_certificates` row.
     pub unreferenced_certificates: Vec<usize>,
+    /// PostgreSQL server for the test database (e.g. a [`private_pg::PrivatePg`] the test stops
+    /// and starts); the shared one when `None`.
+    pub pg_admin_url: Option<String>,
 }
 
 impl Default for Options {
@@ -58,6 +63,7 @@ impl Default for Options {
             configure: |_| {},
             emulator: |_| {},
             unreferenced_certificates: Vec::new(),
+            pg_admin_url: None,
         }
     }
 }
@@ -98,7 +104,10 @@ impl Harness {
         (options.emulator)(&mut config);
         let emulator = Emulator::start(config).await.unwrap();
 
-        let db = TestDb::postgres().await;
+        let db = match &options.pg_admin_url {
+            Some(url) => TestDb::postgres_at(url).await,
+            None => TestDb::postgres().await,
+        };
         db.store().migrate(None).await.unwrap();
         db.store().migrate_demo().await.unwrap();
         // The STS signs only with certificates the registry references: register the generated
@@ -143,6 +152,7 @@ impl Harness {
         config.server.cors_origins = vec!["https://*.crm4.dynamics.com".into()];
         config.credentials = credentials;
         (options.configure)(&mut config);
+        config.audit.spool_dir = dir.path().join("audit-spool");
 
         let state = sts::app::build_state(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
