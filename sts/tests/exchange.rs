@@ -64,11 +64,21 @@ async fn second_identical_request_is_served_from_the_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_identical_requests_make_one_obo_call() {
     let h = Arc::new(Harness::start().await);
+    // Entra takes its time, so all 64 are in flight while the first OBO call is: without
+    // single-flight each of them would find the cache empty and reach Entra (checked by disabling
+    // it: 64 calls).
+    let mut slow = entra_emulator::FaultSpec::new(entra_emulator::FaultKind::Latency { millis: 500 });
+    slow.grant = Some(entra_emulator::GrantKind::OnBehalfOf);
+    h.emulator.admin().inject_fault(slow);
     let token = Arc::new(h.user_token(|_| {}));
+    let start = Arc::new(tokio::sync::Barrier::new(64));
     let mut tasks = Vec::new();
     for _ in 0..64 {
-        let (h, token) = (Arc::clone(&h), Arc::clone(&token));
-        tasks.push(tokio::spawn(async move { h.exchange(&token, FILES_READ, &[]).await }));
+        let (h, token, start) = (Arc::clone(&h), Arc::clone(&token), Arc::clone(&start));
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            h.exchange(&token, FILES_READ, &[]).await
+        }));
     }
     let mut tokens = std::collections::HashSet::new();
     for t in tasks {
@@ -98,14 +108,8 @@ async fn each_exchange_leaves_an_audit_row_without_tokens() {
     let ok = h.exchange(&token, FILES_READ, &[]).await;
     h.exchange(&token, FILES_READ, &[]).await;
     h.exchange(&token, "https://graph.microsoft.com/Mail.Read", &[]).await;
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        rows = h.db.store().recent_audit(10).await.unwrap();
-        if rows.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    assert!(h.state.exchanger.audit.flush().await, "the audit is in the database");
+    let rows = h.db.store().recent_audit(10).await.unwrap();
     assert_eq!(rows.len(), 3, "{rows:?}");
     let outcomes: Vec<(&str, bool)> = rows.iter().map(|r| (r.outcome.as_str(), r.cache_hit)).collect();
     assert!(
@@ -153,17 +157,13 @@ async fn repeated_cache_hits_are_counted_in_shared_audit_rows() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), StatusCode::OK);
     }
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        rows = h.db.store().recent_audit(100).await.unwrap();
-        if rows.iter().filter(|r| r.cache_hit).map(|r| r.hits).sum::<i64>() >= 60 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    assert!(h.state.exchanger.audit.flush().await, "the audit is in the database");
+    let rows = h.db.store().recent_audit(100).await.unwrap();
     let hit_rows: Vec<_> = rows.iter().filter(|r| r.cache_hit).collect();
+    // How many rows the 60 hits share depends on how they fell into the writer's batches (its
+    // pace); that they fold is the pure `audit::coalesce` properties' to prove. Here: each hit is
+    // counted exactly once, whatever the batches were.
     assert_eq!(hit_rows.iter().map(|r| r.hits).sum::<i64>(), 60, "every hit is counted once: {rows:?}");
-    assert!(hit_rows.len() < 60, "hits were coalesced: {} rows for 60 hits", hit_rows.len());
     let misses: Vec<_> = rows.iter().filter(|r| !r.cache_hit).collect();
     assert_eq!((misses.len(), misses[0].hits, misses[0].last_at_ms), (1, 1, None), "the miss has its own row");
     for r in hit_rows.iter().filter(|r| r.hits > 1) {
