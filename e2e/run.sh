@@ -27,7 +27,7 @@ fi
 
 if [[ "${E2E_SKIP_BUILD:-0}" != 1 ]]; then
   ./scripts/build-broker.sh
-  cargo build -p sts -p entra-emulator
+  cargo build -p sts -p entra-emulator --features sts/demo
 fi
 
 cd e2e
