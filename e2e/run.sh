@@ -27,7 +27,8 @@ fi
 
 if [[ "${E2E_SKIP_BUILD:-0}" != 1 ]]; then
   ./scripts/build-broker.sh
-  cargo build -p sts -p entra-emulator --features sts/demo
+  cargo build -p sts --features demo
+  cargo build -p entra-emulator
 fi
 
 cd e2e
