@@ -9,6 +9,7 @@ mod assertions;
 mod auth_code;
 mod client_credentials;
 mod config_file;
+mod conformance;
 mod discovery;
 mod faults;
 mod fuzz;
