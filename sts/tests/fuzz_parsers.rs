@@ -128,7 +128,7 @@ fn encode(header: &Value, claims: &Value, sig: &str) -> String {
 
 /// What the edge answers for a refused subject token.
 fn edge(e: &PeekError) -> ExchangeError {
-    ExchangeError::InvalidSubjectToken(e.to_string())
+    ExchangeError::from(e.clone())
 }
 
 /// One real RSA key for the whole file (generating one takes a while in debug).
@@ -284,7 +284,7 @@ proptest! {
             prop_assert!(verified.is_err(), "a token not signed by the key verified");
         }
         if let Err(e) = verified {
-            prop_assert_eq!(ExchangeError::InvalidSubjectToken(e).oauth_code(), "invalid_grant");
+            prop_assert_eq!(ExchangeError::from(e).oauth_code(), "invalid_grant");
         }
     }
 }

@@ -89,8 +89,8 @@ impl TokenCache for MemoryCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::certs::Secret;
     use crate::exchange::ExchangeError;
+    use crate::secret::BackendToken;
     use std::sync::atomic::AtomicUsize;
 
     fn cache() -> MemoryCache {
@@ -99,7 +99,7 @@ mod tests {
 
     fn token(ttl: i64) -> Arc<CachedToken> {
         Arc::new(CachedToken {
-            access_token: Secret::new("t".repeat(100)),
+            access_token: BackendToken::new("t".repeat(100)),
             expires_at: crate::clock::unix_now() + ttl,
             scope: "s".into(),
         })

@@ -23,10 +23,11 @@ use super::assertion::{ASSERTION_LIFETIME_SECS, client_assertion};
 use super::claims::request_claims;
 use super::upstream::{CauseChain, failure_kind};
 use crate::cache::CachedToken;
-use crate::certs::{Certificate, CredentialSet, Secret, is_invalid_client_code};
+use crate::certs::{Certificate, CredentialSet, is_invalid_client_code};
 use crate::config::EntraConfig;
-use crate::exchange::ExchangeError;
+use crate::exchange::{ExchangeError, SubjectTokenError};
 use crate::metrics::Metrics;
+use crate::secret::{BackendToken, ClientAssertion, SubjectToken};
 
 /// Pause before retrying a connection that could not be opened; doubles per retry.
 const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(100);
@@ -42,7 +43,7 @@ pub struct OboClient {
     /// Signed assertions per (token endpoint, client id, certificate), reused until close to expiry as
     /// msal-node and MSAL Python do (Entra does not treat `jti` as single-use, spec §2): an RSA
     /// signature is most of our own cost on a cache miss.
-    assertions: Mutex<HashMap<AssertionSlot, (Secret, i64)>>,
+    assertions: Mutex<HashMap<AssertionSlot, (ClientAssertion, i64)>>,
     /// Requests to Entra in flight at once (`entra.max_concurrent_requests`).
     slots: Semaphore,
 }
@@ -59,7 +60,7 @@ const ASSERTION_REUSE_MARGIN_SECS: i64 = 120;
 pub struct OboRequest<'a> {
     pub tenant: &'a str,
     pub client_app_id: &'a str,
-    pub user_token: &'a Secret,
+    pub user_token: &'a SubjectToken,
     pub scopes: &'a [String],
     pub claims_challenge: Option<&'a str>,
     pub admin_consent_url: &'a str,
@@ -120,7 +121,7 @@ impl OboClient {
     }
 
     /// A valid assertion for `endpoint` signed with `cert`: the cached one, or a fresh one.
-    fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<Secret, ExchangeError> {
+    fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<ClientAssertion, ExchangeError> {
         let now = crate::clock::unix_now();
         let slot = (endpoint.to_owned(), client_id.to_owned(), cert.thumbprint_sha256());
         let mut cached = self.assertions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -138,7 +139,7 @@ impl OboClient {
 
     pub fn token_endpoint(&self, tenant: &str) -> String {
         // Always the user's tenant, never /common (AADSTS9001023; guests break).
-        format!("{}/{tenant}/oauth2/v2.0/token", self.config.authority.trim_end_matches('/'))
+        format!("{}/{tenant}/oauth2/v2.0/token", self.config.authority.as_str())
     }
 
     pub async fn exchange(&self, req: &OboRequest<'_>) -> Result<CachedToken, ExchangeError> {
@@ -343,7 +344,7 @@ fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
         )));
     }
     Ok(CachedToken {
-        access_token: Secret::new(s.access_token),
+        access_token: BackendToken::new(s.access_token),
         expires_at: crate::clock::unix_now().saturating_add(expires_in),
         scope: s.scope,
     })
@@ -367,7 +368,9 @@ fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
         }
         (_, Some("message_only"), claims) => ExchangeError::AccessDenied { message: summary, claims },
         (_, _, Some(claims)) if !claims.is_empty() => ExchangeError::InsufficientClaims { message: summary, claims },
-        ("invalid_grant", _, _) | ("interaction_required", _, _) => ExchangeError::InvalidSubjectToken(summary),
+        ("invalid_grant", _, _) | ("interaction_required", _, _) => {
+            ExchangeError::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(summary))
+        }
         ("invalid_scope", _, _) => ExchangeError::InvalidScope(summary),
         ("invalid_client", _, _) | ("unauthorized_client", _, _) => {
             ExchangeError::Internal(format!("Entra rejected the client app: {summary}"))
@@ -418,7 +421,7 @@ mod tests {
             ExchangeError::AccessDenied { .. }
         ));
         assert!(
-            matches!(err(400, r#"{"error":"invalid_grant","error_codes":[500133],"error_description":"AADSTS500133: expired\r\nTrace ID: x"}"#), ExchangeError::InvalidSubjectToken(m) if m == "AADSTS500133: expired")
+            matches!(err(400, r#"{"error":"invalid_grant","error_codes":[500133],"error_description":"AADSTS500133: expired\r\nTrace ID: x"}"#), ExchangeError::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(m)) if m == "AADSTS500133: expired")
         );
         assert!(matches!(
             err(400, r#"{"error":"invalid_scope","error_codes":[700022]}"#),

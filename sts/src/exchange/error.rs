@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
+use crate::entra::keys::KeyError;
+use crate::entra::validate::{PeekError, VerifyError};
+
 /// Waiters of one single flight share an error, hence `Clone`.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ExchangeError {
@@ -25,7 +28,7 @@ pub enum ExchangeError {
     /// 400 `invalid_grant`: the subject token is not acceptable (signature, issuer, audience,
     /// expiry, calling app, scope, app-only…).
     #[error("subject_token rejected: {0}")]
-    InvalidSubjectToken(String),
+    InvalidSubjectToken(SubjectTokenError),
     /// 403 `unauthorized_client`: the broker app may not request this workload.
     #[error("{0}")]
     UnauthorizedClient(String),
@@ -43,7 +46,9 @@ pub enum ExchangeError {
     /// 503 `temporarily_unavailable`: Entra throttled or failed after our retries.
     #[error("{message}")]
     Unavailable { message: String, retry_after: Duration },
-    /// 502 `server_error`: Entra could not be reached at all.
+    /// 502 `server_error`: Entra could not be reached at all, or answered what no Entra would.
+    /// Its own outcome label (`upstream_error`) in metrics and audit, so that an operator tells
+    /// Entra's trouble from ours (500) without reading logs.
     #[error("{0}")]
     Upstream(String),
     /// 500 `server_error`: our own fault (configuration, no usable credential). Logged in full,
@@ -87,9 +92,13 @@ impl ExchangeError {
         }
     }
 
-    /// The short outcome label used in metrics and audit records.
+    /// The short outcome label used in metrics and audit records: the OAuth code, except that
+    /// a 502 (`upstream_error`) is told apart from our own 500 (`server_error`), which share it.
     pub fn outcome(&self) -> &'static str {
-        self.oauth_code()
+        match self {
+            Self::Upstream(_) => "upstream_error",
+            other => other.oauth_code(),
+        }
     }
 
     /// What the caller is told. Internal errors stay in the log.
@@ -97,6 +106,55 @@ impl ExchangeError {
         match self {
             Self::Internal(_) => "the token service failed; see its log with this correlation id".into(),
             other => other.to_string(),
+        }
+    }
+}
+
+/// Why a subject token was refused (`400 invalid_grant`), by the step that refused it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectTokenError {
+    /// Structure, claims or lifetime, before any key is fetched.
+    #[error(transparent)]
+    Malformed(#[from] PeekError),
+    /// Issuer or signature.
+    #[error(transparent)]
+    NotAuthentic(#[from] VerifyError),
+    /// The token names a signing key its tenant does not publish. `kid` clipped to 64 characters.
+    #[error("signing key {kid:?} is not published for tenant {tenant}")]
+    UnknownKey { tenant: String, kid: String },
+    /// `aud` (clipped to 100 characters) is no client app of the registry.
+    #[error("aud {0:?} is not a registered client app")]
+    UnregisteredAudience(String),
+    /// `scp` lacks the scope the workload requires of its callers.
+    #[error("scp does not contain {scope:?}, the scope workload {workload:?} requires")]
+    MissingScope { scope: String, workload: String },
+    /// Entra refused it in the OBO call (`invalid_grant`, `interaction_required`): the first line
+    /// of Entra's description (`AADSTS500133: …`).
+    #[error("{0}")]
+    RefusedByEntra(String),
+}
+
+/// The one place the errors of the exchange's steps become answers. A peek or verify refusal is
+/// the caller's token; an unknown key too; a key set that cannot be fetched is Entra's trouble.
+impl From<PeekError> for ExchangeError {
+    fn from(e: PeekError) -> Self {
+        Self::InvalidSubjectToken(e.into())
+    }
+}
+
+impl From<VerifyError> for ExchangeError {
+    fn from(e: VerifyError) -> Self {
+        Self::InvalidSubjectToken(e.into())
+    }
+}
+
+impl From<KeyError> for ExchangeError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::UnknownKid { tenant, kid } => {
+                Self::InvalidSubjectToken(SubjectTokenError::UnknownKey { tenant, kid })
+            }
+            fetch @ KeyError::Fetch { .. } => Self::Upstream(fetch.to_string()),
         }
     }
 }

@@ -17,6 +17,7 @@ use std::borrow::Cow;
 
 use super::error::ExchangeError;
 use super::request::TokenForm;
+use crate::secret::SubjectToken;
 
 /// Parses the body. Unknown parameters are ignored (RFC 6749 §3.2); empty pairs (`a=1&&b=2`) too.
 pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
@@ -32,7 +33,14 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
         let name = decode(name)?;
         let slot = match name.as_ref() {
             "grant_type" => &mut form.grant_type,
-            "subject_token" => &mut form.subject_token,
+            "subject_token" => {
+                // Straight into its secret type: the decoded value is moved, not copied.
+                if form.subject_token.is_some() {
+                    return Err(repeated(&name));
+                }
+                form.subject_token = Some(SubjectToken::new(decode(value)?.into_owned()));
+                continue;
+            }
             "subject_token_type" => &mut form.subject_token_type,
             "scope" => &mut form.scope,
             "resource" => &mut form.resource,
@@ -42,11 +50,15 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
             _ => continue,
         };
         if slot.is_some() {
-            return Err(ExchangeError::InvalidRequest(format!("parameter {name} is given more than once")));
+            return Err(repeated(&name));
         }
         *slot = Some(decode(value)?.into_owned());
     }
     Ok(form)
+}
+
+fn repeated(name: &str) -> ExchangeError {
+    ExchangeError::InvalidRequest(format!("parameter {name} is given more than once"))
 }
 
 /// The `&`-separated pairs of the body.
@@ -85,7 +97,7 @@ mod tests {
     fn reads_the_fields_and_ignores_the_rest() {
         let f = parse(b"grant_type=urn%3Aietf%3Aparams&subject_token=eyJ.a.b&scope=a+b%2Fc&x=1&&flag").unwrap();
         assert_eq!(f.grant_type.as_deref(), Some("urn:ietf:params"));
-        assert_eq!(f.subject_token.as_deref(), Some("eyJ.a.b"));
+        assert_eq!(f.subject_token.as_ref().map(SubjectToken::expose), Some("eyJ.a.b"));
         assert_eq!(f.scope.as_deref(), Some("a b/c"));
         assert_eq!(f.audience, None);
         let f = parse(b"audience=&claims").unwrap();
@@ -115,7 +127,7 @@ mod tests {
                 .append_pair("claims", &claims)
                 .finish();
             let f = parse(body.as_bytes()).unwrap();
-            prop_assert_eq!(f.subject_token.as_deref(), Some(token.as_str()));
+            prop_assert_eq!(f.subject_token.as_ref().map(SubjectToken::expose), Some(token.as_str()));
             prop_assert_eq!(f.scope.as_deref(), Some(scope.as_str()));
             prop_assert_eq!(f.claims.as_deref(), Some(claims.as_str()));
         }

@@ -5,7 +5,7 @@
 #![deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 
 use super::error::ExchangeError;
-use crate::certs::Secret;
+use crate::secret::SubjectToken;
 
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -17,10 +17,11 @@ pub const MAX_CLAIMS_BYTES: usize = 4 * 1024;
 
 /// The form as received ([`super::form::parse`]). Unknown fields are ignored (RFC 6749 §3.2:
 /// "unrecognized request parameters MUST be ignored"); duplicated fields are rejected by the parser.
-#[derive(Default)]
+/// The subject token is a [`SubjectToken`] from the moment it is read, so no `Debug` shows it.
+#[derive(Debug, Default)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
-    pub subject_token: Option<String>,
+    pub subject_token: Option<SubjectToken>,
     pub subject_token_type: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
@@ -29,21 +30,10 @@ pub struct TokenForm {
     pub claims: Option<String>,
 }
 
-impl std::fmt::Debug for TokenForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenForm")
-            .field("grant_type", &self.grant_type)
-            .field("subject_token", &self.subject_token.as_ref().map(|_| "[redacted]"))
-            .field("scope", &self.scope)
-            .field("audience", &self.audience)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A checked exchange request.
 #[derive(Debug)]
 pub struct ExchangeRequest {
-    pub subject_token: Secret,
+    pub subject_token: SubjectToken,
     /// Space-separated backend scopes, as sent (the registry normalises them).
     pub scope: String,
     /// Workload name from `audience` (or `resource` when it is not a URI).
@@ -60,9 +50,11 @@ impl TokenForm {
             Some(GRANT_TYPE_TOKEN_EXCHANGE) => {}
             Some(other) => return Err(ExchangeError::UnsupportedGrantType(other.chars().take(100).collect())),
         }
-        let subject_token =
-            self.subject_token.filter(|t| !t.is_empty()).ok_or_else(|| invalid("subject_token is required"))?;
-        if subject_token.len() > MAX_SUBJECT_TOKEN_BYTES {
+        let subject_token = self
+            .subject_token
+            .filter(|t| !t.expose().is_empty())
+            .ok_or_else(|| invalid("subject_token is required"))?;
+        if subject_token.expose().len() > MAX_SUBJECT_TOKEN_BYTES {
             return Err(invalid("subject_token is larger than any Entra access token"));
         }
         match self.subject_token_type.as_deref() {
@@ -107,7 +99,7 @@ impl TokenForm {
                 _ => return Err(invalid("claims must be a JSON object (the decoded claims challenge)")),
             },
         };
-        Ok(ExchangeRequest { subject_token: Secret::new(subject_token), scope, workload, claims })
+        Ok(ExchangeRequest { subject_token, scope, workload, claims })
     }
 }
 
@@ -119,7 +111,7 @@ mod tests {
     fn form() -> TokenForm {
         TokenForm {
             grant_type: Some(GRANT_TYPE_TOKEN_EXCHANGE.into()),
-            subject_token: Some("eyJ.a.b".into()),
+            subject_token: Some(SubjectToken::new("eyJ.a.b")),
             subject_token_type: Some(TOKEN_TYPE_ACCESS_TOKEN.into()),
             scope: Some(" https://graph.microsoft.com/User.Read ".into()),
             resource: None,
@@ -140,16 +132,23 @@ mod tests {
         assert_eq!(r.scope, "https://graph.microsoft.com/User.Read");
         assert_eq!(r.workload.as_deref(), Some("file-picker"));
         assert!(!format!("{r:?}").contains("eyJ"), "Debug must not show the token");
+        assert!(!format!("{:?}", form()).contains("eyJ"), "nor the form's");
     }
 
     #[test]
     fn each_bad_field_has_its_own_error() {
         assert!(err(TokenForm { grant_type: None, ..form() }).starts_with("invalid_request: grant_type"));
         assert!(err(TokenForm { grant_type: Some("password".into()), ..form() }).starts_with("unsupported_grant_type"));
-        assert!(err(TokenForm { subject_token: Some(String::new()), ..form() }).contains("subject_token is required"));
         assert!(
-            err(TokenForm { subject_token: Some("x".repeat(MAX_SUBJECT_TOKEN_BYTES + 1)), ..form() })
-                .contains("larger")
+            err(TokenForm { subject_token: Some(SubjectToken::new("")), ..form() })
+                .contains("subject_token is required")
+        );
+        assert!(
+            err(TokenForm {
+                subject_token: Some(SubjectToken::new("x".repeat(MAX_SUBJECT_TOKEN_BYTES + 1))),
+                ..form()
+            })
+            .contains("larger")
         );
         assert!(
             err(TokenForm { subject_token_type: Some("urn:x".into()), ..form() }).contains("subject_token_type must")
