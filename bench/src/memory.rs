@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sts::cache::{CachedToken, MemoryCache, TokenCache, cache_key};
 use sts::clock::unix_now;
 use sts::config::CacheConfig;
-use sts::exchange::ExchangeError;
+use sts::exchange::{ExchangeError, UpstreamError};
 use sts::secret::BackendToken;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -103,7 +103,7 @@ pub async fn measure(args: &MemoryArgs) -> anyhow::Result<MemoryResult> {
     let mut held = 0;
     for _ in 0..100 {
         let _ = cache
-            .get_or_load(probe.clone(), Box::pin(async { Err(ExchangeError::Upstream("probe only".into())) }))
+            .get_or_load(probe.clone(), Box::pin(async { Err(ExchangeError::Upstream(UpstreamError::CutOff)) }))
             .await;
         held = cache.entry_count();
         if held >= args.entries {

@@ -89,7 +89,7 @@ impl TokenCache for MemoryCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::exchange::ExchangeError;
+    use crate::exchange::{ExchangeError, UpstreamError};
     use crate::secret::BackendToken;
     use std::sync::atomic::AtomicUsize;
 
@@ -138,7 +138,8 @@ mod tests {
     #[tokio::test]
     async fn failures_are_not_cached_and_near_expiry_is_not_served() {
         let c = cache();
-        let e = c.get_or_load("k".into(), Box::pin(async { Err(ExchangeError::Upstream("down".into())) })).await;
+        let e =
+            c.get_or_load("k".into(), Box::pin(async { Err(ExchangeError::Upstream(UpstreamError::CutOff)) })).await;
         assert!(e.is_err());
         let (_, hit) = c.get_or_load("k".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
         assert!(!hit, "the error was not cached");

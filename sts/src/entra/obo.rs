@@ -25,7 +25,7 @@ use super::upstream::{CauseChain, failure_kind};
 use crate::cache::CachedToken;
 use crate::certs::{Certificate, CredentialSet, is_invalid_client_code};
 use crate::config::EntraConfig;
-use crate::exchange::{ExchangeError, SubjectTokenError};
+use crate::exchange::{ExchangeError, SubjectTokenError, UpstreamError};
 use crate::metrics::Metrics;
 use crate::secret::{BackendToken, ClientAssertion, SubjectToken};
 
@@ -303,8 +303,8 @@ impl Failure {
                 message: format!("Entra did not answer within {timeout_ms} ms (entra.upstream_timeout_ms)"),
                 retry_after: Duration::from_secs(1),
             },
-            Self::Body(_) => ExchangeError::Upstream("Entra's answer was cut off".into()),
-            Self::Send(e) => ExchangeError::Upstream(format!("Entra could not be reached ({})", failure_kind(&e))),
+            Self::Body(_) => ExchangeError::Upstream(UpstreamError::CutOff),
+            Self::Send(e) => ExchangeError::Upstream(UpstreamError::Unreachable { kind: failure_kind(&e) }),
         }
     }
 }
@@ -324,24 +324,22 @@ impl std::fmt::Display for Failure {
 /// The longest lifetime an OBO token may claim. Entra's access tokens live 60–90 minutes (up to
 /// 28 hours with continuous access evaluation); a week is far beyond any of them, and keeps
 /// `now + expires_in` far from overflowing.
-const MAX_EXPIRES_IN_SECS: i64 = 7 * 24 * 3600;
+pub const MAX_EXPIRES_IN_SECS: i64 = 7 * 24 * 3600;
 
 /// Reads Entra's success answer (or what a man in the middle made of it): every field checked, a
 /// lifetime outside `1..=MAX_EXPIRES_IN_SECS` refused as [`ExchangeError::Upstream`].
 #[deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
     let s: Success = serde_json::from_slice(body)
-        .map_err(|e| ExchangeError::Upstream(format!("Entra's token response is not understood: {e}")))?;
+        .map_err(|e| ExchangeError::Upstream(UpstreamError::NotUnderstood(e.to_string())))?;
     let expires_in = match s.expires_in {
         NumberOrString::N(n) => n,
         NumberOrString::S(s) => {
-            s.trim().parse().map_err(|_| ExchangeError::Upstream("Entra's expires_in is not a number".into()))?
+            s.trim().parse().map_err(|_| ExchangeError::Upstream(UpstreamError::ExpiresInNotNumber))?
         }
     };
     if !(1..=MAX_EXPIRES_IN_SECS).contains(&expires_in) {
-        return Err(ExchangeError::Upstream(format!(
-            "Entra's expires_in ({expires_in}) is not a plausible token lifetime (1 s to {MAX_EXPIRES_IN_SECS} s)"
-        )));
+        return Err(ExchangeError::Upstream(UpstreamError::ImplausibleLifetime(expires_in)));
     }
     Ok(CachedToken {
         access_token: BackendToken::new(s.access_token),
@@ -375,7 +373,7 @@ fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
         ("invalid_client", _, _) | ("unauthorized_client", _, _) => {
             ExchangeError::Internal(format!("Entra rejected the client app: {summary}"))
         }
-        _ => ExchangeError::Upstream(format!("Entra answered HTTP {status}: {summary}")),
+        _ => ExchangeError::Upstream(UpstreamError::Status { status, summary }),
     };
     Attempt::Done(Err(err))
 }
@@ -476,10 +474,7 @@ mod tests {
             r#"{"access_token":"a","expires_in":604801}"#,
         ] {
             let e = parse_success(body.as_bytes()).err().unwrap();
-            assert!(
-                matches!(&e, ExchangeError::Upstream(m) if m.contains("not a plausible token lifetime")),
-                "{body}: {e}"
-            );
+            assert!(matches!(&e, ExchangeError::Upstream(UpstreamError::ImplausibleLifetime(_))), "{body}: {e}");
         }
         for body in [
             r#"{"access_token":"a","expires_in":1e308}"#,

@@ -467,6 +467,64 @@ mod tests {
         assert!(peek(&with("nbf", serde_json::Value::Null), 1500, 60).is_ok(), "null is an absent nbf");
     }
 
+    /// Each refusal of `verify` is its own variant. With a real RSA key from the emulator and
+    /// the real clock (the signature library reads it).
+    #[test]
+    fn verify_names_each_refusal() {
+        let signer = entra_emulator::crypto::signing_keys::SigningKey::generate().unwrap();
+        let key = SigningKey { key: signer.decoding_key().clone(), issuer: None, issuer_acceptable: true };
+        let issuer = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        let now = crate::clock::unix_now();
+        let signed = |exp: i64, nbf: i64| {
+            let mut c = v2();
+            c["exp"] = json!(exp);
+            c["nbf"] = json!(nbf);
+            signer.sign(&c).unwrap()
+        };
+        // `peek` at a time when the token is valid, so only `verify` decides.
+        let check = |token: &str, key: &SigningKey, expected: &str, peek_at: i64| {
+            let peeked = peek(token, peek_at, 60).unwrap();
+            verify(token, &peeked, key, expected, 60)
+        };
+        let good = signed(now + 3600, now - 60);
+        assert_eq!(check(&good, &key, &issuer, now), Ok(()));
+
+        let other = format!("https://login.microsoftonline.com/{TID}/v2.0/");
+        assert_eq!(
+            check(&good, &key, &other, now),
+            Err(VerifyError::WrongIssuer {
+                found: issuer.clone(),
+                expected: other.clone(),
+                tenant: TID.into(),
+                version: TokenVersion::V2
+            })
+        );
+        let foreign_label = SigningKey { issuer_acceptable: false, ..key_clone(&signer) };
+        assert_eq!(check(&good, &foreign_label, &issuer, now), Err(VerifyError::KeyNotForIssuer));
+
+        let (signed_part, signature) = good.rsplit_once('.').unwrap();
+        let flipped = format!("{signed_part}.{}", flip_first(signature));
+        assert_eq!(check(&flipped, &key, &issuer, now), Err(VerifyError::BadSignature));
+        let other_signer = entra_emulator::crypto::signing_keys::SigningKey::generate().unwrap();
+        assert_eq!(check(&good, &key_clone(&other_signer), &issuer, now), Err(VerifyError::BadSignature));
+
+        let expired = signed(now - 3600, now - 7200);
+        assert_eq!(check(&expired, &key, &issuer, now - 4000), Err(VerifyError::Expired));
+        let early = signed(now + 7200, now + 3600);
+        assert_eq!(check(&early, &key, &issuer, now + 4000), Err(VerifyError::NotYetValid));
+    }
+
+    fn key_clone(signer: &entra_emulator::crypto::signing_keys::SigningKey) -> SigningKey {
+        SigningKey { key: signer.decoding_key().clone(), issuer: None, issuer_acceptable: true }
+    }
+
+    /// The signature with its first character changed (still base64url).
+    fn flip_first(signature: &str) -> String {
+        let mut chars: Vec<char> = signature.chars().collect();
+        chars[0] = if chars[0] == 'A' { 'B' } else { 'A' };
+        chars.into_iter().collect()
+    }
+
     #[test]
     fn v1_uses_appid_and_keeps_the_audience_as_sent() {
         let mut c = v2();

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use super::error::ExchangeError;
+use super::error::{ExchangeError, RequestError};
 use super::request::TokenForm;
 use crate::secret::SubjectToken;
 
@@ -58,7 +58,7 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
 }
 
 fn repeated(name: &str) -> ExchangeError {
-    ExchangeError::InvalidRequest(format!("parameter {name} is given more than once"))
+    ExchangeError::InvalidRequest(RequestError::Repeated(name.to_owned()))
 }
 
 /// The `&`-separated pairs of the body.
@@ -73,7 +73,7 @@ fn pairs(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// One name or value: `+` is a space, `%XX` a byte, and the bytes must be UTF-8.
 fn decode(raw: &[u8]) -> Result<Cow<'_, str>, ExchangeError> {
-    let not_utf8 = |_| ExchangeError::InvalidRequest("the form body is not UTF-8".into());
+    let not_utf8 = |_| ExchangeError::InvalidRequest(RequestError::NotUtf8);
     if memchr::memchr2(b'%', b'+', raw).is_none() {
         return std::str::from_utf8(raw).map(Cow::Borrowed).map_err(not_utf8);
     }
@@ -89,8 +89,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn err(body: &[u8]) -> String {
-        parse(body).unwrap_err().to_string()
+    fn err(body: &[u8]) -> RequestError {
+        match parse(body).unwrap_err() {
+            ExchangeError::InvalidRequest(e) => e,
+            other => panic!("not invalid_request: {other:?}"),
+        }
     }
 
     #[test]
@@ -107,10 +110,13 @@ mod tests {
 
     #[test]
     fn repeated_parameters_and_bad_utf8_are_refused() {
-        assert!(err(b"scope=a&scope=b").contains("parameter scope is given more than once"));
-        assert!(err(b"sc%6fpe=a&scope=b").contains("scope is given more than once"), "names are decoded too");
-        assert!(err(b"scope=%FF").contains("not UTF-8"));
-        assert!(err(b"scope=\xff").contains("not UTF-8"));
+        assert_eq!(err(b"scope=a&scope=b"), RequestError::Repeated("scope".into()));
+        assert_eq!(err(b"sc%6fpe=a&scope=b"), RequestError::Repeated("scope".into()), "names are decoded too");
+        assert_eq!(err(b"subject_token=a&subject_token=b"), RequestError::Repeated("subject_token".into()));
+        assert_eq!(err(b"scope=%FF"), RequestError::NotUtf8);
+        assert_eq!(err(b"scope=\xff"), RequestError::NotUtf8);
+        // The user is told which parameter.
+        assert_eq!(err(b"scope=a&scope=b").to_string(), "parameter scope is given more than once");
         // A repeated unknown parameter is ignored, as every unknown parameter is.
         assert!(parse(b"x=1&x=2").is_ok());
     }

@@ -11,7 +11,7 @@ mod request;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use error::{ExchangeError, SubjectTokenError};
+pub use error::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
 pub use form::parse as parse_form;
 pub use request::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
 
