@@ -365,6 +365,38 @@ mod tests {
         assert!(shown.contains("[redacted]"));
     }
 
+    /// `entra.authority` and `server.cors_origins` are parsed when read, from the file or the
+    /// environment, in the same string format as before; a bad one stops the load, named.
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment::Error
+    fn authority_and_origins_are_parsed_when_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "ok.toml",
+                "[server]\ncors_origins = [\"https://*.crm4.dynamics.com\"]\n[entra]\nauthority = \"http://127.0.0.1:9999/\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("ok.toml"))).unwrap();
+            assert_eq!(c.entra.authority, "http://127.0.0.1:9999");
+            assert!(c.server.cors_origins[0].matches("https://contoso.crm4.dynamics.com"));
+            let shown = c.redacted_toml();
+            assert!(shown.contains("authority = \"http://127.0.0.1:9999\""), "{shown}");
+            assert!(shown.contains("cors_origins = [\"https://*.crm4.dynamics.com\"]"), "{shown}");
+
+            jail.create_file("authority.toml", "[entra]\nauthority = \"http://[::1]@evil.com\"\n")?;
+            let err = Config::load(Some(Path::new("authority.toml"))).unwrap_err().to_string();
+            assert!(err.contains("must not carry a user name or password"), "{err}");
+
+            jail.create_file("origin.toml", "[server]\ncors_origins = [\"https://x.com/\"]\n")?;
+            let err = Config::load(Some(Path::new("origin.toml"))).unwrap_err().to_string();
+            assert!(err.contains("https://x.com/") && err.contains("no path"), "{err}");
+
+            jail.set_env("TESSERA_ENTRA__AUTHORITY", "http://login.example.com");
+            let err = Config::load(Some(Path::new("ok.toml"))).unwrap_err().to_string();
+            assert!(err.contains("plain http is only allowed for loopback hosts"), "{err}");
+            Ok(())
+        });
+    }
+
     #[test]
     fn redaction_survives_passwords_with_separators() {
         // Percent-encoded, as a URL must carry them.
