@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sts::certs::Secret;
+use sts::secret::SubjectToken;
 
 /// What wrk measured in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
@@ -100,7 +100,7 @@ pub fn threads_for(connections: u32, cores: u32) -> u32 {
 pub async fn run(
     script: &Path,
     url: &str,
-    subject_token: &Secret,
+    subject_token: &SubjectToken,
     scope: &str,
     shape: Shape,
     cores: u32,

@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sts::cache::{CachedToken, MemoryCache, TokenCache, cache_key};
-use sts::certs::Secret;
 use sts::clock::unix_now;
 use sts::config::CacheConfig;
-use sts::exchange::ExchangeError;
+use sts::exchange::{ExchangeError, UpstreamError};
+use sts::secret::BackendToken;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct MemoryArgs {
@@ -92,7 +92,7 @@ pub async fn measure(args: &MemoryArgs) -> anyhow::Result<MemoryResult> {
         let subject = format!("subject-token-{i}");
         let key = cache_key(&subject, client, &scopes);
         let token = CachedToken {
-            access_token: Secret::new(token_like(i, args.token_bytes)),
+            access_token: BackendToken::new(token_like(i, args.token_bytes)),
             expires_at,
             scope: scopes[0].clone(),
         };
@@ -103,7 +103,7 @@ pub async fn measure(args: &MemoryArgs) -> anyhow::Result<MemoryResult> {
     let mut held = 0;
     for _ in 0..100 {
         let _ = cache
-            .get_or_load(probe.clone(), Box::pin(async { Err(ExchangeError::Upstream("probe only".into())) }))
+            .get_or_load(probe.clone(), Box::pin(async { Err(ExchangeError::Upstream(UpstreamError::CutOff)) }))
             .await;
         held = cache.entry_count();
         if held >= args.entries {

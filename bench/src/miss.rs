@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use sts::certs::{Certificate, Secret};
+use sts::certs::Certificate;
 use sts::config::AssertionAlg;
 use sts::entra::assertion::client_assertion;
+use sts::secret::{ClientAssertion, SubjectToken};
 
 use crate::stack::{Emulator, Info, exchange};
 use crate::stats::{median, micros, quantile};
@@ -58,8 +59,8 @@ async fn direct_obo(
     http: &reqwest::Client,
     endpoint: &str,
     info: &Info,
-    assertion: &Secret,
-    user_token: &Secret,
+    assertion: &ClientAssertion,
+    user_token: &SubjectToken,
 ) -> anyhow::Result<Duration> {
     let form = [
         ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),

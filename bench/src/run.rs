@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use sts::certs::Secret;
+use sts::secret::SubjectToken;
 use tokio::process::Command;
 
 use crate::load::{self, Shape};
@@ -185,7 +185,7 @@ pub fn machine() -> String {
 /// What every cached-load run shares.
 struct LoadCtx<'a> {
     script: &'a Path,
-    token: &'a Secret,
+    token: &'a SubjectToken,
     scope: &'a str,
     cores: u32,
     tick_hz: u64,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use serde::Serialize;
-use sts::certs::Secret;
+use sts::secret::BackendToken;
 use tokio::sync::Barrier;
 
 use crate::stack::{Emulator, exchange};
@@ -47,7 +47,7 @@ pub async fn burst(
             exchange(&http, &base, &subject, &scope).await
         }));
     }
-    let mut tokens: Vec<Secret> = Vec::with_capacity(n);
+    let mut tokens: Vec<BackendToken> = Vec::with_capacity(n);
     let mut failure = None;
     for t in tasks {
         match t.await? {

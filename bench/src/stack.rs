@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sts::certs::Secret;
+use sts::secret::{BackendToken, SubjectToken};
 
 /// The `--write-info` JSON of `sts demo`.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +29,8 @@ pub struct Info {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
-    pub body: Secret,
+    /// The whole answer: on success it holds the backend token.
+    pub body: BackendToken,
 }
 
 impl Answer {
@@ -42,9 +43,9 @@ impl Answer {
     }
 
     /// The `access_token` of a success, for comparisons.
-    pub fn access_token(&self) -> Option<Secret> {
+    pub fn access_token(&self) -> Option<BackendToken> {
         let v: Value = serde_json::from_str(self.body.expose()).ok()?;
-        v["access_token"].as_str().map(Secret::new)
+        v["access_token"].as_str().map(BackendToken::new)
     }
 }
 
@@ -52,7 +53,12 @@ pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-e
 pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// `POST {base}/token` — Tessera's API, which the peer copies.
-pub async fn exchange(http: &reqwest::Client, base: &str, subject: &Secret, scope: &str) -> anyhow::Result<Answer> {
+pub async fn exchange(
+    http: &reqwest::Client,
+    base: &str,
+    subject: &SubjectToken,
+    scope: &str,
+) -> anyhow::Result<Answer> {
     let form = [
         ("grant_type", GRANT_TOKEN_EXCHANGE),
         ("subject_token_type", TOKEN_TYPE_ACCESS_TOKEN),
@@ -62,7 +68,7 @@ pub async fn exchange(http: &reqwest::Client, base: &str, subject: &Secret, scop
     let r =
         http.post(format!("{base}/token")).form(&form).send().await.with_context(|| format!("POST {base}/token"))?;
     let status = r.status().as_u16();
-    Ok(Answer { status, body: Secret::new(r.text().await?) })
+    Ok(Answer { status, body: BackendToken::new(r.text().await?) })
 }
 
 /// The emulator's `/_admin` API.
@@ -84,7 +90,7 @@ impl Emulator {
     /// A fresh user token as the broker holds it: aud = the client app, azp = the broker,
     /// scp = access_as_user. Each call gives a different token (own `uti`, `iat`), so each is
     /// a cache miss at the STS.
-    pub async fn user_token(&self) -> anyhow::Result<Secret> {
+    pub async fn user_token(&self) -> anyhow::Result<SubjectToken> {
         let body = json!({
             "tenant": self.info.tenant, "user": self.info.user,
             "client_app": self.info.client_app_id, "broker_app": self.info.broker_app_id,
@@ -94,7 +100,7 @@ impl Emulator {
         let status = r.status();
         let v: Value = r.json().await?;
         match v["access_token"].as_str() {
-            Some(t) if status.is_success() => Ok(Secret::new(t)),
+            Some(t) if status.is_success() => Ok(SubjectToken::new(t)),
             _ => bail!("minting a user token failed: HTTP {status} {}", v["error"]),
         }
     }

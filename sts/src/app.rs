@@ -90,7 +90,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let http = http_client(&config)?;
     let refresh = Duration::from_secs(config.entra.key_refresh_interval_secs.max(60));
     let keys = Arc::new(
-        KeyStore::new(http.clone(), &config.entra.authority, refresh, Arc::clone(&metrics))
+        KeyStore::new(http.clone(), config.entra.authority.as_str(), refresh, Arc::clone(&metrics))
             .with_min_forced_interval(Duration::from_secs(config.entra.key_refetch_interval_secs.max(1))),
     );
     {
@@ -114,7 +114,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             }
         });
     }
-    let readiness = Arc::new(crate::readiness::Readiness::new(http.clone(), &config.entra.authority));
+    let readiness = Arc::new(crate::readiness::Readiness::new(http.clone(), config.entra.authority.as_str()));
     let exchanger = Arc::new(Exchanger {
         registry: Arc::clone(&registry),
         keys,

@@ -13,7 +13,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod authority;
 mod env;
+
+pub use authority::{Authority, AuthorityError, AuthorityProblem};
+
+use crate::origin::OriginPattern;
 
 /// Environment variable naming the TOML file (kept out of the key space on purpose).
 pub const CONFIG_FILE_ENV: &str = "TESSERA_CONFIG";
@@ -36,8 +41,8 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Origins allowed to call `/token` and `/broker/config` from a browser. A `*` may stand for
-    /// leading host labels: `https://*.crm4.dynamics.com`.
-    pub cors_origins: Vec<String>,
+    /// leading host labels: `https://*.crm4.dynamics.com`. Parsed when read (strings in the file).
+    pub cors_origins: Vec<OriginPattern>,
     /// Upper bound for a request body; a token-exchange form is a few KB.
     pub max_body_bytes: usize,
     /// Upper bound for a request's headers (request line included); larger ones get 431.
@@ -77,8 +82,8 @@ pub struct RegistryConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct EntraConfig {
     /// The authority host: `https://login.microsoftonline.com`, a sovereign cloud, or the emulator.
-    /// Plain `http://` is accepted for loopback hosts only.
-    pub authority: String,
+    /// Plain `http://` is accepted for loopback hosts only ([`Authority`]).
+    pub authority: Authority,
     /// Broker app the browser bundle signs in as (returned by `GET /broker/config`).
     pub broker_app_id: Option<String>,
     /// Extra CA certificate (PEM) to trust for the authority, e.g. the emulator's.
@@ -198,7 +203,7 @@ impl Default for RegistryConfig {
 impl Default for EntraConfig {
     fn default() -> Self {
         Self {
-            authority: "https://login.microsoftonline.com".into(),
+            authority: Authority::default(),
             broker_app_id: None,
             extra_ca_file: None,
             assertion_alg: AssertionAlg::PS256,
@@ -248,6 +253,8 @@ pub enum ConfigError {
     Figment(Box<figment::Error>),
     #[error("configuration file {0} does not exist")]
     MissingFile(PathBuf),
+    #[error("configuration: entra.leeway_secs is {0}; at most {MAX_LEEWAY_SECS} (clock skew, not a token lifetime)")]
+    LeewayTooLarge(u64),
     #[error("configuration: {0}")]
     Invalid(String),
 }
@@ -278,15 +285,10 @@ impl Config {
 
     /// Checks that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        validate_authority(&self.entra.authority)?;
+        // `entra.authority` and `server.cors_origins` need no check here: their types hold only
+        // valid values (parsed when the configuration was read).
         if self.entra.leeway_secs > MAX_LEEWAY_SECS {
-            return Err(ConfigError::Invalid(format!(
-                "entra.leeway_secs is {}; at most {MAX_LEEWAY_SECS} (clock skew, not a token lifetime)",
-                self.entra.leeway_secs
-            )));
-        }
-        for origin in &self.server.cors_origins {
-            crate::http::cors::OriginPattern::parse(origin).map_err(ConfigError::Invalid)?;
+            return Err(ConfigError::LeewayTooLarge(self.entra.leeway_secs));
         }
         for (i, c) in self.credentials.iter().enumerate() {
             let pfx = c.pfx.is_some();
@@ -344,32 +346,6 @@ pub fn redact_url_password(raw: &str) -> String {
     shown
 }
 
-/// `https://` anywhere; `http://` only for loopback hosts (the emulator in tests and the demo).
-/// Parsed, not prefix-matched: `http://[::1]@evil.com` is a URL whose host is `evil.com`.
-pub fn validate_authority(authority: &str) -> Result<(), ConfigError> {
-    let bad = |why: &str| ConfigError::Invalid(format!("entra.authority {authority:?}: {why}"));
-    let url = url::Url::parse(authority).map_err(|e| bad(&format!("not a URL ({e})")))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not carry a user name or password"));
-    }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(bad("has no host")),
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => return Err(bad("plain http is only allowed for loopback hosts")),
-        _ => return Err(bad("must start with https://")),
-    }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must be a scheme and host only, without a tenant or path"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -389,34 +365,36 @@ mod tests {
         assert!(shown.contains("[redacted]"));
     }
 
+    /// `entra.authority` and `server.cors_origins` are parsed when read, from the file or the
+    /// environment, in the same string format as before; a bad one stops the load, named.
     #[test]
-    fn authority_rules() {
-        assert!(validate_authority("https://login.microsoftonline.com").is_ok());
-        assert!(validate_authority("http://127.0.0.1:9999").is_ok());
-        assert!(validate_authority("http://localhost:1").is_ok());
-        assert!(validate_authority("http://login.example.com").is_err());
-        assert!(validate_authority("http://[::1]:9999").is_ok());
-        assert!(validate_authority("http://[2001:db8::1]:9999").is_err(), "only the loopback IPv6 address");
-        assert!(validate_authority("https://login.microsoftonline.com/common").is_err());
-        assert!(validate_authority("ftp://x").is_err());
-        assert!(validate_authority("https://login.microsoftonline.com/").is_ok(), "a trailing slash is no path");
-    }
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment::Error
+    fn authority_and_origins_are_parsed_when_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "ok.toml",
+                "[server]\ncors_origins = [\"https://*.crm4.dynamics.com\"]\n[entra]\nauthority = \"http://127.0.0.1:9999/\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("ok.toml"))).unwrap();
+            assert_eq!(c.entra.authority, "http://127.0.0.1:9999");
+            assert!(c.server.cors_origins[0].matches("https://contoso.crm4.dynamics.com"));
+            let shown = c.redacted_toml();
+            assert!(shown.contains("authority = \"http://127.0.0.1:9999\""), "{shown}");
+            assert!(shown.contains("cors_origins = [\"https://*.crm4.dynamics.com\"]"), "{shown}");
 
-    #[test]
-    fn authority_is_parsed_not_prefix_matched() {
-        for hostile in [
-            "http://[::1]@evil.com",
-            "http://127.0.0.1@evil.com",
-            "http://localhost:80@evil.com/",
-            "https://user:pass@login.microsoftonline.com",
-            "http://127.0.0.1.evil.com",
-            "http://localhost.evil.com",
-            "https://login.microsoftonline.com?x=1",
-            "https://login.microsoftonline.com#frag",
-        ] {
-            assert!(validate_authority(hostile).is_err(), "{hostile} must be refused");
-        }
-        assert!(validate_authority("http://127.0.0.2:8080").is_ok(), "all of 127/8 is loopback");
+            jail.create_file("authority.toml", "[entra]\nauthority = \"http://[::1]@evil.com\"\n")?;
+            let err = Config::load(Some(Path::new("authority.toml"))).unwrap_err().to_string();
+            assert!(err.contains("must not carry a user name or password"), "{err}");
+
+            jail.create_file("origin.toml", "[server]\ncors_origins = [\"https://x.com/\"]\n")?;
+            let err = Config::load(Some(Path::new("origin.toml"))).unwrap_err().to_string();
+            assert!(err.contains("https://x.com/") && err.contains("no path"), "{err}");
+
+            jail.set_env("TESSERA_ENTRA__AUTHORITY", "http://login.example.com");
+            let err = Config::load(Some(Path::new("ok.toml"))).unwrap_err().to_string();
+            assert!(err.contains("plain http is only allowed for loopback hosts"), "{err}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`exchange`]: one token exchange from form to backend token — the order of checks lives here.
 //! - [`entra`]: subject-token validation, signing keys, client assertions, the OBO call.
 //! - [`certs`]: client-app certificates and their rotation state.
+//! - [`secret`]: one redacting type per kind of secret (tokens, assertions, keys, passwords).
+//! - [`origin`]: the allowed-origin patterns of `server.cors_origins`, parsed with the configuration.
 //! - [`cache`]: OBO results keyed by a hash of the subject token; single-flight.
 //! - [`audit`], [`metrics`]: what happened, off the request path.
 //! - [`app`]: wiring — builds the one [`state::AppState`] and serves it.
@@ -25,7 +27,9 @@ pub mod entra;
 pub mod exchange;
 pub mod http;
 pub mod metrics;
+pub mod origin;
 pub mod readiness;
 pub mod registry_watch;
+pub mod secret;
 pub mod state;
 pub mod telemetry;

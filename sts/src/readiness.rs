@@ -25,23 +25,43 @@ pub struct Readiness {
     http: reqwest::Client,
     /// The discovery document of the `organizations` authority: cheap, public, always there.
     entra_probe_url: String,
-    db: Mutex<Cached>,
-    entra: Mutex<Cached>,
+    /// The database's own message (it is shown as the registry's `Degraded` reason).
+    db: Mutex<Cached<String>>,
+    entra: Mutex<Cached<EntraProbeError>>,
 }
 
-#[derive(Debug, Default)]
-struct Cached {
+/// Why Entra's authority counts as unreachable (`/readyz` shows it as `checks.entra.error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntraProbeError {
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("no answer within {ms} ms")]
+    Timeout { ms: u128 },
+    #[error("connection failed")]
+    Connect,
+    #[error("request failed")]
+    Request,
+}
+
+#[derive(Debug)]
+struct Cached<E> {
     at: Option<Instant>,
     /// `None`: fine. `Some(why)`: failing.
-    error: Option<String>,
+    error: Option<E>,
 }
 
-impl Cached {
-    fn fresh(&self, ttl: Duration) -> Option<Option<String>> {
+impl<E> Default for Cached<E> {
+    fn default() -> Self {
+        Self { at: None, error: None }
+    }
+}
+
+impl<E: Clone> Cached<E> {
+    fn fresh(&self, ttl: Duration) -> Option<Option<E>> {
         self.at.filter(|t| t.elapsed() < ttl).map(|_| self.error.clone())
     }
 
-    fn set(&mut self, error: Option<String>) -> Option<String> {
+    fn set(&mut self, error: Option<E>) -> Option<E> {
         self.at = Some(Instant::now());
         self.error = error.clone();
         error
@@ -85,17 +105,17 @@ impl Readiness {
     /// Whether Entra's authority answers at all: any HTTP answer below 500 counts (the probe
     /// only asks whether the network path and the service are up), a 5xx, a timeout or a
     /// connection failure does not. `Err` says why.
-    pub async fn entra(&self) -> Result<(), String> {
+    pub async fn entra(&self) -> Result<(), EntraProbeError> {
         let mut cached = self.entra.lock().await;
         if let Some(error) = cached.fresh(ENTRA_TTL) {
             return error.map_or(Ok(()), Err);
         }
         let error = match self.http.get(&self.entra_probe_url).timeout(PROBE_TIMEOUT).send().await {
-            Ok(r) if r.status().is_server_error() => Some(format!("HTTP {}", r.status().as_u16())),
+            Ok(r) if r.status().is_server_error() => Some(EntraProbeError::Status(r.status().as_u16())),
             Ok(_) => None,
-            Err(e) if e.is_timeout() => Some(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
-            Err(e) if e.is_connect() => Some("connection failed".to_owned()),
-            Err(_) => Some("request failed".to_owned()),
+            Err(e) if e.is_timeout() => Some(EntraProbeError::Timeout { ms: PROBE_TIMEOUT.as_millis() }),
+            Err(e) if e.is_connect() => Some(EntraProbeError::Connect),
+            Err(_) => Some(EntraProbeError::Request),
         };
         cached.set(error).map_or(Ok(()), Err)
     }

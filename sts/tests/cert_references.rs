@@ -75,6 +75,10 @@ async fn an_unreferenced_certificate_is_never_used_for_an_exchange() {
     assert_eq!(refused.status, 500, "an exchange was signed with an unreferenced certificate ({})", refused.error());
     assert_eq!(refused.error(), "server_error");
     assert_eq!(h.obo_requests(), 0, "Entra was called");
+    // Our own fault (no usable certificate): outcome `server_error`, not Entra's `upstream_error`.
+    assert!(h.state.exchanger.audit.flush().await, "the audit row was written");
+    let outcomes: Vec<String> = h.db.store().recent_audit(10).await.unwrap().into_iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, ["server_error"]);
     let ready = h.http.get(format!("{}/readyz", h.base)).send().await.unwrap();
     assert_eq!(ready.status(), 503, "no workload can be served without a referenced certificate");
     let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();

@@ -9,9 +9,10 @@ use std::sync::OnceLock;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use sts::certs::{
-    CertError, Certificate, CredentialSet, Generated, Secret, generate_self_signed, generate_self_signed_with_validity,
+    CertError, Certificate, CredentialSet, Generated, generate_self_signed, generate_self_signed_with_validity,
 };
 use sts::config::CredentialConfig;
+use sts::secret::{Password, PrivateKeyPem};
 
 const APP: &str = "74d4521a-2fb0-478a-8f36-c6518b55ba49";
 const OTHER_APP: &str = "067bdb17-4026-4f68-b529-94d1528fea12";
@@ -98,7 +99,7 @@ fn thumbprints_match_openssl_and_the_digests() {
 #[test]
 fn generated_pfx_round_trips_with_the_same_thumbprints() {
     let g = shared();
-    let password = Secret::new("correct horse battery staple");
+    let password = Password::new("correct horse battery staple");
     let pfx = g.pfx(&password).unwrap();
     let from_pfx = Certificate::from_pfx(&pfx, &password).unwrap();
     let from_pem = g.certificate().unwrap();
@@ -129,20 +130,20 @@ fn openssl_made_pfx_files_load_modern_and_legacy() {
         args.extend(["-passout", "pass:s3cret"]);
         args.extend(extra);
         openssl(&args);
-        let loaded = Certificate::from_pfx(&std::fs::read(&out).unwrap(), &Secret::new("s3cret")).unwrap();
+        let loaded = Certificate::from_pfx(&std::fs::read(&out).unwrap(), &Password::new("s3cret")).unwrap();
         assert_eq!(loaded.sha256_hex(), g.info().sha256_hex(), "{name}");
     }
 }
 
 #[test]
 fn a_wrong_pfx_password_is_a_specific_error_without_the_password() {
-    let pfx = shared().pfx(&Secret::new("the-right-one")).unwrap();
-    let err = Certificate::from_pfx(&pfx, &Secret::new("Wrong-Password-123")).unwrap_err();
+    let pfx = shared().pfx(&Password::new("the-right-one")).unwrap();
+    let err = Certificate::from_pfx(&pfx, &Password::new("Wrong-Password-123")).unwrap_err();
     assert!(matches!(err, CertError::WrongPfxPassword), "{err:?}");
     for shown in [err.to_string(), format!("{err:?}")] {
         assert!(!shown.contains("Wrong-Password-123") && !shown.contains("the-right-one"), "{shown}");
     }
-    assert!(matches!(Certificate::from_pfx(b"\x30\x03\x02\x01\x03", &Secret::new("")), Err(CertError::Pfx(_))));
+    assert!(matches!(Certificate::from_pfx(b"\x30\x03\x02\x01\x03", &Password::new("")), Err(CertError::Pfx(_))));
 }
 
 #[test]
@@ -181,7 +182,7 @@ fn a_key_of_another_certificate_or_a_non_rsa_key_is_refused() {
 fn load_reads_pfx_with_a_password_file_and_pem_pairs() {
     let g = shared();
     let dir = TempDir::new();
-    let pfx = dir.write("c.pfx", g.pfx(&Secret::new("from-a-file")).unwrap());
+    let pfx = dir.write("c.pfx", g.pfx(&Password::new("from-a-file")).unwrap());
     // Mounted secret files end with a newline that is not part of the password.
     let pw = dir.write("pw", "from-a-file\n");
     let cfg = CredentialConfig {
@@ -298,7 +299,8 @@ fn certificates_and_sets_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Certificate>();
     send_sync::<CredentialSet>();
-    send_sync::<Secret>();
+    send_sync::<Password>();
+    send_sync::<PrivateKeyPem>();
 }
 
 #[test]
@@ -316,7 +318,7 @@ fn key_fragments(key_pem: &str) -> Vec<String> {
 #[test]
 fn debug_output_never_contains_key_material() {
     let g = shared();
-    let password = Secret::new("pfx-password-in-debug");
+    let password = Password::new("pfx-password-in-debug");
     let cert = Certificate::from_pfx(&g.pfx(&password).unwrap(), &password).unwrap();
     let set = CredentialSet::from_certs(vec![(APP.into(), cert.clone())]);
     let fragments = key_fragments(g.key_pem().expose());
@@ -328,6 +330,8 @@ fn debug_output_never_contains_key_material() {
         format!("{g:?}"),
         format!("{:?}", g.key_pem()),
         format!("{password:?}"),
+        format!("{password}"),
+        format!("{}", g.key_pem()),
         format!("{:?}", set.candidates(APP, cert.not_before() + 1)),
     ] {
         for f in &fragments {
@@ -335,6 +339,7 @@ fn debug_output_never_contains_key_material() {
         }
         assert!(!shown.contains("PRIVATE KEY") && !shown.contains("pfx-password-in-debug"), "{shown}");
     }
-    assert_eq!(format!("{password:?}"), "Secret([redacted])");
+    assert_eq!(format!("{password:?}"), "Password([redacted])");
+    assert_eq!(format!("{:?}", g.key_pem()), "PrivateKeyPem([redacted])");
     assert!(format!("{cert:?}").contains(&cert.sha256_hex()));
 }

@@ -6,6 +6,8 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
+use sts::entra::validate::{PeekError, VerifyError};
+use sts::exchange::{ExchangeError, RequestError, SubjectTokenError};
 
 async fn refused(
     h: &Harness,
@@ -22,34 +24,63 @@ async fn refused(
     assert!(a.body["correlation_id"].is_string());
 }
 
+/// The exchange was refused with exactly the answer of `want`: status, `error` and description.
+async fn refused_as(h: &Harness, token: &str, scope: &str, want: impl Into<ExchangeError>) {
+    let want = want.into();
+    let a = h.exchange(token, scope, &[]).await;
+    assert_eq!(
+        (a.status.as_u16(), a.error(), a.description()),
+        (want.status().as_u16(), want.oauth_code(), want.public_description().as_str()),
+        "{}",
+        a.body
+    );
+    assert!(a.body["correlation_id"].is_string());
+}
+
+fn subject_token(e: SubjectTokenError) -> ExchangeError {
+    ExchangeError::InvalidSubjectToken(e)
+}
+
 #[tokio::test]
 async fn token_problems_are_invalid_grant() {
     let h = Harness::start().await;
     let bad = StatusCode::BAD_REQUEST;
     let expired = h.user_token(|r| r.lifetime = time::Duration::seconds(-600));
-    refused(&h, &expired, FILES_READ, &[], bad, "invalid_grant", "expired").await;
+    refused_as(&h, &expired, FILES_READ, PeekError::Expired).await;
     let app_only = h.user_token(|r| {
         r.extra_claims.insert("idtyp".into(), json!("app"));
     });
-    refused(&h, &app_only, FILES_READ, &[], bad, "invalid_grant", "app-only").await;
+    refused_as(&h, &app_only, FILES_READ, PeekError::AppOnly).await;
     let other_aud = h.user_token(|r| {
         r.extra_claims.insert("aud".into(), json!("11111111-2222-4333-8444-555555555555"));
     });
-    refused(&h, &other_aud, FILES_READ, &[], bad, "invalid_grant", "not a registered client app").await;
+    let unregistered = SubjectTokenError::UnregisteredAudience("11111111-2222-4333-8444-555555555555".into());
+    refused_as(&h, &other_aud, FILES_READ, subject_token(unregistered)).await;
     let no_scope = h.user_token(|r| {
         r.extra_claims.insert("scp".into(), json!("something_else"));
     });
-    refused(&h, &no_scope, FILES_READ, &[], bad, "invalid_grant", "access_as_user").await;
+    let missing = SubjectTokenError::MissingScope { scope: "access_as_user".into(), workload: "file-picker".into() };
+    refused_as(&h, &no_scope, FILES_READ, subject_token(missing)).await;
     let wrong_iss = h.user_token(|r| {
         r.extra_claims.insert("iss".into(), json!(format!("https://login.example.com/{TENANT}/v2.0")));
     });
-    refused(&h, &wrong_iss, FILES_READ, &[], bad, "invalid_grant", "iss").await;
+    let wrong = VerifyError::WrongIssuer {
+        found: format!("https://login.example.com/{TENANT}/v2.0"),
+        expected: h.emulator.issuer_v2(TENANT),
+        tenant: TENANT.into(),
+        version: sts::entra::TokenVersion::V2,
+    };
+    refused_as(&h, &wrong_iss, FILES_READ, wrong).await;
     // A signature that does not verify: flip a character of the signature.
     let good = h.user_token(|_| {});
     let (head, sig) = good.rsplit_once('.').unwrap();
     let flipped = format!("{head}.{}{}", if sig.starts_with('A') { 'B' } else { 'A' }, &sig[1..]);
-    refused(&h, &flipped, FILES_READ, &[], bad, "invalid_grant", "signature").await;
-    refused(&h, "not-a-jwt", FILES_READ, &[], bad, "invalid_grant", "three dot-separated").await;
+    refused_as(&h, &flipped, FILES_READ, VerifyError::BadSignature).await;
+    refused_as(&h, "not-a-jwt", FILES_READ, PeekError::NotCompact).await;
+    // What the caller reads still names the problem in words.
+    let a = h.exchange(&expired, FILES_READ, &[]).await;
+    assert_eq!((a.status, a.error()), (bad, "invalid_grant"));
+    assert!(a.description().contains("expired"), "{}", a.description());
     assert_eq!(h.obo_requests(), 0, "no refused token reached Entra");
 }
 
@@ -118,7 +149,7 @@ async fn malformed_requests_are_invalid_request() {
         .unwrap();
     let a = Answer::read(r).await;
     assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"));
-    assert!(a.description().contains("subject_token"));
+    assert_eq!(a.description(), RequestError::NoSubjectToken.to_string());
     let r = h
         .http
         .post(format!("{}/token", h.base))
@@ -131,7 +162,7 @@ async fn malformed_requests_are_invalid_request() {
     let r = h.http.post(format!("{}/token", h.base)).json(&json!({"grant_type": "x"})).send().await.unwrap();
     let a = Answer::read(r).await;
     assert_eq!((a.status, a.error()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request"), "{}", a.body);
-    assert!(a.description().contains("application/x-www-form-urlencoded"), "{}", a.body);
+    assert_eq!(a.description(), RequestError::NotAForm.to_string(), "{}", a.body);
     // RFC 6749 §3.1: a parameter given twice is refused, and named.
     let r = h
         .http
@@ -142,7 +173,7 @@ async fn malformed_requests_are_invalid_request() {
         .unwrap();
     let a = Answer::read(r).await;
     assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", a.body);
-    assert!(a.description().contains("scope is given more than once"), "{}", a.body);
+    assert_eq!(a.description(), RequestError::Repeated("scope".into()).to_string(), "{}", a.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -163,7 +194,8 @@ async fn made_up_kids_cause_at_most_one_forced_key_refetch() {
     for t in tasks {
         let a = t.await.unwrap();
         assert_eq!((a.status, a.error()), (StatusCode::BAD_REQUEST, "invalid_grant"), "{}", a.body);
-        assert!(a.description().contains("made-up"), "{}", a.description());
+        let unknown = SubjectTokenError::UnknownKey { tenant: TENANT.into(), kid: "made-up".into() };
+        assert_eq!(a.description(), subject_token(unknown).public_description());
     }
     // And one more afterwards, when nothing is in flight: still within the rate limit.
     assert_eq!(h.exchange(&forged, USER_READ, &[]).await.error(), "invalid_grant");

@@ -23,7 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use sts::config::Config;
+use sts::config::{Config, ConfigError};
 use sts::entra::keys::SigningKey;
 use sts::entra::validate::{PLAUSIBLE_TIMES, PeekError, peek, verify};
 use sts::exchange::{ExchangeError, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, parse_form};
@@ -128,7 +128,7 @@ fn encode(header: &Value, claims: &Value, sig: &str) -> String {
 
 /// What the edge answers for a refused subject token.
 fn edge(e: &PeekError) -> ExchangeError {
-    ExchangeError::InvalidSubjectToken(e.to_string())
+    ExchangeError::from(e.clone())
 }
 
 /// One real RSA key for the whole file (generating one takes a while in debug).
@@ -284,7 +284,7 @@ proptest! {
             prop_assert!(verified.is_err(), "a token not signed by the key verified");
         }
         if let Err(e) = verified {
-            prop_assert_eq!(ExchangeError::InvalidSubjectToken(e).oauth_code(), "invalid_grant");
+            prop_assert_eq!(ExchangeError::from(e).oauth_code(), "invalid_grant");
         }
     }
 }
@@ -396,7 +396,9 @@ fn leeway_is_bounded() {
     config.entra.leeway_secs = sts::config::MAX_LEEWAY_SECS;
     assert!(config.validate().is_ok());
     config.entra.leeway_secs = sts::config::MAX_LEEWAY_SECS + 1;
-    assert!(config.validate().unwrap_err().to_string().contains("entra.leeway_secs"));
+    let too_large = config.validate().unwrap_err();
+    assert!(matches!(too_large, ConfigError::LeewayTooLarge(n) if n == sts::config::MAX_LEEWAY_SECS + 1));
+    assert!(too_large.to_string().contains("entra.leeway_secs"), "the key is named for the operator: {too_large}");
     config.entra.leeway_secs = u64::MAX;
-    assert!(config.validate().is_err());
+    assert!(matches!(config.validate(), Err(ConfigError::LeewayTooLarge(u64::MAX))));
 }

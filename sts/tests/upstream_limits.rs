@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use entra_emulator::{FaultDuration, FaultKind, FaultSpec};
 use reqwest::StatusCode;
+use sts::entra::keys::{FetchError, KeyError};
+use sts::exchange::ExchangeError;
 use tokio::net::{TcpListener, TcpStream};
 
 const SLACK: Duration = Duration::from_secs(2);
@@ -144,7 +146,17 @@ async fn refused_connections_are_retried_then_counted() {
             .await;
     let a = h.exchange(&h.user_token(|_| {}), FILES_READ, &[]).await;
     assert_eq!((a.status, a.error()), (StatusCode::BAD_GATEWAY, "server_error"), "{}", a.body);
-    assert!(a.description().contains("could not be reached"), "{}", a.body);
+    let unreachable =
+        KeyError::Fetch { tenant: TENANT.into(), cause: FetchError::Unreachable { kind: "connect_refused" } };
+    assert_eq!(a.description(), ExchangeError::from(unreachable).public_description(), "{}", a.body);
+    // On the wire a 502 is `server_error`; in metrics and audit it is Entra's trouble, not ours.
+    let m = metrics(&h).await;
+    assert!(m.contains("tessera_exchanges_total{outcome=\"upstream_error\"} 1"), "{m}");
+    assert!(!m.contains("tessera_exchanges_total{outcome=\"server_error\"}"), "{m}");
+    assert!(h.state.exchanger.audit.flush().await, "the audit row was written");
+    let rows = h.db.store().recent_audit(10).await.unwrap();
+    let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["upstream_error"]);
 }
 
 /// A token like `token` whose header names another (made-up) key.

@@ -49,6 +49,17 @@ pub struct AuditSink {
     writer: Arc<Writer>,
 }
 
+/// Why one database write of audit rows failed (the rows then go to the spool or the log).
+#[derive(Debug, thiserror::Error)]
+enum InsertError {
+    /// The database answered with an error (down, or it refused a row).
+    #[error(transparent)]
+    Refused(registry::StoreError),
+    /// No answer within `audit.db_timeout_ms`: a hung database must not stall the writer.
+    #[error("no answer within {ms} ms")]
+    Timeout { ms: u128 },
+}
+
 /// The writer task, and how to tell it to write what is queued and stop.
 #[derive(Debug)]
 struct Writer {
@@ -268,20 +279,19 @@ impl Persist {
     }
 
     /// One bounded database write: a hung database must not stall the writer.
-    async fn insert(&self, rows: &[AuditRecord]) -> Result<(), String> {
+    async fn insert(&self, rows: &[AuditRecord]) -> Result<(), InsertError> {
         match tokio::time::timeout(self.db_timeout, self.store.insert_audit(rows)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", self.db_timeout.as_millis())),
+            Ok(result) => result.map_err(InsertError::Refused),
+            Err(_) => Err(InsertError::Timeout { ms: self.db_timeout.as_millis() }),
         }
     }
 
     /// Marks the database down (later batches go straight to the spool) and starts the probe
     /// that marks it up again.
-    fn database_failed(&self, reason: &str) {
+    fn database_failed(&self, reason: &InsertError) {
         if self.db.up.swap(false, Ordering::Relaxed) {
             let dir = self.spool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).dir().to_path_buf();
-            tracing::warn!(reason, spool = %dir.display(),
+            tracing::warn!(reason = %reason, spool = %dir.display(),
                 "audit database write failed; audit records go to the local spool until the database answers");
         }
         if self.db.probing.swap(true, Ordering::Relaxed) {
@@ -392,9 +402,9 @@ impl Persist {
 
     /// The database answers but refused a segment: store each row that it takes, log the ones it
     /// refuses (rather than retrying them forever). False if the database went away meanwhile.
-    async fn insert_one_by_one(&self, rows: &[AuditRecord], batch_error: &str) -> bool {
+    async fn insert_one_by_one(&self, rows: &[AuditRecord], batch_error: &InsertError) -> bool {
         tracing::warn!(
-            error = batch_error,
+            error = %batch_error,
             rows = rows.len(),
             "the database refused a spooled audit batch; replaying it row by row"
         );

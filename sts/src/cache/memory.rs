@@ -89,8 +89,8 @@ impl TokenCache for MemoryCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::certs::Secret;
-    use crate::exchange::ExchangeError;
+    use crate::exchange::{ExchangeError, UpstreamError};
+    use crate::secret::BackendToken;
     use std::sync::atomic::AtomicUsize;
 
     fn cache() -> MemoryCache {
@@ -99,7 +99,7 @@ mod tests {
 
     fn token(ttl: i64) -> Arc<CachedToken> {
         Arc::new(CachedToken {
-            access_token: Secret::new("t".repeat(100)),
+            access_token: BackendToken::new("t".repeat(100)),
             expires_at: crate::clock::unix_now() + ttl,
             scope: "s".into(),
         })
@@ -138,7 +138,8 @@ mod tests {
     #[tokio::test]
     async fn failures_are_not_cached_and_near_expiry_is_not_served() {
         let c = cache();
-        let e = c.get_or_load("k".into(), Box::pin(async { Err(ExchangeError::Upstream("down".into())) })).await;
+        let e =
+            c.get_or_load("k".into(), Box::pin(async { Err(ExchangeError::Upstream(UpstreamError::CutOff)) })).await;
         assert!(e.is_err());
         let (_, hit) = c.get_or_load("k".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
         assert!(!hit, "the error was not cached");

@@ -11,13 +11,13 @@ use std::sync::Arc;
 pub use key::cache_key;
 pub use memory::MemoryCache;
 
-use crate::certs::Secret;
 use crate::exchange::ExchangeError;
+use crate::secret::BackendToken;
 
 /// A backend token obtained through OBO.
 #[derive(Debug)]
 pub struct CachedToken {
-    pub access_token: Secret,
+    pub access_token: BackendToken,
     /// Unix seconds.
     pub expires_at: i64,
     /// Scopes Entra granted (space-separated).

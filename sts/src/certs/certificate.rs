@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use aws_lc_rs::signature::{KeyPair as _, RsaEncoding, RsaKeyPair};
 
-use super::{CertError, CertInfo, Secret};
+use super::{CertError, CertInfo};
 use crate::config::CredentialConfig;
+use crate::secret::{Password, PrivateKeyPem};
 
 /// A certificate and its private key. `Debug` shows the public facts only.
 ///
@@ -34,7 +35,7 @@ impl Certificate {
     /// Loads the first private key and its leaf certificate from a PKCS#12 file (what Windows,
     /// Key Vault and `openssl pkcs12 -export` produce). Both PBES2 (AES) and the legacy PBES1
     /// (3DES / RC2) encryptions are read.
-    pub fn from_pfx(bytes: &[u8], password: &Secret) -> Result<Self, CertError> {
+    pub fn from_pfx(bytes: &[u8], password: &Password) -> Result<Self, CertError> {
         let store = p12_keystore::KeyStore::from_pkcs12(bytes, password.expose()).map_err(|e| match e {
             // The MAC is keyed by the password: a mismatch is how a wrong password shows.
             p12_keystore::error::Error::MacError(_) => CertError::WrongPfxPassword,
@@ -67,10 +68,10 @@ impl Certificate {
                         return Err(config_error("set only one of `pfx_password_env` and `pfx_password_file`"));
                     }
                     (Some(var), None) => {
-                        Secret::new(std::env::var(var).map_err(|_| CertError::PasswordEnvMissing(var.clone()))?)
+                        Password::new(std::env::var(var).map_err(|_| CertError::PasswordEnvMissing(var.clone()))?)
                     }
                     (None, Some(file)) => password_from_file(file)?,
-                    (None, None) => Secret::new(""),
+                    (None, None) => Password::new(""),
                 };
                 Self::from_pfx(&read(pfx)?, &password)
             }
@@ -79,7 +80,7 @@ impl Certificate {
                     return Err(config_error("a PFX password is configured but no `pfx` file"));
                 }
                 let cert_pem = read_text(cert)?;
-                let key_pem = Secret::new(read_text(key)?);
+                let key_pem = PrivateKeyPem::new(read_text(key)?);
                 Self::from_pem(&cert_pem, key_pem.expose())
             }
             _ => Err(config_error("set either `pfx`, or both `cert_pem` and `key_pem`")),
@@ -206,8 +207,8 @@ fn read_text(path: &Path) -> Result<String, CertError> {
 }
 
 /// A mounted secret file usually ends with a newline the password does not contain.
-fn password_from_file(path: &Path) -> Result<Secret, CertError> {
+fn password_from_file(path: &Path) -> Result<Password, CertError> {
     let text = read_text(path)?;
     let password = text.strip_suffix('\n').map_or(text.as_str(), |s| s.strip_suffix('\r').unwrap_or(s));
-    Ok(Secret::new(password))
+    Ok(Password::new(password))
 }

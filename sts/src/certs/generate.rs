@@ -6,8 +6,9 @@
 
 use time::OffsetDateTime;
 
-use super::{CertError, CertInfo, Certificate, Secret};
+use super::{CertError, CertInfo, Certificate};
 use crate::clock::unix_now;
+use crate::secret::{Password, PrivateKeyPem};
 
 /// A freshly generated certificate and key. `Debug` shows the public facts only.
 #[derive(Clone)]
@@ -15,7 +16,7 @@ pub struct Generated {
     info: CertInfo,
     cert_pem: String,
     /// PKCS#8 `PRIVATE KEY` PEM.
-    key_pem: Secret,
+    key_pem: PrivateKeyPem,
     /// The same key, PKCS#8 DER, for the PFX.
     key_pkcs8: Vec<u8>,
 }
@@ -70,7 +71,7 @@ pub fn generate_self_signed_with_validity(cn: &str, not_before: i64, not_after: 
     Ok(Generated {
         info: CertInfo::from_der(cert.der())?,
         cert_pem: cert.pem(),
-        key_pem: Secret::new(key.serialize_pem()),
+        key_pem: PrivateKeyPem::new(key.serialize_pem()),
         key_pkcs8: key.serialize_der(),
     })
 }
@@ -87,13 +88,13 @@ impl Generated {
     }
 
     /// The private key, PKCS#8 PEM.
-    pub fn key_pem(&self) -> &Secret {
+    pub fn key_pem(&self) -> &PrivateKeyPem {
         &self.key_pem
     }
 
     /// The certificate and key as a PKCS#12 file protected by `password` (PBES2 AES-256-CBC,
     /// HMAC-SHA256 integrity: what OpenSSL 3 and current Windows write by default).
-    pub fn pfx(&self, password: &Secret) -> Result<Vec<u8>, CertError> {
+    pub fn pfx(&self, password: &Password) -> Result<Vec<u8>, CertError> {
         let p12_err = |e: p12_keystore::error::Error| CertError::Generate(format!("PFX: {e}"));
         let cert = p12_keystore::Certificate::from_der(self.info.der()).map_err(p12_err)?;
         // localKeyId ties the key bag to its certificate bag; the SHA-1 thumbprint is the

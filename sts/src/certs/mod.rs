@@ -14,7 +14,8 @@
 //!   `sts cert new`, the demo and tests.
 //!
 //! Key material never leaves these types through `Debug`, `Display` or an error message: a
-//! [`Secret`] prints as `Secret([redacted])`, a [`Certificate`] prints only public facts.
+//! passwords and PEM keys are [`crate::secret::Password`] and [`crate::secret::PrivateKeyPem`], which
+//! print as `[redacted]`; a [`Certificate`] prints only public facts.
 
 mod certificate;
 mod credential_set;
@@ -26,29 +27,6 @@ pub use certificate::Certificate;
 pub use credential_set::{BAD_MARK_SECS, CertExpiry, CredentialSet, EXPIRY_WARNING_DAYS};
 pub use generate::{Generated, generate_self_signed, generate_self_signed_at, generate_self_signed_with_validity};
 pub use info::CertInfo;
-
-/// A value that must never be logged or printed: a password, a token, a client assertion, a
-/// private key in PEM form. `Debug` prints `Secret([redacted])`; there is no `Display`, so it
-/// cannot end up in a `format!` by accident. [`Secret::expose`] is the one explicit way out.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The raw value, for the one place that must send or use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
 
 /// Why a certificate could not be loaded, generated or used. Messages name files, environment
 /// variables and thumbprints — never a password or key bytes.
@@ -104,13 +82,6 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_debug_is_redacted() {
-        let s = Secret::new("hunter2-password");
-        assert_eq!(format!("{s:?}"), "Secret([redacted])");
-        assert_eq!(s.expose(), "hunter2-password");
-    }
 
     #[test]
     fn invalid_client_codes_are_exactly_the_spec_list() {

@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::certs::{self, CertError, CertInfo, Certificate, Secret};
+use crate::certs::{self, CertError, CertInfo, Certificate};
+use crate::secret::Password;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CertCommand {
@@ -58,9 +59,9 @@ fn certs_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn password_from_env(var: &str) -> anyhow::Result<Secret> {
+fn password_from_env(var: &str) -> anyhow::Result<Password> {
     match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+        Ok(v) if !v.is_empty() => Ok(Password::new(v)),
         _ => bail!("the environment variable {var} (--password-env) is not set or empty"),
     }
 }
@@ -90,7 +91,7 @@ impl NewFiles {
 /// `sts cert new`: generates, writes the files (never overwriting) and returns what to print.
 /// `password` is the PFX password from `--password-env`; `None` generates one and writes it
 /// next to the PFX.
-fn create(cn: &str, days: u32, out: &Path, password: Option<Secret>, now: i64) -> anyhow::Result<String> {
+fn create(cn: &str, days: u32, out: &Path, password: Option<Password>, now: i64) -> anyhow::Result<String> {
     if days == 0 {
         bail!("--days must be at least 1");
     }
@@ -169,10 +170,10 @@ fn registry_sql(info: &CertInfo, cn: &str, now: i64) -> anyhow::Result<String> {
 }
 
 /// 24 random bytes, base64url: 192 bits, printable, safe in any shell or secret store.
-fn random_password() -> anyhow::Result<Secret> {
+fn random_password() -> anyhow::Result<Password> {
     let mut bytes = [0u8; 24];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
-    Ok(Secret::new(URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(Password::new(URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// Creates `path` (failing if it exists) with `mode` on Unix, so a key is never briefly readable.
@@ -189,7 +190,7 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
 }
 
 /// `sts cert inspect`: PEM (every certificate in it), DER, or PFX (certificate + key check).
-fn inspect(bytes: &[u8], password: Option<&Secret>, now: i64) -> anyhow::Result<String> {
+fn inspect(bytes: &[u8], password: Option<&Password>, now: i64) -> anyhow::Result<String> {
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         let text = std::str::from_utf8(bytes).context("a PEM file must be text")?;
         let all = CertInfo::all_from_pem(text)?;
@@ -208,7 +209,7 @@ fn inspect(bytes: &[u8], password: Option<&Secret>, now: i64) -> anyhow::Result<
     if let Ok(info) = CertInfo::from_der(bytes) {
         return Ok(describe(&info, now));
     }
-    let empty = Secret::new("");
+    let empty = Password::new("");
     match Certificate::from_pfx(bytes, password.unwrap_or(&empty)) {
         Ok(cert) => Ok(format!("{}private key:       RSA, matches the certificate\n", describe(cert.info(), now))),
         Err(CertError::WrongPfxPassword) if password.is_none() => {
@@ -279,7 +280,7 @@ mod tests {
         let password = std::fs::read_to_string(&files.password).unwrap();
         let from_pem = Certificate::from_pem(&cert_pem, &key_pem).unwrap();
         let pfx = std::fs::read(&files.pfx).unwrap();
-        let from_pfx = Certificate::from_pfx(&pfx, &Secret::new(password.trim_end())).unwrap();
+        let from_pfx = Certificate::from_pfx(&pfx, &Password::new(password.trim_end())).unwrap();
         assert_eq!(from_pem.thumbprint_sha256(), from_pfx.thumbprint_sha256());
         assert_eq!(from_pem.subject(), "CN=file-picker.contoso.example");
         assert_eq!(from_pem.not_after(), NOW + 90 * 86_400);
@@ -310,7 +311,7 @@ mod tests {
     #[test]
     fn new_with_a_given_password_writes_no_password_file_and_never_overwrites() {
         let dir = TempDir::new();
-        let password = Secret::new("given-pfx-password");
+        let password = Password::new("given-pfx-password");
         create("a b/c", 10, &dir.0, Some(password.clone()), NOW).unwrap();
         let files = NewFiles::new(&dir.0, "a b/c");
         assert!(files.pfx.ends_with("a_b_c.pfx"));
@@ -335,7 +336,7 @@ mod tests {
         let now = info.not_before() + 60;
         expect(&inspect(g.cert_pem().as_bytes(), None, now).unwrap());
         expect(&inspect(info.der(), None, now).unwrap());
-        let password = Secret::new("pw");
+        let password = Password::new("pw");
         let pfx = g.pfx(&password).unwrap();
         let out = inspect(&pfx, Some(&password), now).unwrap();
         expect(&out);

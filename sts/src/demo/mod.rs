@@ -76,11 +76,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let mut config = Config::default();
     config.server.listen = sts_listener.local_addr()?;
-    config.server.cors_origins.clone_from(&page_origins);
+    config.server.cors_origins = page_origins.iter().map(|o| o.parse()).collect::<Result<_, _>>()?;
     config.registry.sqlite_path = dir.join("registry.db");
     config.audit.spool_dir = dir.join("audit-spool");
     config.registry.operator_migrations_dir = Some(migrations);
-    config.entra.authority = emulator.http_base();
+    config.entra.authority = emulator.http_base().parse()?;
     config.entra.broker_app_id = Some(demo::BROKER_APP_ID.into());
     config.log = LogConfig { format: LogFormat::Pretty, level: args.log_level.clone() };
     config.credentials = vec![CredentialConfig {

@@ -7,8 +7,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
 
-use crate::certs::{CertError, Certificate, Secret};
+use crate::certs::{CertError, Certificate};
 pub use crate::config::AssertionAlg;
+use crate::secret::ClientAssertion;
 
 /// Assertion lifetime. Entra accepts at most 10 minutes; MSAL uses the same. Each assertion is
 /// used for one request, the lifetime only has to absorb clock skew with Entra.
@@ -47,7 +48,7 @@ pub fn client_assertion(
     client_id: &str,
     token_endpoint: &str,
     now: i64,
-) -> Result<Secret, CertError> {
+) -> Result<ClientAssertion, CertError> {
     let (header, padding): (Header, &'static dyn RsaEncoding) = match alg {
         AssertionAlg::PS256 => {
             (Header { x5t_s256: Some(cert.x5t_s256()), ..Header::new(Algorithm::PS256) }, &RSA_PSS_SHA256)
@@ -69,7 +70,7 @@ pub fn client_assertion(
     let signature = cert.sign(padding, jwt.as_bytes())?;
     jwt.push('.');
     URL_SAFE_NO_PAD.encode_string(signature, &mut jwt);
-    Ok(Secret::new(jwt))
+    Ok(ClientAssertion::new(jwt))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, CertError> {
@@ -178,7 +179,7 @@ mod tests {
     fn the_assertion_is_redacted_in_debug() {
         let jwt = client_assertion(cert(), AssertionAlg::PS256, CLIENT, ENDPOINT, 5).unwrap();
         let shown = format!("{jwt:?}");
-        assert_eq!(shown, "Secret([redacted])");
+        assert_eq!(shown, "ClientAssertion([redacted])");
         assert!(!shown.contains(jwt.expose().split('.').next().unwrap()));
     }
 }

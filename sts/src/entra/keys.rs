@@ -25,12 +25,32 @@ use serde::Deserialize;
 use super::TokenVersion;
 use crate::metrics::Metrics;
 
-#[derive(Debug, thiserror::Error)]
+/// Why [`KeyStore::key`] has no key for a token. `Clone`: the exchange's error is shared by the
+/// waiters of one single flight.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// The tenant's current key set has no such `kid` (the token's fault: `400 invalid_grant`).
+    /// `kid` is clipped to 64 characters.
     #[error("signing key {kid:?} is not published for tenant {tenant}")]
     UnknownKid { tenant: String, kid: String },
-    #[error("cannot fetch signing keys for tenant {tenant}: {reason}")]
-    Fetch { tenant: String, reason: String },
+    /// The key set could not be fetched (Entra's or the network's fault: `502`).
+    #[error("cannot fetch signing keys for tenant {tenant}: {cause}")]
+    Fetch { tenant: String, cause: FetchError },
+}
+
+/// Why one metadata or JWKS document could not be had. The URL is the authority's (from the
+/// configuration or the tenant's metadata), never the caller's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// No HTTP answer; `kind` is [`super::upstream::failure_kind`]'s (`connect`, `tls`, `timeout`…),
+    /// the whole cause chain is in the log.
+    #[error("Entra could not be reached ({kind})")]
+    Unreachable { kind: &'static str },
+    #[error("GET {url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    /// The answer is not the JSON document expected; `reason` is serde's (or reqwest's) message.
+    #[error("GET {url}: the answer is not understood ({reason})")]
+    NotUnderstood { url: String, reason: String },
 }
 
 /// A published signing key with the issuer it may sign for (template already substituted).
@@ -231,7 +251,7 @@ impl KeyStore {
     }
 
     async fn fetch(&self, tenant: &str, version: TokenVersion) -> Result<KeySet, KeyError> {
-        let fail = |reason: String| KeyError::Fetch { tenant: tenant.to_owned(), reason };
+        let fail = |cause: FetchError| KeyError::Fetch { tenant: tenant.to_owned(), cause };
         let metadata: Metadata = self.get_json(&self.metadata_url(tenant, version)).await.map_err(fail)?;
         // `common`/`organizations` metadata and multi-tenant keys carry `{tenantid}`: substitute.
         let issuer = metadata.issuer.replace("{tenantid}", tenant);
@@ -256,18 +276,18 @@ impl KeyStore {
 
     /// One document from Entra. Failures are counted by kind and logged with their whole cause
     /// chain; the caller (and so the client) learns only the kind.
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, FetchError> {
         let failed = |e: reqwest::Error| {
             let kind = super::upstream::failure_kind(&e);
             self.metrics.upstream_error(kind);
             tracing::warn!(kind, cause = %super::upstream::CauseChain(&e), "fetching signing keys failed");
-            format!("Entra could not be reached ({kind})")
+            FetchError::Unreachable { kind }
         };
         let response = self.http.get(url).send().await.map_err(failed)?;
         if !response.status().is_success() {
-            return Err(format!("GET {url}: HTTP {}", response.status()));
+            return Err(FetchError::Status { url: url.to_owned(), status: response.status().as_u16() });
         }
-        response.json().await.map_err(|e| format!("GET {url}: the answer is not understood ({e})"))
+        response.json().await.map_err(|e| FetchError::NotUnderstood { url: url.to_owned(), reason: e.to_string() })
     }
 }
 

@@ -13,3 +13,12 @@ pub enum TokenVersion {
     V1,
     V2,
 }
+
+impl std::fmt::Display for TokenVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::V1 => "v1",
+            Self::V2 => "v2",
+        })
+    }
+}

@@ -23,10 +23,11 @@ use super::assertion::{ASSERTION_LIFETIME_SECS, client_assertion};
 use super::claims::request_claims;
 use super::upstream::{CauseChain, failure_kind};
 use crate::cache::CachedToken;
-use crate::certs::{Certificate, CredentialSet, Secret, is_invalid_client_code};
+use crate::certs::{Certificate, CredentialSet, is_invalid_client_code};
 use crate::config::EntraConfig;
-use crate::exchange::ExchangeError;
+use crate::exchange::{ExchangeError, SubjectTokenError, UpstreamError};
 use crate::metrics::Metrics;
+use crate::secret::{BackendToken, ClientAssertion, SubjectToken};
 
 /// Pause before retrying a connection that could not be opened; doubles per retry.
 const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(100);
@@ -42,7 +43,7 @@ pub struct OboClient {
     /// Signed assertions per (token endpoint, client id, certificate), reused until close to expiry as
     /// msal-node and MSAL Python do (Entra does not treat `jti` as single-use, spec §2): an RSA
     /// signature is most of our own cost on a cache miss.
-    assertions: Mutex<HashMap<AssertionSlot, (Secret, i64)>>,
+    assertions: Mutex<HashMap<AssertionSlot, (ClientAssertion, i64)>>,
     /// Requests to Entra in flight at once (`entra.max_concurrent_requests`).
     slots: Semaphore,
 }
@@ -59,7 +60,7 @@ const ASSERTION_REUSE_MARGIN_SECS: i64 = 120;
 pub struct OboRequest<'a> {
     pub tenant: &'a str,
     pub client_app_id: &'a str,
-    pub user_token: &'a Secret,
+    pub user_token: &'a SubjectToken,
     pub scopes: &'a [String],
     pub claims_challenge: Option<&'a str>,
     pub admin_consent_url: &'a str,
@@ -120,7 +121,7 @@ impl OboClient {
     }
 
     /// A valid assertion for `endpoint` signed with `cert`: the cached one, or a fresh one.
-    fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<Secret, ExchangeError> {
+    fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<ClientAssertion, ExchangeError> {
         let now = crate::clock::unix_now();
         let slot = (endpoint.to_owned(), client_id.to_owned(), cert.thumbprint_sha256());
         let mut cached = self.assertions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -138,7 +139,7 @@ impl OboClient {
 
     pub fn token_endpoint(&self, tenant: &str) -> String {
         // Always the user's tenant, never /common (AADSTS9001023; guests break).
-        format!("{}/{tenant}/oauth2/v2.0/token", self.config.authority.trim_end_matches('/'))
+        format!("{}/{tenant}/oauth2/v2.0/token", self.config.authority.as_str())
     }
 
     pub async fn exchange(&self, req: &OboRequest<'_>) -> Result<CachedToken, ExchangeError> {
@@ -302,8 +303,8 @@ impl Failure {
                 message: format!("Entra did not answer within {timeout_ms} ms (entra.upstream_timeout_ms)"),
                 retry_after: Duration::from_secs(1),
             },
-            Self::Body(_) => ExchangeError::Upstream("Entra's answer was cut off".into()),
-            Self::Send(e) => ExchangeError::Upstream(format!("Entra could not be reached ({})", failure_kind(&e))),
+            Self::Body(_) => ExchangeError::Upstream(UpstreamError::CutOff),
+            Self::Send(e) => ExchangeError::Upstream(UpstreamError::Unreachable { kind: failure_kind(&e) }),
         }
     }
 }
@@ -323,27 +324,25 @@ impl std::fmt::Display for Failure {
 /// The longest lifetime an OBO token may claim. Entra's access tokens live 60–90 minutes (up to
 /// 28 hours with continuous access evaluation); a week is far beyond any of them, and keeps
 /// `now + expires_in` far from overflowing.
-const MAX_EXPIRES_IN_SECS: i64 = 7 * 24 * 3600;
+pub const MAX_EXPIRES_IN_SECS: i64 = 7 * 24 * 3600;
 
 /// Reads Entra's success answer (or what a man in the middle made of it): every field checked, a
 /// lifetime outside `1..=MAX_EXPIRES_IN_SECS` refused as [`ExchangeError::Upstream`].
 #[deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
     let s: Success = serde_json::from_slice(body)
-        .map_err(|e| ExchangeError::Upstream(format!("Entra's token response is not understood: {e}")))?;
+        .map_err(|e| ExchangeError::Upstream(UpstreamError::NotUnderstood(e.to_string())))?;
     let expires_in = match s.expires_in {
         NumberOrString::N(n) => n,
         NumberOrString::S(s) => {
-            s.trim().parse().map_err(|_| ExchangeError::Upstream("Entra's expires_in is not a number".into()))?
+            s.trim().parse().map_err(|_| ExchangeError::Upstream(UpstreamError::ExpiresInNotNumber))?
         }
     };
     if !(1..=MAX_EXPIRES_IN_SECS).contains(&expires_in) {
-        return Err(ExchangeError::Upstream(format!(
-            "Entra's expires_in ({expires_in}) is not a plausible token lifetime (1 s to {MAX_EXPIRES_IN_SECS} s)"
-        )));
+        return Err(ExchangeError::Upstream(UpstreamError::ImplausibleLifetime(expires_in)));
     }
     Ok(CachedToken {
-        access_token: Secret::new(s.access_token),
+        access_token: BackendToken::new(s.access_token),
         expires_at: crate::clock::unix_now().saturating_add(expires_in),
         scope: s.scope,
     })
@@ -367,12 +366,14 @@ fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
         }
         (_, Some("message_only"), claims) => ExchangeError::AccessDenied { message: summary, claims },
         (_, _, Some(claims)) if !claims.is_empty() => ExchangeError::InsufficientClaims { message: summary, claims },
-        ("invalid_grant", _, _) | ("interaction_required", _, _) => ExchangeError::InvalidSubjectToken(summary),
+        ("invalid_grant", _, _) | ("interaction_required", _, _) => {
+            ExchangeError::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(summary))
+        }
         ("invalid_scope", _, _) => ExchangeError::InvalidScope(summary),
         ("invalid_client", _, _) | ("unauthorized_client", _, _) => {
             ExchangeError::Internal(format!("Entra rejected the client app: {summary}"))
         }
-        _ => ExchangeError::Upstream(format!("Entra answered HTTP {status}: {summary}")),
+        _ => ExchangeError::Upstream(UpstreamError::Status { status, summary }),
     };
     Attempt::Done(Err(err))
 }
@@ -418,7 +419,7 @@ mod tests {
             ExchangeError::AccessDenied { .. }
         ));
         assert!(
-            matches!(err(400, r#"{"error":"invalid_grant","error_codes":[500133],"error_description":"AADSTS500133: expired\r\nTrace ID: x"}"#), ExchangeError::InvalidSubjectToken(m) if m == "AADSTS500133: expired")
+            matches!(err(400, r#"{"error":"invalid_grant","error_codes":[500133],"error_description":"AADSTS500133: expired\r\nTrace ID: x"}"#), ExchangeError::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(m)) if m == "AADSTS500133: expired")
         );
         assert!(matches!(
             err(400, r#"{"error":"invalid_scope","error_codes":[700022]}"#),
@@ -473,10 +474,7 @@ mod tests {
             r#"{"access_token":"a","expires_in":604801}"#,
         ] {
             let e = parse_success(body.as_bytes()).err().unwrap();
-            assert!(
-                matches!(&e, ExchangeError::Upstream(m) if m.contains("not a plausible token lifetime")),
-                "{body}: {e}"
-            );
+            assert!(matches!(&e, ExchangeError::Upstream(UpstreamError::ImplausibleLifetime(_))), "{body}: {e}");
         }
         for body in [
             r#"{"access_token":"a","expires_in":1e308}"#,

@@ -242,6 +242,40 @@ fn clip(s: &str) -> String {
     s.chars().take(20).collect()
 }
 
+/// Why [`verify`] refused a subject token that [`peek`] accepted. Every variant is answered
+/// `400 invalid_grant` with this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// `iss` is not what the tenant's metadata names for this token version.
+    #[error("iss {found:?} is not the issuer of tenant {tenant} for {version} tokens ({expected:?})")]
+    WrongIssuer { found: String, expected: String, tenant: String, version: TokenVersion },
+    /// The key's issuer label names another tenant ([`super::keys::key_issuer_acceptable`]).
+    #[error("the signing key is not valid for this issuer")]
+    KeyNotForIssuer,
+    #[error("the signature does not verify with the tenant's signing key")]
+    BadSignature,
+    #[error("the token has expired (signature check)")]
+    Expired,
+    #[error("the token is not valid yet (signature check, nbf)")]
+    NotYetValid,
+    /// Any other refusal of the signature library (a required claim missing, a malformed
+    /// signature…): its kind, which never quotes the token.
+    #[error("signature or time check failed: {0}")]
+    Rejected(String),
+}
+
+impl From<jsonwebtoken::errors::Error> for VerifyError {
+    fn from(e: jsonwebtoken::errors::Error) -> Self {
+        use jsonwebtoken::errors::ErrorKind as K;
+        match e.kind() {
+            K::InvalidSignature => Self::BadSignature,
+            K::ExpiredSignature => Self::Expired,
+            K::ImmatureSignature => Self::NotYetValid,
+            _ => Self::Rejected(e.to_string()),
+        }
+    }
+}
+
 /// Verifies the signature with `key` and the issuer against the tenant's metadata (`expected_issuer`,
 /// `{tenantid}` already substituted), exactly.
 pub fn verify(
@@ -250,31 +284,26 @@ pub fn verify(
     key: &SigningKey,
     expected_issuer: &str,
     leeway: u64,
-) -> Result<(), String> {
+) -> Result<(), VerifyError> {
     if peeked.issuer != expected_issuer {
-        return Err(format!(
-            "iss {:?} is not the issuer of tenant {} for v{} tokens ({expected_issuer:?})",
-            peeked.issuer,
-            peeked.tenant,
-            match peeked.version {
-                TokenVersion::V1 => 1,
-                TokenVersion::V2 => 2,
-            }
-        ));
+        return Err(VerifyError::WrongIssuer {
+            found: peeked.issuer.clone(),
+            expected: expected_issuer.to_owned(),
+            tenant: peeked.tenant.clone(),
+            version: peeked.version,
+        });
     }
     // Multi-tenant keys carry an issuer template too (spec §5): it must name the same tenant's
     // issuer, in this token version's form or the v2 form (decided when the key was fetched).
     if !key.issuer_acceptable {
-        return Err("the signing key is not valid for this issuer".into());
+        return Err(VerifyError::KeyNotForIssuer);
     }
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = leeway;
     validation.validate_aud = false; // checked against the registry's forms of the client app
     validation.set_required_spec_claims(&["exp"]);
     validation.validate_nbf = true;
-    jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
-        .map(|_| ())
-        .map_err(|e| format!("signature or time check failed: {e}"))
+    jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation).map(|_| ()).map_err(VerifyError::from)
 }
 
 fn decode_base64url(part: &str) -> Option<Vec<u8>> {
@@ -436,6 +465,64 @@ mod tests {
         c["nbf"] = json!(PLAUSIBLE_TIMES.start());
         assert!(peek(&token(rs256(), c), 1500, 60).is_ok());
         assert!(peek(&with("nbf", serde_json::Value::Null), 1500, 60).is_ok(), "null is an absent nbf");
+    }
+
+    /// Each refusal of `verify` is its own variant. With a real RSA key from the emulator and
+    /// the real clock (the signature library reads it).
+    #[test]
+    fn verify_names_each_refusal() {
+        let signer = entra_emulator::crypto::signing_keys::SigningKey::generate().unwrap();
+        let key = SigningKey { key: signer.decoding_key().clone(), issuer: None, issuer_acceptable: true };
+        let issuer = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        let now = crate::clock::unix_now();
+        let signed = |exp: i64, nbf: i64| {
+            let mut c = v2();
+            c["exp"] = json!(exp);
+            c["nbf"] = json!(nbf);
+            signer.sign(&c).unwrap()
+        };
+        // `peek` at a time when the token is valid, so only `verify` decides.
+        let check = |token: &str, key: &SigningKey, expected: &str, peek_at: i64| {
+            let peeked = peek(token, peek_at, 60).unwrap();
+            verify(token, &peeked, key, expected, 60)
+        };
+        let good = signed(now + 3600, now - 60);
+        assert_eq!(check(&good, &key, &issuer, now), Ok(()));
+
+        let other = format!("https://login.microsoftonline.com/{TID}/v2.0/");
+        assert_eq!(
+            check(&good, &key, &other, now),
+            Err(VerifyError::WrongIssuer {
+                found: issuer.clone(),
+                expected: other.clone(),
+                tenant: TID.into(),
+                version: TokenVersion::V2
+            })
+        );
+        let foreign_label = SigningKey { issuer_acceptable: false, ..key_clone(&signer) };
+        assert_eq!(check(&good, &foreign_label, &issuer, now), Err(VerifyError::KeyNotForIssuer));
+
+        let (signed_part, signature) = good.rsplit_once('.').unwrap();
+        let flipped = format!("{signed_part}.{}", flip_first(signature));
+        assert_eq!(check(&flipped, &key, &issuer, now), Err(VerifyError::BadSignature));
+        let other_signer = entra_emulator::crypto::signing_keys::SigningKey::generate().unwrap();
+        assert_eq!(check(&good, &key_clone(&other_signer), &issuer, now), Err(VerifyError::BadSignature));
+
+        let expired = signed(now - 3600, now - 7200);
+        assert_eq!(check(&expired, &key, &issuer, now - 4000), Err(VerifyError::Expired));
+        let early = signed(now + 7200, now + 3600);
+        assert_eq!(check(&early, &key, &issuer, now + 4000), Err(VerifyError::NotYetValid));
+    }
+
+    fn key_clone(signer: &entra_emulator::crypto::signing_keys::SigningKey) -> SigningKey {
+        SigningKey { key: signer.decoding_key().clone(), issuer: None, issuer_acceptable: true }
+    }
+
+    /// The signature with its first character changed (still base64url).
+    fn flip_first(signature: &str) -> String {
+        let mut chars: Vec<char> = signature.chars().collect();
+        chars[0] = if chars[0] == 'A' { 'B' } else { 'A' };
+        chars.into_iter().collect()
     }
 
     #[test]

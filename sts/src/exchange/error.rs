@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
+use crate::entra::keys::KeyError;
+use crate::entra::validate::{PeekError, VerifyError};
+
 /// Waiters of one single flight share an error, hence `Clone`.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExchangeError {
-    /// 400 `invalid_request`: the form is malformed.
+    /// 400 `invalid_request`: the form is malformed (or the body is not a form at all; the edge
+    /// then answers 408, 413 or 415 instead of 400, with the same `error`).
     #[error("{0}")]
-    InvalidRequest(String),
+    InvalidRequest(RequestError),
     /// 400 `unsupported_grant_type`.
     #[error("grant_type {0:?} is not supported; use urn:ietf:params:oauth:grant-type:token-exchange")]
     UnsupportedGrantType(String),
@@ -25,7 +29,7 @@ pub enum ExchangeError {
     /// 400 `invalid_grant`: the subject token is not acceptable (signature, issuer, audience,
     /// expiry, calling app, scope, app-only…).
     #[error("subject_token rejected: {0}")]
-    InvalidSubjectToken(String),
+    InvalidSubjectToken(SubjectTokenError),
     /// 403 `unauthorized_client`: the broker app may not request this workload.
     #[error("{0}")]
     UnauthorizedClient(String),
@@ -43,9 +47,11 @@ pub enum ExchangeError {
     /// 503 `temporarily_unavailable`: Entra throttled or failed after our retries.
     #[error("{message}")]
     Unavailable { message: String, retry_after: Duration },
-    /// 502 `server_error`: Entra could not be reached at all.
+    /// 502 `server_error`: Entra could not be reached at all, or answered what no Entra would.
+    /// Its own outcome label (`upstream_error`) in metrics and audit, so that an operator tells
+    /// Entra's trouble from ours (500) without reading logs.
     #[error("{0}")]
-    Upstream(String),
+    Upstream(UpstreamError),
     /// 500 `server_error`: our own fault (configuration, no usable credential). Logged in full,
     /// answered briefly.
     #[error("{0}")]
@@ -87,9 +93,13 @@ impl ExchangeError {
         }
     }
 
-    /// The short outcome label used in metrics and audit records.
+    /// The short outcome label used in metrics and audit records: the OAuth code, except that
+    /// a 502 (`upstream_error`) is told apart from our own 500 (`server_error`), which share it.
     pub fn outcome(&self) -> &'static str {
-        self.oauth_code()
+        match self {
+            Self::Upstream(_) => "upstream_error",
+            other => other.oauth_code(),
+        }
     }
 
     /// What the caller is told. Internal errors stay in the log.
@@ -97,6 +107,117 @@ impl ExchangeError {
         match self {
             Self::Internal(_) => "the token service failed; see its log with this correlation id".into(),
             other => other.to_string(),
+        }
+    }
+}
+
+/// Why the token request itself is malformed (`invalid_request`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("the body must be application/x-www-form-urlencoded (Content-Type header)")]
+    NotAForm,
+    #[error("the request body exceeds {max_bytes} bytes (server.max_body_bytes)")]
+    BodyTooLarge { max_bytes: usize },
+    /// axum's reason (never the body).
+    #[error("the body could not be read: {0}")]
+    BodyUnreadable(String),
+    #[error("the request body did not arrive within {secs} s (server.body_read_timeout_secs)")]
+    BodyTimeout { secs: u64 },
+    #[error("the form body is not UTF-8")]
+    NotUtf8,
+    /// RFC 6749 §3.1: parameters "MUST NOT be included more than once". Only known parameter
+    /// names are checked, so this is one of them.
+    #[error("parameter {0} is given more than once")]
+    Repeated(String),
+    #[error("grant_type is required")]
+    NoGrantType,
+    #[error("subject_token is required")]
+    NoSubjectToken,
+    #[error("subject_token is larger than any Entra access token")]
+    SubjectTokenTooLarge,
+    #[error("subject_token_type is required")]
+    NoSubjectTokenType,
+    #[error("subject_token_type must be urn:ietf:params:oauth:token-type:access_token")]
+    SubjectTokenType,
+    #[error("requested_token_type: only urn:ietf:params:oauth:token-type:access_token can be issued")]
+    RequestedTokenType,
+    #[error("claims is too long")]
+    ClaimsTooLong,
+    #[error("claims must be a JSON object (the decoded claims challenge)")]
+    ClaimsNotObject,
+}
+
+/// Why Entra's side failed (`502 server_error`, outcome `upstream_error`): no answer, or one no
+/// Entra would give. Throttling and deadlines are [`ExchangeError::Unavailable`] instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// No HTTP answer; `kind` as counted in `tessera_upstream_errors_total` (the cause chain is
+    /// in the log).
+    #[error("Entra could not be reached ({kind})")]
+    Unreachable { kind: &'static str },
+    #[error("Entra's answer was cut off")]
+    CutOff,
+    /// serde's reason.
+    #[error("Entra's token response is not understood: {0}")]
+    NotUnderstood(String),
+    #[error("Entra's expires_in is not a number")]
+    ExpiresInNotNumber,
+    #[error("Entra's expires_in ({0}) is not a plausible token lifetime (1 s to {max} s)", max = crate::entra::obo::MAX_EXPIRES_IN_SECS)]
+    ImplausibleLifetime(i64),
+    /// An error answer that means nothing more specific; `summary` is the first line of Entra's
+    /// description.
+    #[error("Entra answered HTTP {status}: {summary}")]
+    Status { status: u16, summary: String },
+    /// The tenant's signing keys could not be fetched.
+    #[error(transparent)]
+    Keys(KeyError),
+}
+
+/// Why a subject token was refused (`400 invalid_grant`), by the step that refused it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectTokenError {
+    /// Structure, claims or lifetime, before any key is fetched.
+    #[error(transparent)]
+    Malformed(#[from] PeekError),
+    /// Issuer or signature.
+    #[error(transparent)]
+    NotAuthentic(#[from] VerifyError),
+    /// The token names a signing key its tenant does not publish. `kid` clipped to 64 characters.
+    #[error("signing key {kid:?} is not published for tenant {tenant}")]
+    UnknownKey { tenant: String, kid: String },
+    /// `aud` (clipped to 100 characters) is no client app of the registry.
+    #[error("aud {0:?} is not a registered client app")]
+    UnregisteredAudience(String),
+    /// `scp` lacks the scope the workload requires of its callers.
+    #[error("scp does not contain {scope:?}, the scope workload {workload:?} requires")]
+    MissingScope { scope: String, workload: String },
+    /// Entra refused it in the OBO call (`invalid_grant`, `interaction_required`): the first line
+    /// of Entra's description (`AADSTS500133: …`).
+    #[error("{0}")]
+    RefusedByEntra(String),
+}
+
+/// The one place the errors of the exchange's steps become answers. A peek or verify refusal is
+/// the caller's token; an unknown key too; a key set that cannot be fetched is Entra's trouble.
+impl From<PeekError> for ExchangeError {
+    fn from(e: PeekError) -> Self {
+        Self::InvalidSubjectToken(e.into())
+    }
+}
+
+impl From<VerifyError> for ExchangeError {
+    fn from(e: VerifyError) -> Self {
+        Self::InvalidSubjectToken(e.into())
+    }
+}
+
+impl From<KeyError> for ExchangeError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::UnknownKid { tenant, kid } => {
+                Self::InvalidSubjectToken(SubjectTokenError::UnknownKey { tenant, kid })
+            }
+            fetch @ KeyError::Fetch { .. } => Self::Upstream(UpstreamError::Keys(fetch)),
         }
     }
 }
@@ -122,5 +243,64 @@ impl From<registry::Denial> for ExchangeError {
             | D::DefaultScopeCombined { .. }
             | D::ScopeNotAllowed { .. } => Self::InvalidScope(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entra::keys::FetchError;
+
+    fn key_fetch() -> KeyError {
+        KeyError::Fetch { tenant: "t".into(), cause: FetchError::Unreachable { kind: "connect" } }
+    }
+
+    /// A 502 (Entra's trouble) and a 500 (ours) share the wire code but not the outcome label
+    /// that metrics and audit records carry.
+    #[test]
+    fn upstream_and_internal_errors_have_distinct_outcomes() {
+        let upstream = ExchangeError::Upstream(UpstreamError::Unreachable { kind: "connect" });
+        let internal = ExchangeError::Internal("no certificate".into());
+        assert_eq!(
+            (upstream.status(), upstream.oauth_code(), upstream.outcome()),
+            (StatusCode::BAD_GATEWAY, "server_error", "upstream_error")
+        );
+        assert_eq!(
+            (internal.status(), internal.oauth_code(), internal.outcome()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "server_error")
+        );
+        let refused = ExchangeError::from(PeekError::Expired);
+        assert_eq!(refused.outcome(), refused.oauth_code(), "every other outcome is the OAuth code");
+    }
+
+    /// The one mapping of the steps' errors: the token's faults are 400 `invalid_grant`, a key set
+    /// that cannot be fetched is a 502.
+    #[test]
+    fn step_errors_map_to_their_answers() {
+        assert_eq!(
+            ExchangeError::from(PeekError::NoKid),
+            ExchangeError::InvalidSubjectToken(SubjectTokenError::Malformed(PeekError::NoKid))
+        );
+        assert_eq!(
+            ExchangeError::from(VerifyError::BadSignature),
+            ExchangeError::InvalidSubjectToken(SubjectTokenError::NotAuthentic(VerifyError::BadSignature))
+        );
+        let unknown = KeyError::UnknownKid { tenant: "t".into(), kid: "k".into() };
+        assert_eq!(
+            ExchangeError::from(unknown),
+            ExchangeError::InvalidSubjectToken(SubjectTokenError::UnknownKey { tenant: "t".into(), kid: "k".into() })
+        );
+        let fetch = ExchangeError::from(key_fetch());
+        assert_eq!(fetch, ExchangeError::Upstream(UpstreamError::Keys(key_fetch())));
+        assert_eq!(fetch.status(), StatusCode::BAD_GATEWAY);
+        // What the caller reads names the step.
+        assert_eq!(
+            ExchangeError::from(VerifyError::BadSignature).public_description(),
+            "subject_token rejected: the signature does not verify with the tenant's signing key"
+        );
+        assert_eq!(
+            fetch.public_description(),
+            "cannot fetch signing keys for tenant t: Entra could not be reached (connect)"
+        );
     }
 }

@@ -15,8 +15,9 @@
 
 use std::borrow::Cow;
 
-use super::error::ExchangeError;
+use super::error::{ExchangeError, RequestError};
 use super::request::TokenForm;
+use crate::secret::SubjectToken;
 
 /// Parses the body. Unknown parameters are ignored (RFC 6749 §3.2); empty pairs (`a=1&&b=2`) too.
 pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
@@ -32,7 +33,14 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
         let name = decode(name)?;
         let slot = match name.as_ref() {
             "grant_type" => &mut form.grant_type,
-            "subject_token" => &mut form.subject_token,
+            "subject_token" => {
+                // Straight into its secret type: the decoded value is moved, not copied.
+                if form.subject_token.is_some() {
+                    return Err(repeated(&name));
+                }
+                form.subject_token = Some(SubjectToken::new(decode(value)?.into_owned()));
+                continue;
+            }
             "subject_token_type" => &mut form.subject_token_type,
             "scope" => &mut form.scope,
             "resource" => &mut form.resource,
@@ -42,11 +50,15 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
             _ => continue,
         };
         if slot.is_some() {
-            return Err(ExchangeError::InvalidRequest(format!("parameter {name} is given more than once")));
+            return Err(repeated(&name));
         }
         *slot = Some(decode(value)?.into_owned());
     }
     Ok(form)
+}
+
+fn repeated(name: &str) -> ExchangeError {
+    ExchangeError::InvalidRequest(RequestError::Repeated(name.to_owned()))
 }
 
 /// The `&`-separated pairs of the body.
@@ -61,7 +73,7 @@ fn pairs(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// One name or value: `+` is a space, `%XX` a byte, and the bytes must be UTF-8.
 fn decode(raw: &[u8]) -> Result<Cow<'_, str>, ExchangeError> {
-    let not_utf8 = |_| ExchangeError::InvalidRequest("the form body is not UTF-8".into());
+    let not_utf8 = |_| ExchangeError::InvalidRequest(RequestError::NotUtf8);
     if memchr::memchr2(b'%', b'+', raw).is_none() {
         return std::str::from_utf8(raw).map(Cow::Borrowed).map_err(not_utf8);
     }
@@ -77,15 +89,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn err(body: &[u8]) -> String {
-        parse(body).unwrap_err().to_string()
+    fn err(body: &[u8]) -> RequestError {
+        match parse(body).unwrap_err() {
+            ExchangeError::InvalidRequest(e) => e,
+            other => panic!("not invalid_request: {other:?}"),
+        }
     }
 
     #[test]
     fn reads_the_fields_and_ignores_the_rest() {
         let f = parse(b"grant_type=urn%3Aietf%3Aparams&subject_token=eyJ.a.b&scope=a+b%2Fc&x=1&&flag").unwrap();
         assert_eq!(f.grant_type.as_deref(), Some("urn:ietf:params"));
-        assert_eq!(f.subject_token.as_deref(), Some("eyJ.a.b"));
+        assert_eq!(f.subject_token.as_ref().map(SubjectToken::expose), Some("eyJ.a.b"));
         assert_eq!(f.scope.as_deref(), Some("a b/c"));
         assert_eq!(f.audience, None);
         let f = parse(b"audience=&claims").unwrap();
@@ -95,10 +110,13 @@ mod tests {
 
     #[test]
     fn repeated_parameters_and_bad_utf8_are_refused() {
-        assert!(err(b"scope=a&scope=b").contains("parameter scope is given more than once"));
-        assert!(err(b"sc%6fpe=a&scope=b").contains("scope is given more than once"), "names are decoded too");
-        assert!(err(b"scope=%FF").contains("not UTF-8"));
-        assert!(err(b"scope=\xff").contains("not UTF-8"));
+        assert_eq!(err(b"scope=a&scope=b"), RequestError::Repeated("scope".into()));
+        assert_eq!(err(b"sc%6fpe=a&scope=b"), RequestError::Repeated("scope".into()), "names are decoded too");
+        assert_eq!(err(b"subject_token=a&subject_token=b"), RequestError::Repeated("subject_token".into()));
+        assert_eq!(err(b"scope=%FF"), RequestError::NotUtf8);
+        assert_eq!(err(b"scope=\xff"), RequestError::NotUtf8);
+        // The user is told which parameter.
+        assert_eq!(err(b"scope=a&scope=b").to_string(), "parameter scope is given more than once");
         // A repeated unknown parameter is ignored, as every unknown parameter is.
         assert!(parse(b"x=1&x=2").is_ok());
     }
@@ -115,7 +133,7 @@ mod tests {
                 .append_pair("claims", &claims)
                 .finish();
             let f = parse(body.as_bytes()).unwrap();
-            prop_assert_eq!(f.subject_token.as_deref(), Some(token.as_str()));
+            prop_assert_eq!(f.subject_token.as_ref().map(SubjectToken::expose), Some(token.as_str()));
             prop_assert_eq!(f.scope.as_deref(), Some(scope.as_str()));
             prop_assert_eq!(f.claims.as_deref(), Some(claims.as_str()));
         }

@@ -11,7 +11,7 @@ mod request;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use error::ExchangeError;
+pub use error::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
 pub use form::parse as parse_form;
 pub use request::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
 
@@ -99,8 +99,7 @@ impl Exchanger {
         let req = form.check()?;
         let token = req.subject_token.expose();
         let leeway = i64::try_from(self.entra.leeway_secs).unwrap_or(60);
-        let peeked =
-            validate::peek(token, unix_now(), leeway).map_err(|e| ExchangeError::InvalidSubjectToken(e.to_string()))?;
+        let peeked = validate::peek(token, unix_now(), leeway)?;
         trail.tenant = Some(peeked.tenant.clone());
         trail.user_oid = Some(peeked.oid.clone());
         trail.broker = Some(peeked.calling_app.clone());
@@ -109,9 +108,8 @@ impl Exchanger {
         // and these scopes are allowed. Pure and in memory.
         let snapshot = self.registry.snapshot();
         let workload = snapshot.workload_for_audience(&peeked.audience).ok_or_else(|| {
-            ExchangeError::InvalidSubjectToken(format!(
-                "aud {:?} is not a registered client app",
-                peeked.audience.chars().take(100).collect::<String>()
+            ExchangeError::InvalidSubjectToken(SubjectTokenError::UnregisteredAudience(
+                peeked.audience.chars().take(100).collect(),
             ))
         })?;
         trail.client = Some(workload.client_app_id.clone());
@@ -131,16 +129,16 @@ impl Exchanger {
                 broker_app_id: &peeked.calling_app,
                 target: registry::Target::ClientApp(&workload.client_app_id),
                 scope: &req.scope,
-                authority: &self.entra.authority,
+                authority: self.entra.authority.as_str(),
             },
         )?;
         trail.backend = Some(grant.backend_app_id.clone());
         trail.scopes = Some(grant.scopes.join(" "));
         if !peeked.scopes.iter().any(|s| s.eq_ignore_ascii_case(&workload.required_scope)) {
-            return Err(ExchangeError::InvalidSubjectToken(format!(
-                "scp does not contain {:?}, the scope workload {:?} requires",
-                workload.required_scope, workload.name
-            )));
+            return Err(ExchangeError::InvalidSubjectToken(SubjectTokenError::MissingScope {
+                scope: workload.required_scope.clone(),
+                workload: workload.name.clone(),
+            }));
         }
 
         // The cache is keyed by a hash of the exact token bytes, and an entry exists only after
@@ -156,14 +154,11 @@ impl Exchanger {
         }
 
         // Authenticity: signature and issuer against the tenant's published keys.
-        let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await.map_err(|e| match e {
-            crate::entra::keys::KeyError::UnknownKid { .. } => ExchangeError::InvalidSubjectToken(e.to_string()),
-            crate::entra::keys::KeyError::Fetch { .. } => ExchangeError::Upstream(e.to_string()),
-        })?;
-        validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)
-            .map_err(ExchangeError::InvalidSubjectToken)?;
+        let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
+        validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)?;
 
-        let consent_url = registry::admin_consent_url(&self.entra.authority, &peeked.tenant, &workload.client_app_id);
+        let consent_url =
+            registry::admin_consent_url(self.entra.authority.as_str(), &peeked.tenant, &workload.client_app_id);
         let obo = OboRequest {
             tenant: &peeked.tenant,
             client_app_id: &workload.client_app_id,

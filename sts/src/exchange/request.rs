@@ -4,8 +4,8 @@
 //! Every field is the caller's: sizes are compared, never computed with, and the lint keeps it so.
 #![deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 
-use super::error::ExchangeError;
-use crate::certs::Secret;
+use super::error::{ExchangeError, RequestError};
+use crate::secret::SubjectToken;
 
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -17,10 +17,11 @@ pub const MAX_CLAIMS_BYTES: usize = 4 * 1024;
 
 /// The form as received ([`super::form::parse`]). Unknown fields are ignored (RFC 6749 §3.2:
 /// "unrecognized request parameters MUST be ignored"); duplicated fields are rejected by the parser.
-#[derive(Default)]
+/// The subject token is a [`SubjectToken`] from the moment it is read, so no `Debug` shows it.
+#[derive(Debug, Default)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
-    pub subject_token: Option<String>,
+    pub subject_token: Option<SubjectToken>,
     pub subject_token_type: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
@@ -29,21 +30,10 @@ pub struct TokenForm {
     pub claims: Option<String>,
 }
 
-impl std::fmt::Debug for TokenForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenForm")
-            .field("grant_type", &self.grant_type)
-            .field("subject_token", &self.subject_token.as_ref().map(|_| "[redacted]"))
-            .field("scope", &self.scope)
-            .field("audience", &self.audience)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A checked exchange request.
 #[derive(Debug)]
 pub struct ExchangeRequest {
-    pub subject_token: Secret,
+    pub subject_token: SubjectToken,
     /// Space-separated backend scopes, as sent (the registry normalises them).
     pub scope: String,
     /// Workload name from `audience` (or `resource` when it is not a URI).
@@ -54,28 +44,28 @@ pub struct ExchangeRequest {
 
 impl TokenForm {
     pub fn check(self) -> Result<ExchangeRequest, ExchangeError> {
-        let invalid = |m: &str| ExchangeError::InvalidRequest(m.to_owned());
+        let invalid = ExchangeError::InvalidRequest;
         match self.grant_type.as_deref() {
-            None => return Err(invalid("grant_type is required")),
+            None => return Err(invalid(RequestError::NoGrantType)),
             Some(GRANT_TYPE_TOKEN_EXCHANGE) => {}
             Some(other) => return Err(ExchangeError::UnsupportedGrantType(other.chars().take(100).collect())),
         }
-        let subject_token =
-            self.subject_token.filter(|t| !t.is_empty()).ok_or_else(|| invalid("subject_token is required"))?;
-        if subject_token.len() > MAX_SUBJECT_TOKEN_BYTES {
-            return Err(invalid("subject_token is larger than any Entra access token"));
+        let subject_token = self
+            .subject_token
+            .filter(|t| !t.expose().is_empty())
+            .ok_or_else(|| invalid(RequestError::NoSubjectToken))?;
+        if subject_token.expose().len() > MAX_SUBJECT_TOKEN_BYTES {
+            return Err(invalid(RequestError::SubjectTokenTooLarge));
         }
         match self.subject_token_type.as_deref() {
             Some(TOKEN_TYPE_ACCESS_TOKEN) => {}
-            Some(_) => return Err(invalid("subject_token_type must be urn:ietf:params:oauth:token-type:access_token")),
-            None => return Err(invalid("subject_token_type is required")),
+            Some(_) => return Err(invalid(RequestError::SubjectTokenType)),
+            None => return Err(invalid(RequestError::NoSubjectTokenType)),
         }
         if let Some(t) = self.requested_token_type.as_deref()
             && t != TOKEN_TYPE_ACCESS_TOKEN
         {
-            return Err(invalid(
-                "requested_token_type: only urn:ietf:params:oauth:token-type:access_token can be issued",
-            ));
+            return Err(invalid(RequestError::RequestedTokenType));
         }
         let scope = self.scope.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         let scope = scope.ok_or_else(|| {
@@ -101,13 +91,13 @@ impl TokenForm {
         }
         let claims = match self.claims.filter(|c| !c.trim().is_empty()) {
             None => None,
-            Some(c) if c.len() > MAX_CLAIMS_BYTES => return Err(invalid("claims is too long")),
+            Some(c) if c.len() > MAX_CLAIMS_BYTES => return Err(invalid(RequestError::ClaimsTooLong)),
             Some(c) => match serde_json::from_str::<serde_json::Value>(&c) {
                 Ok(v) if v.is_object() => Some(v.to_string()),
-                _ => return Err(invalid("claims must be a JSON object (the decoded claims challenge)")),
+                _ => return Err(invalid(RequestError::ClaimsNotObject)),
             },
         };
-        Ok(ExchangeRequest { subject_token: Secret::new(subject_token), scope, workload, claims })
+        Ok(ExchangeRequest { subject_token, scope, workload, claims })
     }
 }
 
@@ -119,7 +109,7 @@ mod tests {
     fn form() -> TokenForm {
         TokenForm {
             grant_type: Some(GRANT_TYPE_TOKEN_EXCHANGE.into()),
-            subject_token: Some("eyJ.a.b".into()),
+            subject_token: Some(SubjectToken::new("eyJ.a.b")),
             subject_token_type: Some(TOKEN_TYPE_ACCESS_TOKEN.into()),
             scope: Some(" https://graph.microsoft.com/User.Read ".into()),
             resource: None,
@@ -129,9 +119,15 @@ mod tests {
         }
     }
 
-    fn err(f: TokenForm) -> String {
-        let e = f.check().unwrap_err();
-        format!("{}: {e}", e.oauth_code())
+    fn err(f: TokenForm) -> ExchangeError {
+        f.check().unwrap_err()
+    }
+
+    fn invalid(f: TokenForm) -> RequestError {
+        match err(f) {
+            ExchangeError::InvalidRequest(e) => e,
+            other => panic!("not invalid_request: {other:?}"),
+        }
     }
 
     #[test]
@@ -140,28 +136,41 @@ mod tests {
         assert_eq!(r.scope, "https://graph.microsoft.com/User.Read");
         assert_eq!(r.workload.as_deref(), Some("file-picker"));
         assert!(!format!("{r:?}").contains("eyJ"), "Debug must not show the token");
+        assert!(!format!("{:?}", form()).contains("eyJ"), "nor the form's");
     }
 
     #[test]
     fn each_bad_field_has_its_own_error() {
-        assert!(err(TokenForm { grant_type: None, ..form() }).starts_with("invalid_request: grant_type"));
-        assert!(err(TokenForm { grant_type: Some("password".into()), ..form() }).starts_with("unsupported_grant_type"));
-        assert!(err(TokenForm { subject_token: Some(String::new()), ..form() }).contains("subject_token is required"));
+        use RequestError as R;
+        let cases = [
+            (TokenForm { grant_type: None, ..form() }, R::NoGrantType),
+            (TokenForm { subject_token: None, ..form() }, R::NoSubjectToken),
+            (TokenForm { subject_token: Some(SubjectToken::new("")), ..form() }, R::NoSubjectToken),
+            (
+                TokenForm { subject_token: Some(SubjectToken::new("x".repeat(MAX_SUBJECT_TOKEN_BYTES + 1))), ..form() },
+                R::SubjectTokenTooLarge,
+            ),
+            (TokenForm { subject_token_type: Some("urn:x".into()), ..form() }, R::SubjectTokenType),
+            (TokenForm { subject_token_type: None, ..form() }, R::NoSubjectTokenType),
+            (
+                TokenForm { requested_token_type: Some("urn:ietf:params:oauth:token-type:id_token".into()), ..form() },
+                R::RequestedTokenType,
+            ),
+            (TokenForm { claims: Some("[1]".into()), ..form() }, R::ClaimsNotObject),
+            (TokenForm { claims: Some("{".repeat(MAX_CLAIMS_BYTES + 1)), ..form() }, R::ClaimsTooLong),
+        ];
+        for (f, want) in cases {
+            assert_eq!(invalid(f), want);
+        }
         assert!(
-            err(TokenForm { subject_token: Some("x".repeat(MAX_SUBJECT_TOKEN_BYTES + 1)), ..form() })
-                .contains("larger")
+            matches!(err(TokenForm { grant_type: Some("password".into()), ..form() }), ExchangeError::UnsupportedGrantType(g) if g == "password")
         );
-        assert!(
-            err(TokenForm { subject_token_type: Some("urn:x".into()), ..form() }).contains("subject_token_type must")
-        );
-        assert!(err(TokenForm { subject_token_type: None, ..form() }).contains("subject_token_type is required"));
-        assert!(
-            err(TokenForm { requested_token_type: Some("urn:ietf:params:oauth:token-type:id_token".into()), ..form() })
-                .contains("requested_token_type")
-        );
-        assert!(err(TokenForm { scope: Some("  ".into()), ..form() }).starts_with("invalid_scope: scope is required"));
-        assert!(err(TokenForm { audience: Some("no spaces!".into()), ..form() }).starts_with("invalid_target"));
-        assert!(err(TokenForm { claims: Some("[1]".into()), ..form() }).contains("claims must be a JSON object"));
+        assert!(matches!(err(TokenForm { scope: Some("  ".into()), ..form() }), ExchangeError::InvalidScope(_)));
+        assert!(matches!(err(TokenForm { scope: None, ..form() }), ExchangeError::InvalidScope(_)));
+        assert!(matches!(
+            err(TokenForm { audience: Some("no spaces!".into()), ..form() }),
+            ExchangeError::InvalidTarget(_)
+        ));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub async fn broker_config(State(state): State<AppState>) -> Json<Value> {
         .collect();
     Json(json!({
         "broker_app_id": state.config.entra.broker_app_id,
-        "authority": state.config.entra.authority.trim_end_matches('/'),
+        "authority": state.config.entra.authority.as_str(),
         "workloads": workloads,
     }))
 }

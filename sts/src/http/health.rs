@@ -79,7 +79,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Ok(()) => json!({ "status": "reachable", "authority": state.config.entra.authority }),
         Err(error) => {
             degraded = true;
-            json!({ "status": "unreachable", "authority": state.config.entra.authority, "error": error })
+            json!({ "status": "unreachable", "authority": state.config.entra.authority, "error": error.to_string() })
         }
     };
     // Records waiting in the spool are safe (the database is away); a full spool is not.

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let origins = state.config.server.cors_origins.iter().filter_map(|o| cors::OriginPattern::parse(o).ok()).collect();
+    let origins = state.config.server.cors_origins.clone();
     let max_body = state.config.server.max_body_bytes;
     let browser = Router::new()
         .route("/token", post(token::token))

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::correlation::CorrelationId;
 use super::error::OAuthError;
-use crate::exchange::{ExchangeError, TOKEN_TYPE_ACCESS_TOKEN, parse_form};
+use crate::exchange::{ExchangeError, RequestError, TOKEN_TYPE_ACCESS_TOKEN, parse_form};
 use crate::state::AppState;
 
 /// The success body (RFC 8693 §2.2.1), serialised straight from the cached token: no copy of it.
@@ -31,9 +31,7 @@ pub async fn token(
 ) -> Response {
     let refuse = |error| OAuthError { error, correlation_id: correlation_id.clone() }.into_response();
     if !is_form(request.headers()) {
-        let mut response = refuse(ExchangeError::InvalidRequest(
-            "the body must be application/x-www-form-urlencoded (Content-Type header)".into(),
-        ));
+        let mut response = refuse(ExchangeError::InvalidRequest(RequestError::NotAForm));
         *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return unread_body(response);
     }
@@ -44,20 +42,18 @@ pub async fn token(
         Ok(Ok(b)) => b,
         Ok(Err(rejection)) => {
             let status = rejection.status();
-            let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("the request body exceeds {} bytes (server.max_body_bytes)", state.config.server.max_body_bytes)
+            let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                RequestError::BodyTooLarge { max_bytes: state.config.server.max_body_bytes }
             } else {
-                format!("the body could not be read: {}", rejection.body_text())
+                RequestError::BodyUnreadable(rejection.body_text())
             };
-            let mut response = refuse(ExchangeError::InvalidRequest(description));
+            let mut response = refuse(ExchangeError::InvalidRequest(error));
             *response.status_mut() = status;
             return unread_body(response);
         }
         Err(_elapsed) => {
-            let mut response = refuse(ExchangeError::InvalidRequest(format!(
-                "the request body did not arrive within {} s (server.body_read_timeout_secs)",
-                limit.as_secs()
-            )));
+            let mut response =
+                refuse(ExchangeError::InvalidRequest(RequestError::BodyTimeout { secs: limit.as_secs() }));
             *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
             return unread_body(response);
         }

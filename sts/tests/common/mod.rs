@@ -140,7 +140,8 @@ impl Harness {
         config.registry.database_url = Some(db.url().to_owned());
         config.registry.sqlite_path = PathBuf::from("/nonexistent");
         let default_authority = if options.https { emulator.https_base() } else { emulator.http_base() };
-        config.entra.authority = options.authority.clone().unwrap_or(default_authority);
+        config.entra.authority =
+            options.authority.clone().unwrap_or(default_authority).parse().expect("a valid authority");
         if options.https {
             let ca = dir.path().join("emulator-ca.pem");
             std::fs::write(&ca, emulator.ca_pem()).unwrap();
@@ -149,7 +150,7 @@ impl Harness {
         config.entra.broker_app_id = Some(BROKER.into());
         config.entra.upstream_retries = options.upstream_retries;
         config.cache.expiry_margin_secs = options.cache_expiry_margin_secs;
-        config.server.cors_origins = vec!["https://*.crm4.dynamics.com".into()];
+        config.server.cors_origins = vec!["https://*.crm4.dynamics.com".parse().unwrap()];
         config.credentials = credentials;
         (options.configure)(&mut config);
         config.audit.spool_dir = dir.path().join("audit-spool");
