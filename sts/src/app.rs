@@ -48,7 +48,9 @@ pub fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("tessera-sts/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_millis(config.entra.connect_timeout_ms.max(1)))
-        .timeout(Duration::from_millis(config.entra.upstream_timeout_ms))
+        // No client-wide timeout: the OBO call runs under its exchange's one deadline, and a
+        // client timeout of the same length would race it (and answer 502 instead of 503); key
+        // documents have a timeout of their own.
         // Every connection the request bound allows may stay pooled for the next burst.
         .pool_max_idle_per_host(config.entra.max_concurrent_requests.max(1));
     if let Some(path) = &config.entra.extra_ca_file {
@@ -91,7 +93,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let refresh = Duration::from_secs(config.entra.key_refresh_interval_secs.max(60));
     let keys = Arc::new(
         KeyStore::new(http.clone(), config.entra.authority.as_str(), refresh, Arc::clone(&metrics))
-            .with_min_forced_interval(Duration::from_secs(config.entra.key_refetch_interval_secs.max(1))),
+            .with_min_forced_interval(Duration::from_secs(config.entra.key_refetch_interval_secs.max(1)))
+            .with_fetch_timeout(Duration::from_millis(config.entra.upstream_timeout_ms.max(1))),
     );
     {
         let keys = Arc::clone(&keys);

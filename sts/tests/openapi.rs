@@ -4,23 +4,23 @@
 
 use std::time::Duration;
 
-use sts::exchange::ExchangeError;
+use sts::exchange::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
 
 /// One value of every variant. The `match` makes a new variant a compile error here until it is
 /// added to the list (and so to the document).
 fn every_variant() -> Vec<ExchangeError> {
     let all = vec![
-        ExchangeError::InvalidRequest(String::new()),
+        ExchangeError::InvalidRequest(RequestError::NotAForm),
         ExchangeError::UnsupportedGrantType(String::new()),
         ExchangeError::InvalidScope(String::new()),
         ExchangeError::InvalidTarget(String::new()),
-        ExchangeError::InvalidSubjectToken(String::new()),
+        ExchangeError::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(String::new())),
         ExchangeError::UnauthorizedClient(String::new()),
         ExchangeError::ConsentRequired { message: String::new(), consent_url: String::new() },
         ExchangeError::AccessDenied { message: String::new(), claims: None },
         ExchangeError::InsufficientClaims { message: String::new(), claims: String::new() },
         ExchangeError::Unavailable { message: String::new(), retry_after: Duration::from_secs(1) },
-        ExchangeError::Upstream(String::new()),
+        ExchangeError::Upstream(UpstreamError::CutOff),
         ExchangeError::Internal(String::new()),
     ];
     for e in &all {

@@ -91,6 +91,7 @@ pub struct KeyStore {
     authority: String,
     refresh_every: Duration,
     min_forced_interval: Duration,
+    fetch_timeout: Duration,
     tenants: Mutex<HashMap<(String, TokenVersion), Arc<TenantKeys>>>,
     metrics: Arc<Metrics>,
 }
@@ -124,9 +125,16 @@ impl KeyStore {
             authority: authority.trim_end_matches('/').to_owned(),
             refresh_every,
             min_forced_interval: Duration::from_secs(30),
+            fetch_timeout: Duration::from_secs(10),
             tenants: Mutex::new(HashMap::new()),
             metrics,
         }
+    }
+
+    /// How long one key or metadata document may take (`entra.upstream_timeout_ms`).
+    pub fn with_fetch_timeout(mut self, d: Duration) -> Self {
+        self.fetch_timeout = d;
+        self
     }
 
     /// How often an unknown `kid` may force a refetch (`entra.key_refetch_interval_secs`).
@@ -283,7 +291,7 @@ impl KeyStore {
             tracing::warn!(kind, cause = %super::upstream::CauseChain(&e), "fetching signing keys failed");
             FetchError::Unreachable { kind }
         };
-        let response = self.http.get(url).send().await.map_err(failed)?;
+        let response = self.http.get(url).timeout(self.fetch_timeout).send().await.map_err(failed)?;
         if !response.status().is_success() {
             return Err(FetchError::Status { url: url.to_owned(), status: response.status().as_u16() });
         }
