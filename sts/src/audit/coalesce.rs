@@ -3,10 +3,12 @@
 //! Under load one token is handed out from the cache thousands of times a second (every control on
 //! every page of a user asks again), and writing each of those hits as its own row made the audit
 //! writer the most expensive part of a cached exchange. A hit changes nothing — the token was
-//! issued, and recorded, by the miss that cached it — so hits of the same token within one batch
-//! become one row with a count, the first and last time, the first correlation id and the slowest
-//! latency, the way Entra's sign-in logs aggregate repeated non-interactive sign-ins. Everything
-//! that is not a successful cache hit (issued tokens, refusals, errors) keeps a row of its own.
+//! issued, and recorded, by the miss that cached it — so, within one batch, hits by the same user
+//! in the same tenant, through the same broker and client app, for the same workload, backend and
+//! scopes (who asked and for what; not "the same token" — the key holds no token) become one row
+//! with a count, the first and last time, the first correlation id and the slowest latency, the way
+//! Entra's sign-in logs aggregate repeated non-interactive sign-ins. Everything that is not a
+//! successful cache hit (issued tokens, refusals, errors) keeps a row of its own.
 
 use std::collections::HashMap;
 

@@ -11,8 +11,9 @@ use crate::certs::{CertError, Certificate};
 pub use crate::config::AssertionAlg;
 use crate::secret::ClientAssertion;
 
-/// Assertion lifetime. Entra accepts at most 10 minutes; MSAL uses the same. Each assertion is
-/// used for one request, the lifetime only has to absorb clock skew with Entra.
+/// Assertion lifetime. Entra accepts at most 10 minutes; MSAL uses the same. The OBO client reuses
+/// an assertion for requests to the same endpoint until it has two minutes left (about eight
+/// minutes), as msal-node and MSAL Python do: Entra does not treat `jti` as single-use.
 pub const ASSERTION_LIFETIME_SECS: i64 = 10 * 60;
 
 #[derive(Serialize)]

@@ -1,8 +1,10 @@
 //! The exchange: subject token → validation → registry decision → cache / certificate OBO → audit.
 //!
 //! Order matters for safety and cost: structural checks first (no I/O), then the registry's pure
-//! decision (so a token for a tenant that never consented costs nothing upstream), then the
-//! signature against the tenant's keys, then the cache, and only then Entra.
+//! decision (so a token for a tenant that never consented costs nothing upstream), then the cache,
+//! then the signature against the tenant's keys, and only then Entra. The cache comes before the
+//! signature soundly: an entry exists only for token bytes that already passed the signature and
+//! issuer checks, and everything else was checked on this request (see `run`).
 
 mod error;
 mod form;

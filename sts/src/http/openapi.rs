@@ -1,5 +1,6 @@
-//! `GET /openapi.json`. Written by hand: three routes do not justify a derive framework and its
-//! compile time, and a test checks the document against the router's real behaviour.
+//! `GET /openapi.json`. Written by hand: a handful of routes do not justify a derive framework and
+//! its compile time. `sts/tests/openapi.rs` ties `/token`'s error answers to `ExchangeError`: a
+//! variant whose status is not documented here fails it.
 
 use axum::Json;
 use serde_json::{Value, json};
