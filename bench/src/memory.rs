@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use sts::cache::{CachedToken, MemoryCache, TokenCache, cache_key};
+use sts::cache::{CachedToken, MemoryCache, cache_key};
 use sts::clock::unix_now;
 use sts::config::CacheConfig;
 use sts::exchange::{ExchangeError, UpstreamError};

@@ -122,7 +122,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         registry: Arc::clone(&registry),
         keys,
         obo: OboClient::new(http, config.entra.clone(), Arc::clone(&credentials), Arc::clone(&metrics)),
-        cache: Arc::new(MemoryCache::new(&config.cache)),
+        cache: MemoryCache::new(&config.cache),
         audit: AuditSink::spawn(store, Arc::clone(&metrics), &config.audit).context("opening the audit spool")?,
         metrics: Arc::clone(&metrics),
         entra: config.entra.clone(),

@@ -1,7 +1,6 @@
 //! In-memory cache on moka: bounded, per-entry expiry, and single-flight through `try_get_with`.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -9,7 +8,7 @@ use std::time::Duration;
 use moka::Expiry;
 use moka::future::Cache;
 
-use super::{CachedToken, Load, Lookup, TokenCache};
+use super::CachedToken;
 use crate::config::CacheConfig;
 
 #[derive(Debug, Clone)]
@@ -57,30 +56,44 @@ impl MemoryCache {
     }
 }
 
-impl TokenCache for MemoryCache {
-    fn get_or_load<'a>(&'a self, key: String, load: Load<'a>) -> Lookup<'a> {
-        Box::pin(async move {
-            let loaded = AtomicBool::new(false);
-            let token = self
-                .inner
-                .try_get_with(key, async {
-                    loaded.store(true, Ordering::Relaxed);
-                    load.await
-                })
-                .await?;
-            Ok((token, !loaded.load(Ordering::Relaxed)))
-        })
+/// Plain async methods on the one cache there is, not a trait object: no boxed future per
+/// exchange on the cached path, and the load's error type stays the caller's (the cache knows
+/// nothing of the exchange).
+impl MemoryCache {
+    /// Returns the cached token for `key` (and `true`), or runs `load` exactly once however many
+    /// callers ask for the same key at the same time, caches a success, and returns it (and
+    /// `false`). Failures are not cached: every waiter gets the same error, the next caller tries
+    /// again.
+    pub async fn get_or_load<E>(
+        &self,
+        key: String,
+        load: impl Future<Output = Result<Arc<CachedToken>, E>>,
+    ) -> Result<(Arc<CachedToken>, bool), Arc<E>>
+    where
+        E: Send + Sync + 'static,
+    {
+        let loaded = AtomicBool::new(false);
+        let token = self
+            .inner
+            .try_get_with(key, async {
+                loaded.store(true, Ordering::Relaxed);
+                load.await
+            })
+            .await?;
+        Ok((token, !loaded.load(Ordering::Relaxed)))
     }
 
-    fn get<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Arc<CachedToken>>> + Send + 'a>> {
-        Box::pin(self.inner.get(key))
+    /// The cached token for `key`, if any (no loading).
+    pub async fn get(&self, key: &str) -> Option<Arc<CachedToken>> {
+        self.inner.get(key).await
     }
 
-    fn put<'a>(&'a self, key: String, token: Arc<CachedToken>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
-        Box::pin(self.inner.insert(key, token))
+    /// Replaces the entry (a claims-challenge request fetched a fresher token).
+    pub async fn put(&self, key: String, token: Arc<CachedToken>) {
+        self.inner.insert(key, token).await
     }
 
-    fn entry_count(&self) -> u64 {
+    pub fn entry_count(&self) -> u64 {
         self.inner.entry_count()
     }
 }
@@ -105,26 +118,34 @@ mod tests {
         })
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    /// On the current-thread runtime each spawned task runs until it waits: by the time the test
+    /// task runs again, every caller is inside `get_or_load`, and the load is still held at the
+    /// gate. Then the gate opens. No sleep decides the overlap.
+    #[tokio::test]
     async fn concurrent_identical_loads_run_once() {
         let c = cache();
         let calls = Arc::new(AtomicUsize::new(0));
+        let (asked, all_asked, gate) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
         let mut tasks = Vec::new();
         for _ in 0..64 {
-            let (c, calls) = (c.clone(), calls.clone());
+            let (c, calls, asked, all_asked, gate) =
+                (c.clone(), calls.clone(), asked.clone(), all_asked.clone(), gate.clone());
             tasks.push(tokio::spawn(async move {
-                c.get_or_load(
-                    "k".into(),
-                    Box::pin(async move {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        Ok(token(3600))
-                    }),
-                )
+                if asked.fetch_add(1, Ordering::SeqCst) + 1 == 64 {
+                    all_asked.notify_one();
+                }
+                c.get_or_load("k".into(), async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    gate.notified().await;
+                    Ok::<_, ExchangeError>(token(3600))
+                })
                 .await
                 .unwrap()
             }));
         }
+        all_asked.notified().await;
+        gate.notify_waiters(); // every load waiting at the gate: one with single-flight, 64 without
         let mut hits = 0;
         for t in tasks {
             if t.await.unwrap().1 {
@@ -138,17 +159,16 @@ mod tests {
     #[tokio::test]
     async fn failures_are_not_cached_and_near_expiry_is_not_served() {
         let c = cache();
-        let e =
-            c.get_or_load("k".into(), Box::pin(async { Err(ExchangeError::Upstream(UpstreamError::CutOff)) })).await;
+        let e = c.get_or_load("k".into(), async { Err(ExchangeError::Upstream(UpstreamError::CutOff)) }).await;
         assert!(e.is_err());
-        let (_, hit) = c.get_or_load("k".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
+        let (_, hit) = c.get_or_load("k".into(), async { Ok::<_, ExchangeError>(token(3600)) }).await.unwrap();
         assert!(!hit, "the error was not cached");
-        let (_, hit) = c.get_or_load("k".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
+        let (_, hit) = c.get_or_load("k".into(), async { Ok::<_, ExchangeError>(token(3600)) }).await.unwrap();
         assert!(hit);
         // A token inside the expiry margin is cached for zero seconds: the next call loads again.
-        let (_, _) = c.get_or_load("short".into(), Box::pin(async { Ok(token(200)) })).await.unwrap();
+        let (_, _) = c.get_or_load("short".into(), async { Ok::<_, ExchangeError>(token(200)) }).await.unwrap();
         c.inner.run_pending_tasks().await;
-        let (_, hit) = c.get_or_load("short".into(), Box::pin(async { Ok(token(3600)) })).await.unwrap();
+        let (_, hit) = c.get_or_load("short".into(), async { Ok::<_, ExchangeError>(token(3600)) }).await.unwrap();
         assert!(!hit);
     }
 

@@ -1,17 +1,12 @@
-//! The OBO result cache, behind a small trait so a shared (Redis) layer can sit under the
-//! in-memory one when several STS instances run.
+//! The OBO result cache: backend tokens keyed by a hash of the subject token and the grant,
+//! bounded, expiring before the token does, loaded once however many ask at the same time.
 
 mod key;
 mod memory;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 pub use key::cache_key;
 pub use memory::MemoryCache;
 
-use crate::exchange::ExchangeError;
 use crate::secret::BackendToken;
 
 /// A backend token obtained through OBO.
@@ -31,21 +26,4 @@ impl CachedToken {
     pub fn weight(&self) -> usize {
         self.access_token.expose().len() + self.scope.len() + 600
     }
-}
-
-pub type Load<'a> = Pin<Box<dyn Future<Output = Result<Arc<CachedToken>, ExchangeError>> + Send + 'a>>;
-/// `(token, served from cache)`, or the load's error shared by every waiter.
-pub type Lookup<'a> = Pin<Box<dyn Future<Output = Result<(Arc<CachedToken>, bool), Arc<ExchangeError>>> + Send + 'a>>;
-
-/// What the exchange needs from a cache.
-pub trait TokenCache: Send + Sync + std::fmt::Debug {
-    /// Returns the cached token for `key` (and `true`), or runs `load` exactly once however many
-    /// callers ask for the same key at the same time, caches a success, and returns it (and `false`).
-    /// Failures are not cached: every waiter gets the same error, the next caller tries again.
-    fn get_or_load<'a>(&'a self, key: String, load: Load<'a>) -> Lookup<'a>;
-    /// The cached token for `key`, if any (no loading).
-    fn get<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Arc<CachedToken>>> + Send + 'a>>;
-    /// Replaces the entry (a claims-challenge request fetched a fresher token).
-    fn put<'a>(&'a self, key: String, token: Arc<CachedToken>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-    fn entry_count(&self) -> u64;
 }

@@ -1,7 +1,8 @@
 //! The on-behalf-of request to Entra (spec §3) and what its answers mean (§3, §4, §7, §8).
 //!
 //! oauth2-rs has no OBO grant and no client assertions, so this is a plain form POST; its error
-//! model (server said no / network failed / could not parse) is mirrored in [`ExchangeError`].
+//! model (server said no / network failed / could not parse) is mirrored in [`OboError`]: Entra's
+//! wire protocol is read here, once, and the exchange decides what each refusal means for the broker.
 //!
 //! Everything one exchange does toward Entra — waiting for a request slot, connecting, each
 //! attempt, each wait between attempts — fits inside one deadline (`entra.upstream_timeout_ms`):
@@ -21,11 +22,10 @@ use tokio::time::{Instant, timeout_at};
 
 use super::assertion::{ASSERTION_LIFETIME_SECS, client_assertion};
 use super::claims::request_claims;
-use super::upstream::{CauseChain, failure_kind};
+use super::upstream::{CauseChain, UpstreamError, failure_kind};
 use crate::cache::CachedToken;
 use crate::certs::{Certificate, CredentialSet, is_invalid_client_code};
 use crate::config::EntraConfig;
-use crate::exchange::{ExchangeError, SubjectTokenError, UpstreamError};
 use crate::metrics::Metrics;
 use crate::secret::{BackendToken, ClientAssertion, SubjectToken};
 
@@ -63,7 +63,6 @@ pub struct OboRequest<'a> {
     pub user_token: &'a SubjectToken,
     pub scopes: &'a [String],
     pub claims_challenge: Option<&'a str>,
-    pub admin_consent_url: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -103,8 +102,44 @@ impl EntraError {
     }
 }
 
+/// What Entra's token endpoint refused an OBO call with, or why it gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OboError {
+    /// AADSTS65001 / 700016 or `consent_required`: the tenant has not consented (first line of
+    /// Entra's description).
+    #[error("{0}")]
+    ConsentRequired(String),
+    /// Conditional Access blocked the user (`message_only`), with the claims Entra sent if any.
+    #[error("{message}")]
+    Blocked { message: String, claims: Option<String> },
+    /// More is demanded of the user (MFA, CA, CAE): the raw JSON claims challenge.
+    #[error("{message}")]
+    ClaimsChallenge { message: String, claims: String },
+    /// `invalid_grant` / `interaction_required`: the user's token was refused.
+    #[error("{0}")]
+    SubjectTokenRefused(String),
+    /// `invalid_scope`.
+    #[error("{0}")]
+    ScopeRefused(String),
+    /// `invalid_client` / `unauthorized_client` other than a certificate rejection.
+    #[error("Entra rejected the client app: {0}")]
+    ClientRejected(String),
+    /// Every certificate tried was rejected (§7 codes); `code` is the last AADSTS code.
+    #[error("Entra rejected the certificate(s) of client app {client_app_id} (AADSTS{code})")]
+    CertificatesRejected { client_app_id: String, code: u32 },
+    #[error("no valid certificate is configured for client app {0}")]
+    NoCertificate(String),
+    #[error("signing the client assertion: {0}")]
+    Signing(String),
+    /// Throttled, failing or silent past the deadline; `retry_after` as Entra said, or ours.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: Duration },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
 enum Attempt {
-    Done(Result<CachedToken, ExchangeError>),
+    Done(Result<CachedToken, OboError>),
     /// `invalid_client` for this certificate: try the next one.
     BadCertificate(u32),
 }
@@ -121,7 +156,7 @@ impl OboClient {
     }
 
     /// A valid assertion for `endpoint` signed with `cert`: the cached one, or a fresh one.
-    fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<ClientAssertion, ExchangeError> {
+    fn assertion(&self, cert: &Certificate, client_id: &str, endpoint: &str) -> Result<ClientAssertion, OboError> {
         let now = crate::clock::unix_now();
         let slot = (endpoint.to_owned(), client_id.to_owned(), cert.thumbprint_sha256());
         let mut cached = self.assertions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -131,7 +166,7 @@ impl OboClient {
             return Ok(assertion.clone());
         }
         let assertion = client_assertion(cert, self.config.assertion_alg, client_id, endpoint, now)
-            .map_err(|e| ExchangeError::Internal(format!("signing the client assertion: {e}")))?;
+            .map_err(|e| OboError::Signing(e.to_string()))?;
         cached.retain(|_, (_, exp)| *exp - now > ASSERTION_REUSE_MARGIN_SECS);
         cached.insert(slot, (assertion.clone(), now + ASSERTION_LIFETIME_SECS));
         Ok(assertion)
@@ -142,15 +177,12 @@ impl OboClient {
         format!("{}/{tenant}/oauth2/v2.0/token", self.config.authority.as_str())
     }
 
-    pub async fn exchange(&self, req: &OboRequest<'_>) -> Result<CachedToken, ExchangeError> {
+    pub async fn exchange(&self, req: &OboRequest<'_>) -> Result<CachedToken, OboError> {
         let deadline = Instant::now() + Duration::from_millis(self.config.upstream_timeout_ms);
         let now = crate::clock::unix_now();
         let candidates = self.credentials.candidates(req.client_app_id, now);
         if candidates.is_empty() {
-            return Err(ExchangeError::Internal(format!(
-                "no valid certificate is configured for client app {}",
-                req.client_app_id
-            )));
+            return Err(OboError::NoCertificate(req.client_app_id.to_owned()));
         }
         let mut last_code = 0;
         // Newest valid certificate first; on a certificate rejection, the next one, once (spec §7).
@@ -175,10 +207,7 @@ impl OboClient {
                 }
             }
         }
-        Err(ExchangeError::Internal(format!(
-            "Entra rejected the certificate(s) of client app {} (AADSTS{last_code})",
-            req.client_app_id
-        )))
+        Err(OboError::CertificatesRejected { client_app_id: req.client_app_id.to_owned(), code: last_code })
     }
 
     async fn attempt(&self, req: &OboRequest<'_>, cert: &Certificate, deadline: Instant) -> Attempt {
@@ -216,7 +245,7 @@ impl OboClient {
                         connect_pause = connect_pause.saturating_mul(2);
                         continue;
                     }
-                    return Attempt::Done(Err(failure.into_exchange_error(self.config.upstream_timeout_ms)));
+                    return Attempt::Done(Err(failure.into_obo_error(self.config.upstream_timeout_ms)));
                 }
             };
             if status == 429 || (500..600).contains(&status) {
@@ -227,7 +256,7 @@ impl OboClient {
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                return Attempt::Done(Err(ExchangeError::Unavailable {
+                return Attempt::Done(Err(OboError::Unavailable {
                     message: format!(
                         "Entra answered HTTP {status} after {} retries",
                         self.config.upstream_retries - retries_left
@@ -239,7 +268,7 @@ impl OboClient {
                 return Attempt::Done(parse_success(&body));
             }
             let error: EntraError = serde_json::from_slice(&body).unwrap_or_default();
-            return map_error(status, error, req.admin_consent_url);
+            return map_error(status, error);
         }
     }
 
@@ -297,14 +326,14 @@ impl Failure {
         }
     }
 
-    fn into_exchange_error(self, timeout_ms: u64) -> ExchangeError {
+    fn into_obo_error(self, timeout_ms: u64) -> OboError {
         match self {
-            Self::Queue | Self::Deadline => ExchangeError::Unavailable {
+            Self::Queue | Self::Deadline => OboError::Unavailable {
                 message: format!("Entra did not answer within {timeout_ms} ms (entra.upstream_timeout_ms)"),
                 retry_after: Duration::from_secs(1),
             },
-            Self::Body(_) => ExchangeError::Upstream(UpstreamError::CutOff),
-            Self::Send(e) => ExchangeError::Upstream(UpstreamError::Unreachable { kind: failure_kind(&e) }),
+            Self::Body(_) => OboError::Upstream(UpstreamError::CutOff),
+            Self::Send(e) => OboError::Upstream(UpstreamError::Unreachable { kind: failure_kind(&e) }),
         }
     }
 }
@@ -327,19 +356,17 @@ impl std::fmt::Display for Failure {
 pub const MAX_EXPIRES_IN_SECS: i64 = 7 * 24 * 3600;
 
 /// Reads Entra's success answer (or what a man in the middle made of it): every field checked, a
-/// lifetime outside `1..=MAX_EXPIRES_IN_SECS` refused as [`ExchangeError::Upstream`].
+/// lifetime outside `1..=MAX_EXPIRES_IN_SECS` refused as [`OboError::Upstream`].
 #[deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
-    let s: Success = serde_json::from_slice(body)
-        .map_err(|e| ExchangeError::Upstream(UpstreamError::NotUnderstood(e.to_string())))?;
+fn parse_success(body: &[u8]) -> Result<CachedToken, OboError> {
+    let s: Success =
+        serde_json::from_slice(body).map_err(|e| OboError::Upstream(UpstreamError::NotUnderstood(e.to_string())))?;
     let expires_in = match s.expires_in {
         NumberOrString::N(n) => n,
-        NumberOrString::S(s) => {
-            s.trim().parse().map_err(|_| ExchangeError::Upstream(UpstreamError::ExpiresInNotNumber))?
-        }
+        NumberOrString::S(s) => s.trim().parse().map_err(|_| OboError::Upstream(UpstreamError::ExpiresInNotNumber))?,
     };
     if !(1..=MAX_EXPIRES_IN_SECS).contains(&expires_in) {
-        return Err(ExchangeError::Upstream(UpstreamError::ImplausibleLifetime(expires_in)));
+        return Err(OboError::Upstream(UpstreamError::ImplausibleLifetime(expires_in)));
     }
     Ok(CachedToken {
         access_token: BackendToken::new(s.access_token),
@@ -350,7 +377,7 @@ fn parse_success(body: &[u8]) -> Result<CachedToken, ExchangeError> {
 
 /// Branches on `error` / `suberror` first, codes second (spec §3).
 #[deny(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
+fn map_error(status: u16, e: EntraError) -> Attempt {
     let code = e.error_codes.first().copied().unwrap_or(0);
     let summary = e.summary();
     if e.error == "invalid_client" && e.error_codes.iter().any(|c| is_invalid_client_code(*c)) {
@@ -358,22 +385,14 @@ fn map_error(status: u16, e: EntraError, consent_url: &str) -> Attempt {
         return Attempt::BadCertificate(code);
     }
     let err = match (e.error.as_str(), e.suberror.as_deref(), e.claims) {
-        (_, Some("consent_required"), _) | ("consent_required", _, _) => {
-            ExchangeError::ConsentRequired { message: summary, consent_url: consent_url.to_owned() }
-        }
-        _ if code == 65001 || code == 700016 => {
-            ExchangeError::ConsentRequired { message: summary, consent_url: consent_url.to_owned() }
-        }
-        (_, Some("message_only"), claims) => ExchangeError::AccessDenied { message: summary, claims },
-        (_, _, Some(claims)) if !claims.is_empty() => ExchangeError::InsufficientClaims { message: summary, claims },
-        ("invalid_grant", _, _) | ("interaction_required", _, _) => {
-            ExchangeError::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(summary))
-        }
-        ("invalid_scope", _, _) => ExchangeError::InvalidScope(summary),
-        ("invalid_client", _, _) | ("unauthorized_client", _, _) => {
-            ExchangeError::Internal(format!("Entra rejected the client app: {summary}"))
-        }
-        _ => ExchangeError::Upstream(UpstreamError::Status { status, summary }),
+        (_, Some("consent_required"), _) | ("consent_required", _, _) => OboError::ConsentRequired(summary),
+        _ if code == 65001 || code == 700016 => OboError::ConsentRequired(summary),
+        (_, Some("message_only"), claims) => OboError::Blocked { message: summary, claims },
+        (_, _, Some(claims)) if !claims.is_empty() => OboError::ClaimsChallenge { message: summary, claims },
+        ("invalid_grant", _, _) | ("interaction_required", _, _) => OboError::SubjectTokenRefused(summary),
+        ("invalid_scope", _, _) => OboError::ScopeRefused(summary),
+        ("invalid_client", _, _) | ("unauthorized_client", _, _) => OboError::ClientRejected(summary),
+        _ => OboError::Upstream(UpstreamError::Status { status, summary }),
     };
     Attempt::Done(Err(err))
 }
@@ -393,11 +412,11 @@ fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Dur
 mod tests {
     use super::*;
 
-    fn err(status: u16, json: &str) -> ExchangeError {
-        match map_error(status, serde_json::from_str(json).unwrap(), "https://x/adminconsent") {
+    fn err(status: u16, json: &str) -> OboError {
+        match map_error(status, serde_json::from_str(json).unwrap()) {
             Attempt::Done(Err(e)) => e,
             Attempt::Done(Ok(_)) => panic!("not an error"),
-            Attempt::BadCertificate(c) => ExchangeError::Internal(format!("bad cert {c}")),
+            Attempt::BadCertificate(code) => OboError::CertificatesRejected { client_app_id: String::new(), code },
         }
     }
 
@@ -405,32 +424,30 @@ mod tests {
     fn maps_entra_errors() {
         assert!(matches!(
             err(400, r#"{"error":"invalid_grant","suberror":"consent_required","error_codes":[65001]}"#),
-            ExchangeError::ConsentRequired { .. }
+            OboError::ConsentRequired(_)
         ));
         assert!(matches!(
             err(
                 400,
                 r#"{"error":"interaction_required","suberror":"basic_action","error_codes":[50076],"claims":"{\"access_token\":{}}"}"#
             ),
-            ExchangeError::InsufficientClaims { .. }
+            OboError::ClaimsChallenge { .. }
         ));
         assert!(matches!(
             err(400, r#"{"error":"invalid_grant","suberror":"message_only","error_codes":[53003],"claims":"{}"}"#),
-            ExchangeError::AccessDenied { .. }
+            OboError::Blocked { .. }
         ));
         assert!(
-            matches!(err(400, r#"{"error":"invalid_grant","error_codes":[500133],"error_description":"AADSTS500133: expired\r\nTrace ID: x"}"#), ExchangeError::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(m)) if m == "AADSTS500133: expired")
+            matches!(err(400, r#"{"error":"invalid_grant","error_codes":[500133],"error_description":"AADSTS500133: expired\r\nTrace ID: x"}"#), OboError::SubjectTokenRefused(m) if m == "AADSTS500133: expired")
         );
+        assert!(matches!(err(400, r#"{"error":"invalid_scope","error_codes":[700022]}"#), OboError::ScopeRefused(_)));
         assert!(matches!(
-            err(400, r#"{"error":"invalid_scope","error_codes":[700022]}"#),
-            ExchangeError::InvalidScope(_)
+            err(401, r#"{"error":"invalid_client","error_codes":[700027]}"#),
+            OboError::CertificatesRejected { code: 700027, .. }
         ));
-        assert!(
-            matches!(err(401, r#"{"error":"invalid_client","error_codes":[700027]}"#), ExchangeError::Internal(m) if m == "bad cert 700027")
-        );
         assert!(matches!(
             err(400, r#"{"error":"unauthorized_client","error_codes":[700016]}"#),
-            ExchangeError::ConsentRequired { .. }
+            OboError::ConsentRequired(_)
         ));
     }
 
@@ -474,7 +491,7 @@ mod tests {
             r#"{"access_token":"a","expires_in":604801}"#,
         ] {
             let e = parse_success(body.as_bytes()).err().unwrap();
-            assert!(matches!(&e, ExchangeError::Upstream(UpstreamError::ImplausibleLifetime(_))), "{body}: {e}");
+            assert!(matches!(&e, OboError::Upstream(UpstreamError::ImplausibleLifetime(_))), "{body}: {e}");
         }
         for body in [
             r#"{"access_token":"a","expires_in":1e308}"#,
@@ -484,7 +501,7 @@ mod tests {
             r#"{"access_token":"a","expires_in":null}"#,
             r#"{"access_token":7,"expires_in":3599}"#,
         ] {
-            assert!(matches!(parse_success(body.as_bytes()), Err(ExchangeError::Upstream(_))), "{body}");
+            assert!(matches!(parse_success(body.as_bytes()), Err(OboError::Upstream(_))), "{body}");
         }
         let week = parse_success(br#"{"access_token":"a","expires_in":604800}"#).unwrap();
         assert!(week.expires_at >= crate::clock::unix_now() + 604_000);
@@ -572,7 +589,7 @@ mod tests {
         fn any_success_body_is_a_token_or_upstream(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             match parse_success(&body) {
                 Ok(t) => proptest::prop_assert!(t.expires_at > crate::clock::unix_now() - 5),
-                Err(e) => proptest::prop_assert!(matches!(e, ExchangeError::Upstream(_))),
+                Err(e) => proptest::prop_assert!(matches!(e, OboError::Upstream(_))),
             }
         }
 
@@ -593,7 +610,7 @@ mod tests {
                     proptest::prop_assert!(t.expires_at >= crate::clock::unix_now() - 5 + lifetime - 5);
                 }
                 Err(e) => {
-                    proptest::prop_assert!(matches!(e, ExchangeError::Upstream(_)));
+                    proptest::prop_assert!(matches!(e, OboError::Upstream(_)));
                     proptest::prop_assert!(!lifetime.is_some_and(|l| (1..=MAX_EXPIRES_IN_SECS).contains(&l)));
                 }
             }
@@ -606,9 +623,12 @@ mod tests {
             let body = if raw { answer.to_string().into_bytes().into_iter().rev().collect() } else { answer.to_string().into_bytes() };
             let error: EntraError = serde_json::from_slice(&body).unwrap_or_default();
             let invalid_client = error.error == "invalid_client";
-            match map_error(status, error, "https://x/adminconsent") {
+            match map_error(status, error) {
                 Attempt::Done(Ok(_)) => proptest::prop_assert!(false, "an error answer became a token"),
-                Attempt::Done(Err(e)) => proptest::prop_assert!(!e.oauth_code().is_empty()),
+                Attempt::Done(Err(e)) => {
+                    let answer = crate::exchange::ExchangeError::from_obo(e, || "https://x/adminconsent".to_owned());
+                    proptest::prop_assert!(!answer.oauth_code().is_empty());
+                }
                 Attempt::BadCertificate(_) => proptest::prop_assert!(invalid_client),
             }
         }

@@ -5,6 +5,8 @@
 use std::error::Error;
 use std::fmt;
 
+use super::keys::KeyError;
+
 /// Classifies a failed send by the types in its cause chain (TLS, timeout, refused …).
 pub fn failure_kind(e: &reqwest::Error) -> &'static str {
     let mut kind = if e.is_timeout() {
@@ -56,4 +58,30 @@ impl fmt::Display for CauseChain<'_> {
         }
         Ok(())
     }
+}
+
+/// Why Entra's side failed (`502 server_error`, outcome `upstream_error`): no answer, or one no
+/// Entra would give. Throttling and deadlines are [`ExchangeError::Unavailable`] instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// No HTTP answer; `kind` as counted in `tessera_upstream_errors_total` (the cause chain is
+    /// in the log).
+    #[error("Entra could not be reached ({kind})")]
+    Unreachable { kind: &'static str },
+    #[error("Entra's answer was cut off")]
+    CutOff,
+    /// serde's reason.
+    #[error("Entra's token response is not understood: {0}")]
+    NotUnderstood(String),
+    #[error("Entra's expires_in is not a number")]
+    ExpiresInNotNumber,
+    #[error("Entra's expires_in ({0}) is not a plausible token lifetime (1 s to {max} s)", max = super::obo::MAX_EXPIRES_IN_SECS)]
+    ImplausibleLifetime(i64),
+    /// An error answer that means nothing more specific; `summary` is the first line of Entra's
+    /// description.
+    #[error("Entra answered HTTP {status}: {summary}")]
+    Status { status: u16, summary: String },
+    /// The tenant's signing keys could not be fetched.
+    #[error(transparent)]
+    Keys(KeyError),
 }

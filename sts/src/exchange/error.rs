@@ -8,6 +8,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 
 use crate::entra::keys::KeyError;
+use crate::entra::obo::OboError;
+pub use crate::entra::upstream::UpstreamError;
 use crate::entra::validate::{PeekError, VerifyError};
 
 /// Waiters of one single flight share an error, hence `Clone`.
@@ -147,32 +149,6 @@ pub enum RequestError {
     ClaimsNotObject,
 }
 
-/// Why Entra's side failed (`502 server_error`, outcome `upstream_error`): no answer, or one no
-/// Entra would give. Throttling and deadlines are [`ExchangeError::Unavailable`] instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UpstreamError {
-    /// No HTTP answer; `kind` as counted in `tessera_upstream_errors_total` (the cause chain is
-    /// in the log).
-    #[error("Entra could not be reached ({kind})")]
-    Unreachable { kind: &'static str },
-    #[error("Entra's answer was cut off")]
-    CutOff,
-    /// serde's reason.
-    #[error("Entra's token response is not understood: {0}")]
-    NotUnderstood(String),
-    #[error("Entra's expires_in is not a number")]
-    ExpiresInNotNumber,
-    #[error("Entra's expires_in ({0}) is not a plausible token lifetime (1 s to {max} s)", max = crate::entra::obo::MAX_EXPIRES_IN_SECS)]
-    ImplausibleLifetime(i64),
-    /// An error answer that means nothing more specific; `summary` is the first line of Entra's
-    /// description.
-    #[error("Entra answered HTTP {status}: {summary}")]
-    Status { status: u16, summary: String },
-    /// The tenant's signing keys could not be fetched.
-    #[error(transparent)]
-    Keys(KeyError),
-}
-
 /// Why a subject token was refused (`400 invalid_grant`), by the step that refused it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubjectTokenError {
@@ -218,6 +194,28 @@ impl From<KeyError> for ExchangeError {
                 Self::InvalidSubjectToken(SubjectTokenError::UnknownKey { tenant, kid })
             }
             fetch @ KeyError::Fetch { .. } => Self::Upstream(UpstreamError::Keys(fetch)),
+        }
+    }
+}
+
+impl ExchangeError {
+    /// What Entra's refusal of the OBO call means for the broker. The admin-consent URL is the
+    /// exchange's to know (the authority, tenant and client app), not the Entra client's.
+    pub fn from_obo(e: OboError, consent_url: impl FnOnce() -> String) -> Self {
+        match e {
+            OboError::ConsentRequired(message) => Self::ConsentRequired { message, consent_url: consent_url() },
+            OboError::Blocked { message, claims } => Self::AccessDenied { message, claims },
+            OboError::ClaimsChallenge { message, claims } => Self::InsufficientClaims { message, claims },
+            OboError::SubjectTokenRefused(summary) => {
+                Self::InvalidSubjectToken(SubjectTokenError::RefusedByEntra(summary))
+            }
+            OboError::ScopeRefused(summary) => Self::InvalidScope(summary),
+            OboError::Unavailable { message, retry_after } => Self::Unavailable { message, retry_after },
+            OboError::Upstream(e) => Self::Upstream(e),
+            e @ (OboError::ClientRejected(_)
+            | OboError::CertificatesRejected { .. }
+            | OboError::NoCertificate(_)
+            | OboError::Signing(_)) => Self::Internal(e.to_string()),
         }
     }
 }

@@ -18,7 +18,7 @@ pub use form::parse as parse_form;
 pub use request::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
 
 use crate::audit::AuditSink;
-use crate::cache::{CachedToken, TokenCache, cache_key};
+use crate::cache::{CachedToken, MemoryCache, cache_key};
 use crate::clock::{unix_now, unix_now_ms};
 use crate::config::EntraConfig;
 use crate::entra::keys::KeyStore;
@@ -33,7 +33,7 @@ pub struct Exchanger {
     pub registry: Arc<RegistryWatch>,
     pub keys: Arc<KeyStore>,
     pub obo: OboClient,
-    pub cache: Arc<dyn TokenCache>,
+    pub cache: MemoryCache,
     pub audit: AuditSink,
     pub metrics: Arc<Metrics>,
     pub entra: EntraConfig,
@@ -160,25 +160,26 @@ impl Exchanger {
         validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)?;
 
         let consent_url =
-            registry::admin_consent_url(self.entra.authority.as_str(), &peeked.tenant, &workload.client_app_id);
+            || registry::admin_consent_url(self.entra.authority.as_str(), &peeked.tenant, &workload.client_app_id);
         let obo = OboRequest {
             tenant: &peeked.tenant,
             client_app_id: &workload.client_app_id,
             user_token: &req.subject_token,
             scopes: &grant.scopes,
             claims_challenge: req.claims.as_deref(),
-            admin_consent_url: &consent_url,
         };
         if req.claims.is_some() {
             // A claims challenge must reach Entra: bypass the cache, then refresh it.
             self.metrics.cache_misses.inc();
-            let fresh = Arc::new(self.obo.exchange(&obo).await?);
+            let fresh = Arc::new(self.obo.exchange(&obo).await.map_err(|e| ExchangeError::from_obo(e, consent_url))?);
             self.cache.put(cache_slot, Arc::clone(&fresh)).await;
             return Ok(Issued { token: fresh, from_cache: false });
         }
         let (token, from_cache) = self
             .cache
-            .get_or_load(cache_slot, Box::pin(async { self.obo.exchange(&obo).await.map(Arc::new) }))
+            .get_or_load(cache_slot, async {
+                self.obo.exchange(&obo).await.map(Arc::new).map_err(|e| ExchangeError::from_obo(e, consent_url))
+            })
             .await
             .map_err(Arc::unwrap_or_clone)?;
         if from_cache {
