@@ -17,10 +17,7 @@ use crate::metrics::Metrics;
 use crate::registry_watch::RegistryWatch;
 use crate::state::AppState;
 
-/// rustls needs exactly one process-wide crypto provider; aws-lc-rs is the one jsonwebtoken uses.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
+pub use crate::crypto::install_provider as install_crypto_provider;
 
 /// Opens the registry store named by the configuration (PostgreSQL, or the embedded SQLite file).
 pub async fn open_store(config: &Config) -> anyhow::Result<registry::Store> {

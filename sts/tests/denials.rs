@@ -30,7 +30,7 @@ async fn refused_as(h: &Harness, token: &str, scope: &str, want: impl Into<Excha
     let a = h.exchange(token, scope, &[]).await;
     assert_eq!(
         (a.status.as_u16(), a.error(), a.description()),
-        (want.status().as_u16(), want.oauth_code(), want.public_description().as_str()),
+        (want.status(), want.oauth_code(), want.public_description().as_str()),
         "{}",
         a.body
     );

@@ -102,9 +102,12 @@ impl MemoryCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::exchange::{ExchangeError, UpstreamError};
     use crate::secret::BackendToken;
     use std::sync::atomic::AtomicUsize;
+
+    /// A load's failure, as the cache sees it: any error type of the caller's.
+    #[derive(Debug)]
+    struct Down;
 
     fn cache() -> MemoryCache {
         MemoryCache::new(&CacheConfig { max_entries: 1000, max_bytes: 1 << 20, expiry_margin_secs: 300 })
@@ -138,7 +141,7 @@ mod tests {
                 c.get_or_load("k".into(), async move {
                     calls.fetch_add(1, Ordering::SeqCst);
                     gate.notified().await;
-                    Ok::<_, ExchangeError>(token(3600))
+                    Ok::<_, Down>(token(3600))
                 })
                 .await
                 .unwrap()
@@ -159,16 +162,16 @@ mod tests {
     #[tokio::test]
     async fn failures_are_not_cached_and_near_expiry_is_not_served() {
         let c = cache();
-        let e = c.get_or_load("k".into(), async { Err(ExchangeError::Upstream(UpstreamError::CutOff)) }).await;
+        let e = c.get_or_load("k".into(), async { Err(Down) }).await;
         assert!(e.is_err());
-        let (_, hit) = c.get_or_load("k".into(), async { Ok::<_, ExchangeError>(token(3600)) }).await.unwrap();
+        let (_, hit) = c.get_or_load("k".into(), async { Ok::<_, Down>(token(3600)) }).await.unwrap();
         assert!(!hit, "the error was not cached");
-        let (_, hit) = c.get_or_load("k".into(), async { Ok::<_, ExchangeError>(token(3600)) }).await.unwrap();
+        let (_, hit) = c.get_or_load("k".into(), async { Ok::<_, Down>(token(3600)) }).await.unwrap();
         assert!(hit);
         // A token inside the expiry margin is cached for zero seconds: the next call loads again.
-        let (_, _) = c.get_or_load("short".into(), async { Ok::<_, ExchangeError>(token(200)) }).await.unwrap();
+        let (_, _) = c.get_or_load("short".into(), async { Ok::<_, Down>(token(200)) }).await.unwrap();
         c.inner.run_pending_tasks().await;
-        let (_, hit) = c.get_or_load("short".into(), async { Ok::<_, ExchangeError>(token(3600)) }).await.unwrap();
+        let (_, hit) = c.get_or_load("short".into(), async { Ok::<_, Down>(token(3600)) }).await.unwrap();
         assert!(!hit);
     }
 

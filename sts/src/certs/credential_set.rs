@@ -387,7 +387,7 @@ mod tests {
     #[test]
     #[allow(clippy::unwrap_used)]
     fn an_accepted_certificate_loses_its_rejection_mark() {
-        crate::app::install_crypto_provider();
+        crate::crypto::install_provider();
         let cert = crate::certs::generate_self_signed("mark", 30).unwrap().certificate().unwrap();
         let thumbprint = cert.thumbprint_sha256();
         let now = unix_now();

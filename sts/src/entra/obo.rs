@@ -453,7 +453,7 @@ mod tests {
 
     #[test]
     fn assertions_are_reused_per_endpoint_and_certificate() {
-        crate::app::install_crypto_provider();
+        crate::crypto::install_provider();
         let cert = crate::certs::generate_self_signed("reuse", 30).unwrap().certificate().unwrap();
         let client = OboClient::new(
             reqwest::Client::new(),

@@ -61,7 +61,7 @@ impl fmt::Display for CauseChain<'_> {
 }
 
 /// Why Entra's side failed (`502 server_error`, outcome `upstream_error`): no answer, or one no
-/// Entra would give. Throttling and deadlines are [`ExchangeError::Unavailable`] instead.
+/// Entra would give. Throttling and deadlines are `ExchangeError::Unavailable` instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
     /// No HTTP answer; `kind` as counted in `tessera_upstream_errors_total` (the cause chain is

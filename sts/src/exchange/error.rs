@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
 use crate::entra::keys::KeyError;
 use crate::entra::obo::OboError;
 pub use crate::entra::upstream::UpstreamError;
@@ -61,20 +59,20 @@ pub enum ExchangeError {
 }
 
 impl ExchangeError {
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status the edge answers with, as a number: the domain knows no HTTP types (the
+    /// edge, `http::error`, turns it into one).
+    pub fn status(&self) -> u16 {
         match self {
             Self::InvalidRequest(_)
             | Self::UnsupportedGrantType(_)
             | Self::InvalidScope(_)
             | Self::InvalidTarget(_)
-            | Self::InvalidSubjectToken(_) => StatusCode::BAD_REQUEST,
-            Self::UnauthorizedClient(_) | Self::ConsentRequired { .. } | Self::AccessDenied { .. } => {
-                StatusCode::FORBIDDEN
-            }
-            Self::InsufficientClaims { .. } => StatusCode::UNAUTHORIZED,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | Self::InvalidSubjectToken(_) => 400,
+            Self::UnauthorizedClient(_) | Self::ConsentRequired { .. } | Self::AccessDenied { .. } => 403,
+            Self::InsufficientClaims { .. } => 401,
+            Self::Unavailable { .. } => 503,
+            Self::Upstream(_) => 502,
+            Self::Internal(_) => 500,
         }
     }
 
@@ -261,11 +259,11 @@ mod tests {
         let internal = ExchangeError::Internal("no certificate".into());
         assert_eq!(
             (upstream.status(), upstream.oauth_code(), upstream.outcome()),
-            (StatusCode::BAD_GATEWAY, "server_error", "upstream_error")
+            (502, "server_error", "upstream_error")
         );
         assert_eq!(
             (internal.status(), internal.oauth_code(), internal.outcome()),
-            (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "server_error")
+            (500, "server_error", "server_error")
         );
         let refused = ExchangeError::from(PeekError::Expired);
         assert_eq!(refused.outcome(), refused.oauth_code(), "every other outcome is the OAuth code");
@@ -290,7 +288,7 @@ mod tests {
         );
         let fetch = ExchangeError::from(key_fetch());
         assert_eq!(fetch, ExchangeError::Upstream(UpstreamError::Keys(key_fetch())));
-        assert_eq!(fetch.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(fetch.status(), 502);
         // What the caller reads names the step.
         assert_eq!(
             ExchangeError::from(VerifyError::BadSignature).public_description(),

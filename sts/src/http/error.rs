@@ -38,7 +38,8 @@ impl IntoResponse for OAuthError {
             ExchangeError::Unavailable { retry_after: d, .. } => retry_after = Some(d.as_secs().max(1).to_string()),
             _ => {}
         }
-        let mut response = write(error.status(), body);
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = write(status, body);
         let headers = response.headers_mut();
         if let Some(v) = www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, v);
