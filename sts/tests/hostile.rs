@@ -16,33 +16,11 @@ use tokio::net::TcpStream;
 /// Slack on top of a configured limit: scheduling on a loaded 2-core machine.
 const SLACK: Duration = Duration::from_secs(3);
 
-/// Writes `bytes` one byte every `pace` until the server closes the connection; returns how long
-/// that took (or `None` if it was still open after `give_up`). A response counts as closing only
-/// when the socket then ends.
+/// Connects and writes `bytes` one byte every `pace` until the server closes the connection;
+/// returns how long that took (or `None` if it was still open after `give_up`) and what came back.
 async fn trickle(addr: String, bytes: Vec<u8>, pace: Duration, give_up: Duration) -> (Option<Duration>, Vec<u8>) {
-    let started = Instant::now();
-    let mut stream = TcpStream::connect(&addr).await.unwrap();
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    let mut next = 0;
-    let mut tick = tokio::time::interval(pace);
-    while started.elapsed() < give_up {
-        tokio::select! {
-            read = stream.read(&mut buf) => match read {
-                Ok(0) | Err(_) => return (Some(started.elapsed()), answer),
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            },
-            _ = tick.tick() => {
-                if next < bytes.len() {
-                    if stream.write_all(&bytes[next..=next]).await.is_err() {
-                        return (Some(started.elapsed()), answer);
-                    }
-                    next += 1;
-                }
-            }
-        }
-    }
-    (None, answer)
+    let stream = TcpStream::connect(&addr).await.unwrap();
+    trickle_on(stream, bytes.into_iter(), pace, give_up).await
 }
 
 /// A normal exchange succeeds (the attack does not stop the service).
@@ -86,7 +64,7 @@ async fn slow_bodies_get_408_at_the_body_timeout() {
                 .await
                 .unwrap();
                 drop(s.flush().await);
-                trickle_on(s, Duration::from_millis(200), Duration::from_secs(20)).await
+                trickle_on(s, std::iter::repeat(b'x'), Duration::from_millis(200), Duration::from_secs(20)).await
             })
         })
         .collect();
@@ -101,8 +79,14 @@ async fn slow_bodies_get_408_at_the_body_timeout() {
     }
 }
 
-/// Keeps sending one body byte per `pace` on an open stream until it is closed.
-async fn trickle_on(mut stream: TcpStream, pace: Duration, give_up: Duration) -> (Option<Duration>, Vec<u8>) {
+/// Writes `bytes` on an open stream, one every `pace` (then keeps reading), until the server
+/// closes it. A response counts as closing only when the socket then ends.
+async fn trickle_on(
+    mut stream: TcpStream,
+    mut bytes: impl Iterator<Item = u8>,
+    pace: Duration,
+    give_up: Duration,
+) -> (Option<Duration>, Vec<u8>) {
     let started = Instant::now();
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
@@ -114,7 +98,9 @@ async fn trickle_on(mut stream: TcpStream, pace: Duration, give_up: Duration) ->
                 Ok(n) => answer.extend_from_slice(&buf[..n]),
             },
             _ = tick.tick() => {
-                if stream.write_all(b"x").await.is_err() {
+                if let Some(byte) = bytes.next()
+                    && stream.write_all(&[byte]).await.is_err()
+                {
                     return (Some(started.elapsed()), answer);
                 }
             }
