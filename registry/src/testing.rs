@@ -38,19 +38,7 @@ impl TestDb {
     /// cannot be reached.
     pub async fn postgres() -> TestDb {
         let admin_url = std::env::var(PG_URL_ENV).unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
-        let database = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = connect_admin(&admin_url).await;
-        admin
-            .execute(format!("CREATE DATABASE \"{database}\"").as_str())
-            .await
-            .unwrap_or_else(|e| panic!("cannot create test database {database}: {e}"));
-        let _ = admin.close().await;
-
-        let url = with_database(&admin_url, &database);
-        let store = Store::connect(Some(&url), Path::new("unused.sqlite"))
-            .await
-            .unwrap_or_else(|e| panic!("cannot open test database {database}: {e}"));
-        TestDb { store, url, kind: Kind::Postgres { admin_url, database, dropped: false } }
+        Self::postgres_at(&admin_url).await
     }
 
     /// A new, empty PostgreSQL database on the server at `admin_url` (e.g. a private server a
