@@ -23,9 +23,20 @@ async fn trickle(addr: String, bytes: Vec<u8>, pace: Duration, give_up: Duration
     trickle_on(stream, bytes.into_iter(), pace, give_up).await
 }
 
-/// A normal exchange succeeds (the attack does not stop the service).
+/// A normal exchange succeeds (the attack does not stop the service), on a new connection: with
+/// the header timeout scaled down to seconds, a kept-alive one may be closed for idleness just as
+/// it is reused — the race every HTTP/1.1 client has with a server's idle timeout, and not what
+/// these tests are about.
 async fn serves_normally(h: &Harness) {
-    let a = h.exchange(&h.user_token(|_| {}), FILES_READ, &[]).await;
+    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let token = h.user_token(|_| {});
+    let form = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+        ("subject_token", token.as_str()),
+        ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+        ("scope", FILES_READ),
+    ];
+    let a = Answer::read(fresh.post(format!("{}/token", h.base)).form(&form).send().await.unwrap()).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
 
