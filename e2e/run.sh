@@ -27,7 +27,8 @@ fi
 
 if [[ "${E2E_SKIP_BUILD:-0}" != 1 ]]; then
   ./scripts/build-broker.sh
-  cargo build -p sts -p entra-emulator
+  # `sts demo` (tests/demo.test.js) exists only with the demo feature.
+  cargo build -p sts --features demo -p entra-emulator
 fi
 
 cd e2e

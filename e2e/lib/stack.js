@@ -172,6 +172,9 @@ sqlite_path = ${JSON.stringify(path.join(dir, "registry.db"))}
 operator_migrations_dir = ${JSON.stringify(path.join(dir, "registry"))}
 migrate_on_start = true
 
+[audit]
+spool_dir = ${JSON.stringify(path.join(dir, "audit-spool"))}
+
 [entra]
 authority = "${emulatorBase}"
 broker_app_id = "${ids.BROKER}"
