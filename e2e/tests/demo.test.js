@@ -83,7 +83,12 @@ test("demo page tells the story: what to click, one sign-in popup for three cont
     assert.equal(await page.textContent("#status"), "signed out");
     assert.equal(await page.textContent("#signin"), "Sign in");
 
-    await page.click("#all");
+    // The sign-in popup shows the emulator's account picker; the person picks the demo user.
+    const [signInPage] = await Promise.all([page.waitForEvent("popup"), page.click("#all")]);
+    await signInPage.waitForSelector("button.account");
+    assert.equal(await signInPage.textContent("h1"), "Sign in");
+    assert.match(await signInPage.textContent("main"), /Adele Vance.*suggested.*adele@contoso\.test/s);
+    await signInPage.click("button.account >> nth=0");
     await page.waitForFunction(
       () => [...document.querySelectorAll(".out")].every((o) => o.querySelector(".tag, .err")),
       null, { timeout: 30000 });
@@ -117,6 +122,15 @@ test("demo page tells the story: what to click, one sign-in popup for three cont
     await page.click("#signin");
     await page.waitForFunction(() => document.getElementById("status").textContent === "signed out");
     assert.equal(await page.textContent("#signin"), "Sign in");
+
+    // Signing in again in the same browser: the emulator's session makes it one click.
+    const [again] = await Promise.all([page.waitForEvent("popup"), page.click("#signin")]);
+    await again.waitForSelector("button.account");
+    assert.equal(await again.textContent("h1"), "Continue");
+    assert.match(await again.textContent("button.account >> nth=0"), /Adele Vance.*signed in/s);
+    await again.click("button.account >> nth=0");
+    await page.waitForFunction(() => document.getElementById("status").dataset.status === "signedIn");
+    assert.equal(await counter(page, "popups"), 2);
     assert.deepEqual(errors, []);
     assert.deepEqual(failed, [], "no failed request (favicon included)");
   } finally {
