@@ -22,6 +22,9 @@ after(async () => {
   if (stack) await stack.stop();
 });
 
+// A generous bound: a page that waits for a click nobody makes fails the test instead of hanging.
+const LIMIT = { timeout: 60_000 };
+
 const FILES = { workload: "file-picker", scopes: ["Files.Read"], interactive: "ifRequired" };
 
 /**
@@ -42,7 +45,7 @@ const heading = async (popup) => {
 };
 const accounts = (popup) => popup.$$eval("button.account", (bs) => bs.map((b) => b.innerText.replace(/\s+/g, " ").trim()));
 
-test("the popup shows the account picker; the person picks the account; the next sign-in is one click, and prompt=none is silent", async () => {
+test("the popup shows the account picker; the person picks the account; the next sign-in is one click, and prompt=none is silent", LIMIT, async () => {
   const context = await browser.newContext();
   const log = record(context, stack);
   try {
@@ -81,7 +84,7 @@ test("the popup shows the account picker; the person picks the account; the next
   }
 });
 
-test("prompt=none without a session is interaction_required (login_required); select_account signs in the account picked", async () => {
+test("prompt=none without a session is interaction_required (login_required); select_account signs in the account picked", LIMIT, async () => {
   const context = await browser.newContext();
   try {
     const page = await openPage(context, stack);
@@ -104,7 +107,7 @@ test("prompt=none without a session is interaction_required (login_required); se
   }
 });
 
-test("prompt=consent shows the permissions: Cancel is user_cancelled, Accept signs in", async () => {
+test("prompt=consent shows the permissions: Cancel is user_cancelled, Accept signs in", LIMIT, async () => {
   const context = await browser.newContext();
   try {
     const page = await openPage(context, stack, { xrm: true });
