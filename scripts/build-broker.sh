@@ -7,8 +7,9 @@
 #                             accept gzip (the demo page does)
 # and prints raw and gzipped sizes against the 40 KB (gzipped) budget.
 #
-# Tools (installed when missing, by `scripts/setup.sh --broker`): the wasm32-unknown-unknown target
-# and the rust-src component (core is rebuilt for size, see "build" below); the wasm-bindgen CLI at
+# Tools (installed when missing, by `scripts/setup.sh --broker`): the Rust toolchain named in
+# broker-wasm/tools/rust-version with the wasm32-unknown-unknown target and the rust-src component (core
+# is rebuilt for size with unstable flags, see "build" below); the wasm-bindgen CLI at
 # exactly the version of the wasm-bindgen crate in Cargo.lock; xz (xz-utils), which compresses the
 # inlined wasm (broker-wasm/tools/pack.mjs). Needed beforehand: node and npm, with which the script
 # installs broker-wasm/tools/package.json (pinned, lockfile) into target/broker-tools: binaryen's
@@ -67,10 +68,15 @@ WASM_OPT="$TOOLS/node_modules/.bin/wasm-opt"
 # Measured and not used: `-Zfmt-debug=none` (no effect once nothing formats), the
 # `optimize_for_size` feature of core (+27 B), build-std without the two flags (+0.9 KB).
 # Behaviour is unchanged: a panic traps either way (a `RuntimeError` in JS).
+# Those flags are unstable: their meaning may change in any release, so this build runs on the
+# toolchain they were measured and tested with (broker-wasm/tools/rust-version, installed by setup.sh;
+# `cargo +<version>` through rustup) whatever the machine's default is. A new pin is a reviewed
+# change: rebuild, compare the sizes in broker-wasm/README.md, run e2e/run.sh.
+toolchain=$(tr -d ' \n' < "$ROOT/broker-wasm/tools/rust-version")
 RUSTC_BOOTSTRAP=1 \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types \
 -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
-  cargo build -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release \
+  cargo "+$toolchain" build --locked -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release \
   -Zbuild-std=core,alloc
 rm -rf "$WORK" && mkdir -p "$WORK" "$DIST"
 wasm-bindgen --target no-modules --no-typescript --omit-default-module-path --out-dir "$WORK" \

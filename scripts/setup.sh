@@ -5,7 +5,8 @@
 #   scripts/setup.sh            everything: the broker's tools below, plus rustfmt, clippy,
 #                               Chromium (browser tests) and docker-compose (compose validation)
 #   scripts/setup.sh --broker   only what scripts/build-broker.sh needs (the run command,
-#                               scripts/demo.sh, calls this): the wasm32 target, rust-src,
+#                               scripts/demo.sh, gets here through it): the pinned toolchain of
+#                               broker-wasm/tools/rust-version with the wasm32 target and rust-src,
 #                               wasm-bindgen-cli at the Cargo.lock version, xz
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,11 +32,16 @@ apt_install() {
   "${apt[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# Rust toolchain parts: the broker bundle is wasm32, and build-broker.sh rebuilds core and alloc
-# for size (-Zbuild-std), which needs core's sources.
-rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || { log "wasm32 target"; rustup target add wasm32-unknown-unknown; }
-rustup component list --installed 2>/dev/null | grep -q '^rust-src' || { log "rust-src"; rustup component add rust-src; }
+# The broker bundle is built with a pinned toolchain (broker-wasm/tools/rust-version: the one its
+# unstable size flags were measured with), for wasm32, rebuilding core and alloc (-Zbuild-std),
+# which needs core's sources. Only that build uses it; everything else stays on the default one.
+pin=$(tr -d ' \n' < broker-wasm/tools/rust-version)
+rustup toolchain list | grep -q "^$pin-" || { log "Rust $pin (the broker bundle's toolchain)"; rustup toolchain install "$pin" --profile minimal; }
+rustup target list --installed --toolchain "$pin" | grep -q '^wasm32-unknown-unknown$' || { log "wasm32 target ($pin)"; rustup target add --toolchain "$pin" wasm32-unknown-unknown; }
+rustup component list --installed --toolchain "$pin" 2>/dev/null | grep -q '^rust-src' || { log "rust-src ($pin)"; rustup component add --toolchain "$pin" rust-src; }
 if [ "$only_broker" = 0 ]; then
+  # CI's plain wasm build of the crate (stable, no unstable flags).
+  rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || { log "wasm32 target"; rustup target add wasm32-unknown-unknown; }
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
