@@ -5,7 +5,7 @@
 
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { startStack } = require("../lib/stack");
+const { startStack, emulatorAdmin } = require("../lib/stack");
 const { launch, record, openPage, claimsOf } = require("../lib/browser");
 const ids = require("../lib/ids");
 
@@ -132,5 +132,56 @@ test("prompt=consent shows the permissions: Cancel is user_cancelled, Accept sig
     assert.equal(accepted.value.username, ids.USER_UPN);
   } finally {
     await context.close();
+  }
+});
+
+/** Clicks `selector` on a sign-in page; the parameters of the redirect the form's answer sends
+ * (read from its Location header: the redirect page itself clears them from its URL). */
+async function answer(page, selector) {
+  const [req] = await Promise.all([page.waitForRequest((r) => r.url().includes("/redirect.html")), page.click(selector)]);
+  const post = req.redirectedFrom();
+  assert.ok(post, "the form's answer is a redirect");
+  const res = await post.response();
+  assert.equal(res.status(), 302);
+  return new URLSearchParams(new URL(res.headers().location).hash.slice(1));
+}
+
+test("missing consent: the consent prompt lists the permissions; Accept records it, and the next sign-in asks no more", LIMIT, async () => {
+  // A new workload app that lists the broker as a known client, with no consent in the tenant.
+  const app = "5e2e0000-0000-4000-8000-0000000000c9";
+  await emulatorAdmin(stack, "POST", `/tenants/${ids.TENANT}/apps`, {
+    client_id: app,
+    display_name: "Unconsented workload",
+    identifier_uris: [`api://${app}`],
+    scopes: ["access_as_user"],
+    known_client_apps: [ids.BROKER],
+    access_token_version: 2,
+  });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const authorize = (state) => `${stack.emulatorBase}/${ids.TENANT}/oauth2/v2.0/authorize?` + new URLSearchParams({
+      client_id: ids.BROKER, response_type: "code", redirect_uri: `${stack.pageOrigin}/redirect.html`,
+      scope: `api://${app}/access_as_user openid offline_access`, state, response_mode: "fragment",
+      code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256",
+      login_hint: ids.USER_UPN,
+    });
+    await page.goto(authorize("first"));
+    assert.equal(await heading(page), "Sign in");
+    await page.click("button.account >> nth=0");
+    assert.equal(await heading(page), "Permissions requested");
+    assert.match(await page.textContent("main"), new RegExp(`${app}/access_as_user`));
+    const first = await answer(page, "button[value=accept]");
+    assert.ok(first.get("code"), first.toString());
+    assert.equal(first.get("state"), "first");
+
+    await page.goto(authorize("second"));
+    assert.equal(await heading(page), "Continue");
+    const second = await answer(page, "button.account >> nth=0");
+    assert.ok(second.get("code"), "consent was recorded: no prompt the second time");
+    assert.equal(second.get("state"), "second");
+  } finally {
+    await context.close();
+    await emulatorAdmin(stack, "DELETE", `/tenants/${ids.TENANT}/consents?client_id=${ids.BROKER}&resource=${app}`).catch(() => {});
   }
 });

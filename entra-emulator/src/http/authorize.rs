@@ -189,6 +189,9 @@ struct Checked<'q> {
 }
 
 fn handle(ctx: &Ctx, tenant: &str, headers: &HeaderMap, q: AuthorizeQuery) -> Response {
+    if ctx.shared.config.sign_in_page {
+        record_consent(ctx, tenant, headers, &q);
+    }
     let shared = &ctx.shared;
     let dir = shared.dir();
     let Some(tref) = dir.resolve(tenant) else {
@@ -474,12 +477,8 @@ fn interactive(
                 return reply.error("access_denied", 65004, "User declined to consent to access the app.");
             }
             if missing.is_some() {
-                // The emulator keeps delegated consent per tenant, not per user: accepting grants it
-                // for the tenant (as an admin's "consent on behalf of your organization" would).
-                let admin = crate::admin::Admin::new(shared.clone());
-                if let Err(e) = grant_requested(&admin, tenant, client, q) {
-                    return reply.error("server_error", 500, &format!("Could not record the consent: {e}"));
-                }
+                // `record_consent` ran before this request's directory read (see `handle`).
+                return reply.error("server_error", 500, "Could not record the consent.");
             }
             issue(ctx, q, &checked, tenant, client, &session.oid, session.auth_time, None)
         }
@@ -528,22 +527,46 @@ fn requested(q: &AuthorizeQuery) -> Vec<String> {
     q.scope.as_deref().unwrap_or_default().split_whitespace().map(str::to_owned).collect()
 }
 
-/// Records the consent the prompt was accepted for: the client, for the requested scopes of
-/// their resource.
-fn grant_requested(
-    admin: &crate::admin::Admin,
-    tenant: &Tenant,
-    client: &App,
-    q: &AuthorizeQuery,
-) -> Result<(), String> {
-    let scope = q.scope.clone().unwrap_or_default();
-    let resolved = crate::token::delegated::resolve_scopes(tenant, &scope).map_err(|e| e.message)?;
-    let grant = crate::config::ConsentConfig {
-        client_id: client.client_id.clone(),
-        resource: resolved.app.client_id.clone(),
-        scopes: resolved.names.clone(),
+/// Records the consent an accepted prompt asked for (the client, for the requested scopes of
+/// their resource), when the person of this browser's session accepted and it is still missing.
+/// Runs before `handle` reads the directory: the grant writes to it, and a write while this
+/// request holds a read would deadlock. The emulator keeps delegated consent per tenant, not per
+/// user, so accepting grants it for the tenant (as "consent on behalf of your organization").
+fn record_consent(ctx: &Ctx, tenant_segment: &str, headers: &HeaderMap, q: &AuthorizeQuery) {
+    if q.ui_step.as_deref() != Some("consent") || q.ui_decision.as_deref() != Some("accept") {
+        return;
+    }
+    let shared = &ctx.shared;
+    let Some(session) = sign_in_page::current(headers, &shared.http_base) else { return };
+    let client_id = q.client_id.as_deref().unwrap_or_default();
+    let grant = {
+        let dir = shared.dir();
+        let tenant = match dir.resolve(tenant_segment) {
+            Some(TenantRef::Specific(t)) => Some(t),
+            Some(_) => dir.tenants.iter().find(|t| t.id == session.tid),
+            None => None,
+        };
+        tenant.filter(|t| t.id == session.tid).and_then(|tenant| {
+            // Only for a request `handle` would then accept (known client, registered redirect).
+            let redirect_uri = q.redirect_uri.as_deref()?;
+            let client = tenant.app(client_id).filter(|c| c.is_registered_redirect(redirect_uri))?;
+            let resolved =
+                crate::token::delegated::resolve_scopes(tenant, q.scope.as_deref().unwrap_or_default()).ok()?;
+            consent::decide_delegated(tenant, client, resolved.app, &resolved.names).is_err().then(|| {
+                let grant = crate::config::ConsentConfig {
+                    client_id: client.client_id.clone(),
+                    resource: resolved.app.client_id.clone(),
+                    scopes: resolved.names.clone(),
+                };
+                (tenant.id.clone(), grant)
+            })
+        })
     };
-    admin.grant_consent(&tenant.id, grant).map_err(|e| e.to_string())
+    if let Some((tid, grant)) = grant
+        && let Err(e) = crate::admin::Admin::new(shared.clone()).grant_consent(&tid, grant)
+    {
+        tracing::warn!(error = %e, "the emulator could not record an accepted consent");
+    }
 }
 
 /// Query of the logout endpoint.
