@@ -27,6 +27,7 @@ fi
 
 if [[ "${E2E_SKIP_BUILD:-0}" != 1 ]]; then
   ./scripts/build-broker.sh
+  # `sts demo` (tests/demo.test.js) exists only with the demo feature.
   cargo build -p sts --features demo
   cargo build -p entra-emulator
 fi

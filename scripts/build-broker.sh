@@ -3,14 +3,17 @@
 #   dist/tessera-broker.js    one classic script, wasm inlined as base64 (a Dataverse JS web resource)
 #   dist/redirect.html        the blank sign-in redirect page (an HTML web resource)
 #   dist/tessera-broker.d.ts  the window.Tessera v1 API for TypeScript (PCF) authors
+#   dist/tessera-broker.js.gz the script gzip -9'd once, for servers that send it to clients which
+#                             accept gzip (the demo page does)
 # and prints raw and gzipped sizes against the 40 KB (gzipped) budget.
 #
-# Tools: the wasm32-unknown-unknown target and the rust-src component (core is rebuilt for size,
-# see "build" below); the wasm-bindgen CLI at exactly the version of the
-# wasm-bindgen crate in Cargo.lock (installed with `cargo install` if missing or different); node
-# and npm, with which the script installs broker-wasm/tools/package.json (pinned, lockfile) into
-# target/broker-tools: binaryen's wasm-opt and terser; and xz (xz-utils), which compresses the
-# inlined wasm (broker-wasm/tools/pack.mjs).
+# Tools (installed when missing, by `scripts/setup.sh --broker`): the Rust toolchain named in
+# broker-wasm/tools/rust-version with the wasm32-unknown-unknown target and the rust-src component (core
+# is rebuilt for size with unstable flags, see "build" below); the wasm-bindgen CLI at
+# exactly the version of the wasm-bindgen crate in Cargo.lock; xz (xz-utils), which compresses the
+# inlined wasm (broker-wasm/tools/pack.mjs). Needed beforehand: node and npm, with which the script
+# installs broker-wasm/tools/package.json (pinned, lockfile) into target/broker-tools: binaryen's
+# wasm-opt and terser.
 #
 # Environment: DIST (output folder, default dist), BROKER_SIZE_BUDGET_GZ (bytes, default 40960),
 # BROKER_SIZE_REPORT (optional file to write the sizes to, as JSON), BROKER_SIZE_STRICT (default 1:
@@ -26,16 +29,9 @@ CRATE="$ROOT/broker-wasm"
 WORK="$ROOT/target/broker-dist"
 
 # --- tools -------------------------------------------------------------------------------------
-want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
-if [[ -z "$want" ]]; then
-  echo "build-broker: wasm-bindgen is not in Cargo.lock (run cargo build -p broker-wasm once)" >&2
-  exit 1
-fi
-have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
-if [[ "$have" != "$want" ]]; then
-  echo "build-broker: installing wasm-bindgen-cli $want (found: ${have:-none})" >&2
-  cargo install wasm-bindgen-cli --version "$want"
-fi
+# The wasm32 target, rust-src, wasm-bindgen-cli at the Cargo.lock version and xz: installed when
+# missing (a fresh machine's first `bash scripts/demo.sh` gets here with only the toolchain).
+bash "$ROOT/scripts/setup.sh" --broker
 for tool in node npm xz; do
   command -v "$tool" >/dev/null || { echo "build-broker: $tool is missing (apt-get install nodejs npm xz-utils)" >&2; exit 1; }
 done
@@ -48,14 +44,6 @@ if ! cmp -s "$CRATE/tools/package-lock.json" "$TOOLS/package-lock.json" || [[ ! 
   (cd "$TOOLS" && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 WASM_OPT="$TOOLS/node_modules/.bin/wasm-opt"
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  echo "build-broker: missing target: rustup target add wasm32-unknown-unknown" >&2
-  exit 1
-fi
-if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-  echo "build-broker: missing core's sources (for -Zbuild-std): rustup component add rust-src" >&2
-  exit 1
-fi
 
 # --- build -------------------------------------------------------------------------------------
 # Without reference-types: measured with binaryen 132, wasm-bindgen's externref table makes the
@@ -80,10 +68,15 @@ fi
 # Measured and not used: `-Zfmt-debug=none` (no effect once nothing formats), the
 # `optimize_for_size` feature of core (+27 B), build-std without the two flags (+0.9 KB).
 # Behaviour is unchanged: a panic traps either way (a `RuntimeError` in JS).
+# Those flags are unstable: their meaning may change in any release, so this build runs on the
+# toolchain they were measured and tested with (broker-wasm/tools/rust-version, installed by setup.sh;
+# `cargo +<version>` through rustup) whatever the machine's default is. A new pin is a reviewed
+# change: rebuild, compare the sizes in broker-wasm/README.md, run e2e/run.sh.
+toolchain=$(tr -d ' \n' < "$ROOT/broker-wasm/tools/rust-version")
 RUSTC_BOOTSTRAP=1 \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types \
 -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
-  cargo build -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release \
+  cargo "+$toolchain" build --locked -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release \
   -Zbuild-std=core,alloc
 rm -rf "$WORK" && mkdir -p "$WORK" "$DIST"
 wasm-bindgen --target no-modules --no-typescript --omit-default-module-path --out-dir "$WORK" \
@@ -114,6 +107,8 @@ if command -v node >/dev/null && ! node --check "$DIST/tessera-broker.js"; then
   echo "build-broker: the assembled script does not parse" >&2
   exit 1
 fi
+# Precompressed once here (-n: no name or time stamp, so the same script gives the same bytes).
+gzip -9 -n -c "$DIST/tessera-broker.js" > "$DIST/tessera-broker.js.gz"
 
 # --- sizes -------------------------------------------------------------------------------------
 size() { wc -c < "$1" | tr -d ' '; }

@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f dist/tessera-broker.js ] || [ -n "$(find broker-wasm Cargo.lock -newer dist/tessera-broker.js -print -quit)" ]; then
-  rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# build-broker.sh installs the tools it needs when they are missing (scripts/setup.sh --broker: the
+# wasm32 target, rust-src, wasm-bindgen-cli, xz), so this works on a machine with only the Rust
+# toolchain and Node/npm.
+if [ ! -f dist/tessera-broker.js ] || [ ! -f dist/tessera-broker.js.gz ] \
+  || [ -n "$(find broker-wasm scripts/build-broker.sh Cargo.lock -newer dist/tessera-broker.js -print -quit)" ]; then
   bash scripts/build-broker.sh
 fi
 exec cargo run -q -p sts --features demo -- demo "$@"

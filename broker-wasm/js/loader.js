@@ -7,6 +7,14 @@
 (function () {
   "use strict";
 
+  // User Timing marks of the start-up steps (script, decoded, instantiated, ready): what the
+  // ready-time benchmark (bench/broker-ready) reads, and what a page's own profiler shows.
+  var perf = self.performance;
+  function mark(step) {
+    if (perf && perf.mark) perf.mark("tessera:" + step);
+  }
+  mark("script");
+
   // Register on the top window when this frame may touch it (form scripts run in a same-origin
   // iframe, PCF controls in the main document: both reach window.top), else on our own window.
   var host = window;
@@ -71,9 +79,11 @@
   var started = Promise.resolve()
     .then(wasmBytes)
     .then(function (bytes) {
+      mark("decoded");
       return wasm_bindgen(bytes);
     })
     .then(function () {
+      mark("instantiated");
       broker = new wasm_bindgen.TesseraBroker(host);
       return broker;
     })
@@ -104,6 +114,7 @@
       return b.ready();
     })
     .then(function () {
+      mark("ready");
       return api;
     });
   api = Object.freeze({

@@ -55,7 +55,7 @@ function startPageServer(port) {
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
 
-function emulatorConfig({ httpPort, pageOrigin, certPem }) {
+function emulatorConfig({ httpPort, pageOrigin, certPem, signInPage }) {
   const base = `http://127.0.0.1:${httpPort}`;
   const client = (id, name, requiredScopes) => ({
     client_id: id,
@@ -78,13 +78,19 @@ function emulatorConfig({ httpPort, pageOrigin, certPem }) {
       v1_issuer_base: `${base}/sts.windows.net`,
       access_token_lifetime_secs: 3600,
       spa_refresh_token_lifetime_secs: 86400,
+      // Off: authorize signs the login_hint's user in without a page (most tests are not about
+      // the page). On (startStack({ signInPage: true })): the account picker and consent prompt.
+      sign_in_page: !!signInPage,
     },
     tenants: [
       {
         id: ids.TENANT,
         domains: ["e2e.onmicrosoft.com"],
         display_name: "Tessera E2E",
-        users: [{ oid: ids.USER_OID, upn: ids.USER_UPN, name: "Adele Vance" }],
+        users: [
+          { oid: ids.USER_OID, upn: ids.USER_UPN, name: "Adele Vance" },
+          { oid: ids.OTHER_USER_OID, upn: ids.OTHER_USER_UPN, name: "Megan Bowen" },
+        ],
         apps: [
           {
             client_id: ids.BROKER,
@@ -172,6 +178,9 @@ sqlite_path = ${JSON.stringify(path.join(dir, "registry.db"))}
 operator_migrations_dir = ${JSON.stringify(path.join(dir, "registry"))}
 migrate_on_start = true
 
+[audit]
+spool_dir = ${JSON.stringify(path.join(dir, "audit-spool"))}
+
 [entra]
 authority = "${emulatorBase}"
 broker_app_id = "${ids.BROKER}"
@@ -223,7 +232,8 @@ async function httpOk(url) {
 }
 
 /** Starts the whole stack; returns its addresses and a stop() function. */
-async function startStack() {
+/** `signInPage`: the emulator shows its sign-in pages (see emulatorConfig). */
+async function startStack({ signInPage = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-e2e-"));
   const [pagePort, emulatorPort, stsPort] = [await freePort(), await freePort(), await freePort()];
   const pageOrigin = `http://127.0.0.1:${pagePort}`;
@@ -241,7 +251,7 @@ async function startStack() {
   const thumbprint = new crypto.X509Certificate(certPem).fingerprint256.replace(/:/g, "").toLowerCase();
 
   const emulatorJson = path.join(dir, "emulator.json");
-  fs.writeFileSync(emulatorJson, JSON.stringify(emulatorConfig({ httpPort: emulatorPort, pageOrigin, certPem }), null, 2));
+  fs.writeFileSync(emulatorJson, JSON.stringify(emulatorConfig({ httpPort: emulatorPort, pageOrigin, certPem, signInPage }), null, 2));
   fs.mkdirSync(path.join(dir, "registry"));
   fs.writeFileSync(path.join(dir, "registry", "20260101000000_e2e_registry.sql"), registryMigration(thumbprint));
   const stsToml = path.join(dir, "sts.toml");

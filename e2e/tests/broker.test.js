@@ -104,6 +104,30 @@ test("a shared Sign in button: every control resumes on onStatusChange", async (
   }
 });
 
+test("the call that signs the user in caches its token: the next identical call is served from the cache", async () => {
+  const { context, log, page } = await fresh();
+  try {
+    const request = { ...FILES, interactive: "ifRequired" };
+    const first = await inGesture(page, `return Tessera.getToken(${JSON.stringify(request)});`);
+    assert.ok(first.ok, JSON.stringify(first));
+    assert.equal(log.popups.length, 1, "the first call signed the user in");
+    assert.equal(first.value.fromCache, false);
+    const second = await getToken(page, FILES);
+    const third = await getToken(page, EXPENSES);
+    const fourth = await getToken(page, EXPENSES);
+    assert.ok(second.ok && third.ok && fourth.ok, JSON.stringify([second, third, fourth]));
+    assert.equal(second.value.fromCache, true, "the token of the signing-in call was cached");
+    assert.equal(second.value.accessToken, first.value.accessToken);
+    assert.equal(second.value.correlationId, first.value.correlationId);
+    assert.equal(third.value.fromCache, false);
+    assert.equal(fourth.value.fromCache, true);
+    assert.equal(log.exchanges.length, 2, "one STS call per distinct token");
+    assert.equal(log.popups.length, 1);
+  } finally {
+    await context.close();
+  }
+});
+
 test("a repeated call is served from the cache", async () => {
   const { context, log, page } = await fresh();
   try {

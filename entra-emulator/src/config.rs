@@ -53,6 +53,12 @@ pub struct ServerConfig {
     /// (`{issuer_base}/{tenantid}/v2.0`), as multi-tenant key documents at Entra can be: a
     /// validator must then accept a v1 token signed with a key labelled in the v2 form.
     pub v1_keys_carry_v2_issuer: bool,
+    /// Show a sign-in page at `authorize`, as Entra does: an account picker for the tenant's users
+    /// (the `login_hint`'s first), a consent prompt when consent is missing (or `prompt=consent`),
+    /// `prompt` honoured, and a browser session cookie so the next sign-in is one click (or none
+    /// with `prompt=none`). Off by default: then `authorize` signs the `login_hint` (or the first
+    /// user) in without any page, which tests and benchmarks that drive it without a browser need.
+    pub sign_in_page: bool,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +75,7 @@ impl Default for ServerConfig {
             refresh_token_lifetime_secs: 90 * 24 * 3600,
             admin_consent_auto_accept: false,
             v1_keys_carry_v2_issuer: false,
+            sign_in_page: false,
         }
     }
 }

@@ -277,7 +277,10 @@ fn obtain<'a>(
     req: &'a TokenRequest,
 ) -> super::Fut<'a, Result<JsValue, BrokerError>> {
     Box::pin(async move {
-        let epoch = b.st().epoch;
+        // The epoch the result may be cached under: re-read after every sign-in this call does
+        // (a sign-in bumps it), or the token of the call that signed the user in would be dropped
+        // as stale and the next identical call would go to the STS again.
+        let mut epoch = b.st().epoch;
         // A challenge already answered for this workload is not sent to the STS again.
         let mut step_up = b.st().challenges.get(&workload.name).cloned();
         let mut fresh_user_token = req.force_refresh;
@@ -296,6 +299,7 @@ fn obtain<'a>(
             }
             if let Some(claims) = sign_in.take() {
                 signin::interact(b, &workload.name, claims).await?;
+                epoch = b.st().epoch;
             }
             let subject = match user_token_silent(b, setup, workload, fresh_user_token).await {
                 Ok(t) => t,

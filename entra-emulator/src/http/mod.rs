@@ -9,6 +9,7 @@ pub mod admin_api;
 pub mod admin_consent;
 pub mod authorize;
 pub mod discovery;
+pub mod sign_in_page;
 
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ pub fn router(shared: Arc<Shared>, scheme: Scheme) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys_v2))
         .route("/{tenant}/discovery/keys", get(discovery::keys_v1))
         .route("/{tenant}/discovery/instance", get(discovery::instance_discovery))
-        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize).post(authorize::authorize_form))
         .route("/{tenant}/oauth2/v2.0/logout", get(authorize::logout))
         .route("/{tenant}/oauth2/v2.0/token", post(crate::token::token).options(crate::token::preflight))
         .route("/{tenant}/adminconsent", get(admin_consent::show).post(admin_consent::decide))

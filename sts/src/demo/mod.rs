@@ -44,6 +44,10 @@ pub struct DemoArgs {
     /// Log level (`tracing` filter).
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Sign the demo user in without the emulator's sign-in page (account picker, consent), for
+    /// benchmarks and scripts that drive `authorize` without a person.
+    #[arg(long)]
+    pub auto_sign_in: bool,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -70,6 +74,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     emulator_config.server.http_port = args.emulator_port;
     emulator_config.server.admin_api = true;
     emulator_config.server.admin_consent_auto_accept = true;
+    emulator_config.server.sign_in_page = !args.auto_sign_in;
     let emulator = entra_emulator::Emulator::start(emulator_config).await.context("starting the entra-emulator")?;
     let ca_file = dir.join("emulator-ca.pem");
     std::fs::write(&ca_file, emulator.ca_pem())?;
@@ -216,7 +221,7 @@ fn print_banner(info: &serde_json::Value, dist: &Path) {
             println!("  (the broker bundle is not built yet: run `bash scripts/build-broker.sh`)");
         }
     }
-    println!("  STS:                 {sts}   (/readyz, /metrics, /openapi.json, /broker/config)");
+    println!("  STS:                 {sts}   ({sts}/ lists its endpoints)");
     println!("  Entra emulator:      {emu}");
     println!("\n  An exchange from the terminal (a user token minted by the emulator, then /token):\n");
     println!(

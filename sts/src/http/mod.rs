@@ -6,6 +6,7 @@ mod correlation;
 pub mod cors;
 mod error;
 mod health;
+mod index;
 pub mod openapi;
 pub mod server;
 mod shape;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .layer(cors::layer(origins));
     Router::new()
         .merge(browser)
+        .route("/", get(index::index))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))

@@ -1,0 +1,80 @@
+// The broker's packing step (broker-wasm/tools/pack.mjs) against the intermediates of the build
+// that produced dist/ (target/broker-dist, written by scripts/build-broker.sh, which e2e/run.sh
+// runs first): it reproduces the shipped script byte for byte, and it fails loudly when
+// wasm-bindgen's glue changes shape in any of the ways its rewrite depends on.
+"use strict";
+
+const { test } = require("node:test");
+const assert = require("node:assert/strict");
+const { spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const WORK = path.join(ROOT, "target", "broker-dist");
+const PACK = path.join(ROOT, "target", "broker-tools", "pack.mjs");
+const CRATE = path.join(ROOT, "broker-wasm");
+const DIST = process.env.E2E_DIST || path.join(ROOT, "dist");
+
+function version() {
+  return /^version = "([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, "Cargo.toml"), "utf8"))[1];
+}
+
+/** Runs pack.mjs with `glue` (the glue's text); returns { status, stderr, out }. */
+function pack(glue) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-pack-"));
+  try {
+    const gluePath = path.join(dir, "glue.js");
+    const out = path.join(dir, "tessera-broker.js");
+    fs.writeFileSync(gluePath, glue);
+    const r = spawnSync(process.execPath, [PACK,
+      "--loader", path.join(CRATE, "js", "loader.js"), "--unlzma", path.join(CRATE, "js", "unlzma.js"),
+      "--glue", gluePath, "--wasm", path.join(WORK, "min.wasm"), "--map", path.join(WORK, "names.json"),
+      "--version", version(), "--out", out], { encoding: "utf8" });
+    return { status: r.status, stderr: r.stderr, out: r.status === 0 ? fs.readFileSync(out) : null };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const glue = () => fs.readFileSync(path.join(WORK, "broker_wasm.js"), "utf8");
+
+test("packing the build's own intermediates reproduces dist/tessera-broker.js byte for byte", () => {
+  for (const f of [PACK, path.join(WORK, "min.wasm"), path.join(DIST, "tessera-broker.js")]) {
+    assert.ok(fs.existsSync(f), `missing ${f}: run scripts/build-broker.sh`);
+  }
+  const r = pack(glue());
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.out.equals(fs.readFileSync(path.join(DIST, "tessera-broker.js"))), "the shipped script is what the build makes");
+});
+
+test("a changed glue init (wasm-bindgen's shape) fails the build, naming what changed", () => {
+  const changed = glue().replace("return Object.assign(__wbg_init, { initSync }, exports);", "return Object.assign(__wbg_init, exports);");
+  assert.notEqual(changed, glue(), "the glue has the init line this test changes");
+  const r = pack(changed);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /pack: the glue's init: expected one match, found 0/);
+});
+
+test("a changed script_src prologue fails the build", () => {
+  const changed = glue().replace("document.currentScript !== null", "document.currentScript != null");
+  assert.notEqual(changed, glue());
+  const r = pack(changed);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /pack: the glue's script_src: expected one match/);
+});
+
+test("a glue that lacks one of the wasm's imports fails the build", () => {
+  const text = glue();
+  const name = /^\s+(__wbg_[\w$]+): function/m.exec(text)[1];
+  const r = pack(text.replace(`${name}: function`, `${name}_renamed: function`));
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, new RegExp(`pack: .*${name.replace(/\$/g, "\\$")}`));
+});
+
+test("a glue that uses an export the wasm lacks fails the build", () => {
+  const r = pack(glue().replace("wasm.tesserabroker_configure(", "wasm.not_an_export("));
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /pack: the glue uses wasm\.not_an_export, which the wasm does not export/);
+});
