@@ -29,14 +29,7 @@ async fn trickle(addr: String, bytes: Vec<u8>, pace: Duration, give_up: Duration
 /// these tests are about.
 async fn serves_normally(h: &Harness) {
     let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    let token = h.user_token(|_| {});
-    let form = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
-        ("subject_token", token.as_str()),
-        ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
-        ("scope", FILES_READ),
-    ];
-    let a = Answer::read(fresh.post(format!("{}/token", h.base)).form(&form).send().await.unwrap()).await;
+    let a = h.exchange_on(&fresh, &h.user_token(|_| {}), FILES_READ, &[]).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
 
@@ -199,20 +192,8 @@ async fn a_connection_flood_cannot_lock_clients_out() {
     }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     for _ in 0..5 {
-        let a = Answer::read(
-            client
-                .post(format!("{}/token", h.base))
-                .form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
-                    ("subject_token", &h.user_token(|_| {})),
-                    ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
-                    ("scope", FILES_READ),
-                ])
-                .send()
-                .await
-                .expect("a client was locked out by the flood"),
-        )
-        .await;
+        // `exchange_on` unwraps the send: a client locked out by the flood fails here.
+        let a = h.exchange_on(&client, &h.user_token(|_| {}), FILES_READ, &[]).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     }
     let metrics = client.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();

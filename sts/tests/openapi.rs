@@ -1,5 +1,6 @@
 //! The OpenAPI document's error answers for `/token` are tied to what the code can answer: every
-//! `ExchangeError` variant's status is documented, with the OAuth error body.
+//! `ExchangeError` variant's status (and each status a `RequestError` has of its own) is documented,
+//! with the OAuth error body.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -10,7 +11,11 @@ use sts::exchange::{ExchangeError, RequestError, SubjectTokenError, UpstreamErro
 /// added to the list (and so to the document).
 fn every_variant() -> Vec<ExchangeError> {
     let all = vec![
+        ExchangeError::InvalidRequest(RequestError::NoGrantType),
         ExchangeError::InvalidRequest(RequestError::NotAForm),
+        ExchangeError::InvalidRequest(RequestError::BodyTooLarge { max_bytes: 1 }),
+        ExchangeError::InvalidRequest(RequestError::BodyTimeout { secs: 1 }),
+        ExchangeError::InvalidRequest(RequestError::HeadersTooLarge { bytes: 2, max_bytes: 1 }),
         ExchangeError::UnsupportedGrantType(String::new()),
         ExchangeError::InvalidScope(String::new()),
         ExchangeError::InvalidTarget(String::new()),

@@ -63,8 +63,8 @@ impl ExchangeError {
     /// edge, `http::error`, turns it into one).
     pub fn status(&self) -> u16 {
         match self {
-            Self::InvalidRequest(_)
-            | Self::UnsupportedGrantType(_)
+            Self::InvalidRequest(e) => e.status(),
+            Self::UnsupportedGrantType(_)
             | Self::InvalidScope(_)
             | Self::InvalidTarget(_)
             | Self::InvalidSubjectToken(_) => 400,
@@ -123,6 +123,8 @@ pub enum RequestError {
     BodyUnreadable(String),
     #[error("the request body did not arrive within {secs} s (server.body_read_timeout_secs)")]
     BodyTimeout { secs: u64 },
+    #[error("the request headers are {bytes} bytes; this server accepts at most {max_bytes} (server.max_header_bytes)")]
+    HeadersTooLarge { bytes: usize, max_bytes: usize },
     #[error("the form body is not UTF-8")]
     NotUtf8,
     /// RFC 6749 §3.1: parameters "MUST NOT be included more than once". Only known parameter
@@ -145,6 +147,20 @@ pub enum RequestError {
     ClaimsTooLong,
     #[error("claims must be a JSON object (the decoded claims challenge)")]
     ClaimsNotObject,
+}
+
+impl RequestError {
+    /// `400`, or the more specific status HTTP has for what is wrong with the request as a
+    /// message (its media type, size or pace) rather than with its parameters.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BodyTimeout { .. } => 408,
+            Self::BodyTooLarge { .. } => 413,
+            Self::NotAForm => 415,
+            Self::HeadersTooLarge { .. } => 431,
+            _ => 400,
+        }
+    }
 }
 
 /// Why a subject token was refused (`400 invalid_grant`), by the step that refused it.

@@ -53,15 +53,13 @@ pub async fn middleware(State(metrics): State<Arc<Metrics>>, mut request: Reques
     response
 }
 
-/// `500 server_error`, as every other OAuth error of the STS is shaped, and never cached.
+/// `500 server_error`, through the same writer as every other OAuth error (never cached).
 fn panicked(correlation_id: &str) -> Response {
-    let mut response = OAuthError {
+    OAuthError {
         error: ExchangeError::Internal("a request handler panicked".into()),
         correlation_id: correlation_id.to_owned(),
     }
-    .into_response();
-    super::token::no_store(&mut response);
-    response
+    .into_response()
 }
 
 /// Caller-supplied ids end up in logs: keep them short and boring.

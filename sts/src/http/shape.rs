@@ -11,8 +11,12 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use axum::response::IntoResponse;
+
 use super::correlation::CorrelationId;
-use super::error;
+use super::error::{self, OAuthError};
+use super::token::unread_body;
+use crate::exchange::{ExchangeError, RequestError};
 
 /// The two limits the shaping names (copied per request: no reference counts on the hot path).
 #[derive(Debug, Clone, Copy)]
@@ -23,19 +27,11 @@ pub struct Limits {
 
 pub async fn middleware(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let correlation_id = request.extensions().get::<CorrelationId>().map(|c| c.0.clone()).unwrap_or_default();
-    let limit = limits.max_header_bytes;
-    let head = head_bytes(&request);
-    if head > limit {
-        let description = format!(
-            "the request headers are {head} bytes; this server accepts at most {limit} (server.max_header_bytes)"
-        );
-        let mut response = error::write(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            error::error_body("invalid_request", &description, &correlation_id),
-        );
+    let bytes = head_bytes(&request);
+    if bytes > limits.max_header_bytes {
+        let error = RequestError::HeadersTooLarge { bytes, max_bytes: limits.max_header_bytes };
         // The rest of an oversized request is not worth reading.
-        response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
-        return response;
+        return unread_body(OAuthError { error: ExchangeError::InvalidRequest(error), correlation_id }.into_response());
     }
     let method = request.method().clone();
     let uri = request.uri().clone(); // shares the request's bytes: no copy
@@ -47,9 +43,7 @@ pub async fn middleware(State(limits): State<Limits>, request: Request, next: Ne
     let description = match status {
         StatusCode::NOT_FOUND => format!("no endpoint at {}; the token exchange is POST /token", clip(uri.path())),
         StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {}", clip(uri.path())),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            format!("the request body exceeds {} bytes (server.max_body_bytes)", limits.max_body_bytes)
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => RequestError::BodyTooLarge { max_bytes: limits.max_body_bytes }.to_string(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported Content-Type".to_owned(),
         other => other.canonical_reason().unwrap_or("the request failed").to_owned(),
     };

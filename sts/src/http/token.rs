@@ -31,9 +31,7 @@ pub async fn token(
 ) -> Response {
     let refuse = |error| OAuthError { error, correlation_id: correlation_id.clone() }.into_response();
     if !is_form(request.headers()) {
-        let mut response = refuse(ExchangeError::InvalidRequest(RequestError::NotAForm));
-        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return unread_body(response);
+        return unread_body(refuse(ExchangeError::InvalidRequest(RequestError::NotAForm)));
     }
     // One deadline for the whole body: hyper times the headers, nothing times a body that trickles
     // in a byte at a time (tower-http's body timeout restarts at every frame).
@@ -41,21 +39,16 @@ pub async fn token(
     let body = match tokio::time::timeout(limit, Bytes::from_request(request, &state)).await {
         Ok(Ok(b)) => b,
         Ok(Err(rejection)) => {
-            let status = rejection.status();
-            let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 RequestError::BodyTooLarge { max_bytes: state.config.server.max_body_bytes }
             } else {
                 RequestError::BodyUnreadable(rejection.body_text())
             };
-            let mut response = refuse(ExchangeError::InvalidRequest(error));
-            *response.status_mut() = status;
-            return unread_body(response);
+            return unread_body(refuse(ExchangeError::InvalidRequest(error)));
         }
         Err(_elapsed) => {
-            let mut response =
-                refuse(ExchangeError::InvalidRequest(RequestError::BodyTimeout { secs: limit.as_secs() }));
-            *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
-            return unread_body(response);
+            let error = RequestError::BodyTimeout { secs: limit.as_secs() };
+            return unread_body(refuse(ExchangeError::InvalidRequest(error)));
         }
     };
     let form = match parse_form(&body) {
@@ -87,7 +80,7 @@ pub async fn token(
 /// An answer given before the whole body was read: hyper will close the connection after it (the
 /// rest of the body is still on the wire), so say so — a client that reused the connection for
 /// its next request would otherwise see it closed without an answer.
-fn unread_body(mut response: Response) -> Response {
+pub fn unread_body(mut response: Response) -> Response {
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }

@@ -192,6 +192,17 @@ impl Harness {
 
     /// `POST /token` with the standard fields plus `extra`.
     pub async fn exchange(&self, subject_token: &str, scope: &str, extra: &[(&str, &str)]) -> Answer {
+        self.exchange_on(&self.http, subject_token, scope, extra).await
+    }
+
+    /// [`Self::exchange`] through a client of the test's own (e.g. one that keeps no connection).
+    pub async fn exchange_on(
+        &self,
+        http: &reqwest::Client,
+        subject_token: &str,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut form = vec![
             ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
             ("subject_token", subject_token),
@@ -199,7 +210,7 @@ impl Harness {
             ("scope", scope),
         ];
         form.extend_from_slice(extra);
-        let r = self.http.post(format!("{}/token", self.base)).form(&form).send().await.unwrap();
+        let r = http.post(format!("{}/token", self.base)).form(&form).send().await.unwrap();
         Answer::read(r).await
     }
 
