@@ -44,10 +44,10 @@ pub async fn migrate(config: &Config, store: &registry::Store) -> anyhow::Result
 pub fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("tessera-sts/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_millis(config.entra.connect_timeout_ms.max(1)))
-        // No client-wide timeout: the OBO call runs under its exchange's one deadline, and a
+        // No client-wide `.timeout()`: the OBO call runs under its exchange's one deadline, and a
         // client timeout of the same length would race it (and answer 502 instead of 503); key
         // documents have a timeout of their own.
+        .connect_timeout(Duration::from_millis(config.entra.connect_timeout_ms.max(1)))
         // Every connection the request bound allows may stay pooled for the next burst.
         .pool_max_idle_per_host(config.entra.max_concurrent_requests.max(1));
     if let Some(path) = &config.entra.extra_ca_file {

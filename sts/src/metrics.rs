@@ -20,7 +20,7 @@ pub struct Metrics {
     pub cache_misses: Counter,
     /// Seconds per upstream (Entra) token request.
     pub upstream_latency: Histogram,
-    /// Signing-key fetches by reason (`first`, `expired`, `unknown_kid`, `timer`).
+    /// Signing-key fetches by reason (`first`, `expired`, `unknown_kid`, `scheduled`, `timer`).
     pub key_refreshes: Family<Labels, Counter>,
     /// Days until each certificate's `notAfter`, by client app and SHA-256 thumbprint.
     pub certificate_days_left: Family<Labels, Gauge>,
@@ -132,6 +132,11 @@ impl Metrics {
             m.audit_spool_corrupt_lines.clone(),
         );
         Self { registry, ..m }
+    }
+
+    /// Counts one signing-key fetch for `reason`.
+    pub fn key_refresh(&self, reason: &str) {
+        self.key_refreshes.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
     }
 
     /// Counts one failed request to Entra of `kind`.

@@ -177,7 +177,7 @@ impl KeyStore {
                     Some(_) => "unknown_kid",
                 };
                 let set = Arc::new(self.fetch(tenant, version).await?);
-                self.metrics.key_refreshes.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
+                self.metrics.key_refresh(reason);
                 *lock(&entry.current) = Some(Arc::clone(&set));
                 set
             }
@@ -204,11 +204,7 @@ impl KeyStore {
             match store.fetch(&tenant, version).await {
                 Ok(set) => {
                     *lock(&entry.current) = Some(Arc::new(set));
-                    store
-                        .metrics
-                        .key_refreshes
-                        .get_or_create(&vec![("reason".to_owned(), "scheduled".to_owned())])
-                        .inc();
+                    store.metrics.key_refresh("scheduled");
                 }
                 Err(e) => tracing::warn!(error = %e, "scheduled signing-key refetch failed; keeping the previous keys"),
             }
@@ -226,7 +222,7 @@ impl KeyStore {
             match self.fetch(&tenant, version).await {
                 Ok(set) => {
                     *lock(&self.entry(&tenant, version).current) = Some(Arc::new(set));
-                    self.metrics.key_refreshes.get_or_create(&vec![("reason".to_owned(), "timer".to_owned())]).inc();
+                    self.metrics.key_refresh("timer");
                 }
                 Err(e) => tracing::warn!(error = %e, "signing-key refresh failed; keeping the previous keys"),
             }

@@ -237,15 +237,17 @@ impl OboClient {
             let (status, retry_after, body) = match self.post(&endpoint, &form, deadline).await {
                 Ok(answer) => answer,
                 Err(failure) => {
-                    self.metrics.upstream_error(failure.kind());
-                    tracing::warn!(kind = failure.kind(), cause = %failure, "request to Entra failed");
+                    // Once: for a send failure the kind comes from walking the cause chain.
+                    let kind = failure.kind();
+                    self.metrics.upstream_error(kind);
+                    tracing::warn!(kind, cause = %failure, "request to Entra failed");
                     if failure.is_connect() && connect_retries_left > 0 && Instant::now() + connect_pause < deadline {
                         connect_retries_left -= 1;
                         tokio::time::sleep(connect_pause).await;
                         connect_pause = connect_pause.saturating_mul(2);
                         continue;
                     }
-                    return Attempt::Done(Err(failure.into_obo_error(self.config.upstream_timeout_ms)));
+                    return Attempt::Done(Err(failure.into_obo_error(kind, self.config.upstream_timeout_ms)));
                 }
             };
             if status == 429 || (500..600).contains(&status) {
@@ -326,14 +328,15 @@ impl Failure {
         }
     }
 
-    fn into_obo_error(self, timeout_ms: u64) -> OboError {
+    /// `kind` is [`Self::kind`]'s, already worked out by the caller.
+    fn into_obo_error(self, kind: &'static str, timeout_ms: u64) -> OboError {
         match self {
             Self::Queue | Self::Deadline => OboError::Unavailable {
                 message: format!("Entra did not answer within {timeout_ms} ms (entra.upstream_timeout_ms)"),
                 retry_after: Duration::from_secs(1),
             },
             Self::Body(_) => OboError::Upstream(UpstreamError::CutOff),
-            Self::Send(e) => OboError::Upstream(UpstreamError::Unreachable { kind: failure_kind(&e) }),
+            Self::Send(_) => OboError::Upstream(UpstreamError::Unreachable { kind }),
         }
     }
 }
