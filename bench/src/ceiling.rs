@@ -59,7 +59,7 @@ pub async fn serve(args: CeilingArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     println!("ceiling listening on {url}");
-    axum::serve(listener, router).with_graceful_shutdown(sts::app::shutdown_signal()).await?;
+    axum::serve(listener, router).with_graceful_shutdown(sts::shutdown_signal()).await?;
     Ok(())
 }
 

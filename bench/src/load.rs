@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sts::secret::SubjectToken;
+use sts::SubjectToken;
 
 /// What wrk measured in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]

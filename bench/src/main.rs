@@ -45,7 +45,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    sts::app::install_crypto_provider();
+    sts::install_crypto_provider();
     let result = match Cli::parse().command {
         Command::Run(args) => run::run(args).await,
         Command::Ceiling(args) => ceiling::serve(args).await,

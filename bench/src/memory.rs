@@ -1,5 +1,5 @@
 //! Resident memory per cached token, measured in-process on the STS's own cache
-//! ([`sts::cache::MemoryCache`], moka) with the server's default [`CacheConfig`].
+//! ([`sts::MemoryCache`], moka) with the server's default [`CacheConfig`].
 //!
 //! Why in-process rather than through the server: filling the real server with 100 000 entries
 //! means 100 000 OBO calls (two RSA signatures each at the emulator), minutes on 2 cores; the
@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use sts::cache::{CachedToken, MemoryCache, cache_key};
-use sts::clock::unix_now;
-use sts::config::CacheConfig;
-use sts::exchange::{ExchangeError, UpstreamError};
-use sts::secret::BackendToken;
+use sts::BackendToken;
+use sts::CacheConfig;
+use sts::unix_now;
+use sts::{CachedToken, MemoryCache, cache_key};
+use sts::{ExchangeError, UpstreamError};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct MemoryArgs {

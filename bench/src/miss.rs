@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use sts::certs::Certificate;
-use sts::config::AssertionAlg;
-use sts::entra::assertion::client_assertion;
-use sts::secret::{ClientAssertion, SubjectToken};
+use sts::AssertionAlg;
+use sts::Certificate;
+use sts::client_assertion;
+use sts::{ClientAssertion, SubjectToken};
 
 use crate::stack::{Emulator, Info, exchange};
 use crate::stats::{median, micros, quantile};
@@ -63,9 +63,9 @@ async fn direct_obo(
     user_token: &SubjectToken,
 ) -> anyhow::Result<Duration> {
     let form = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+        ("grant_type", tessera_wire::grant_type::JWT_BEARER),
         ("client_id", info.client_app_id.as_str()),
-        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion_type", tessera_wire::CLIENT_ASSERTION_TYPE_JWT_BEARER),
         ("client_assertion", assertion.expose()),
         ("assertion", user_token.expose()),
         ("scope", info.scope.as_str()),
@@ -104,8 +104,7 @@ pub async fn measure(info: &Info, emulator: &Emulator, rounds: usize, warmup: us
         let for_sts = emulator.user_token().await?;
         let for_direct = emulator.user_token().await?;
         let sign_started = Instant::now();
-        let assertion =
-            client_assertion(&cert, AssertionAlg::PS256, &info.client_app_id, &endpoint, sts::clock::unix_now())?;
+        let assertion = client_assertion(&cert, AssertionAlg::PS256, &info.client_app_id, &endpoint, sts::unix_now())?;
         let sign_took = sign_started.elapsed();
 
         let started = Instant::now();

@@ -243,7 +243,7 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(s, "|---|---:|---:|");
     let _ = writeln!(s, "| Tessera | {} | {}/{} |", f.upstream_calls, f.same_token_answers, f.concurrent);
     let _ = writeln!(s, "| peer (msal-node) | {} | {}/{} |", p.upstream_calls, p.same_token_answers, p.concurrent);
-    let _ = writeln!(s, "\n### Resident memory per cached token (in-process `sts::cache::MemoryCache`)\n");
+    let _ = writeln!(s, "\n### Resident memory per cached token (in-process `sts::MemoryCache`)\n");
     let _ = writeln!(s, "| entries | held | token size | RSS growth | per entry |");
     let _ = writeln!(s, "|---:|---:|---:|---:|---:|");
     for r in &report.memory {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use sts::secret::SubjectToken;
+use sts::SubjectToken;
 use tokio::process::Command;
 
 use crate::load::{self, Shape};

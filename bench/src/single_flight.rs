@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use serde::Serialize;
-use sts::secret::BackendToken;
+use sts::BackendToken;
 use tokio::sync::Barrier;
 
 use crate::stack::{Emulator, exchange};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sts::secret::{BackendToken, SubjectToken};
+use sts::{BackendToken, SubjectToken};
 
 /// The `--write-info` JSON of `sts demo`.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,9 +49,6 @@ impl Answer {
     }
 }
 
-pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
-
 /// `POST {base}/token` — Tessera's API, which the peer copies.
 pub async fn exchange(
     http: &reqwest::Client,
@@ -60,8 +57,8 @@ pub async fn exchange(
     scope: &str,
 ) -> anyhow::Result<Answer> {
     let form = [
-        ("grant_type", GRANT_TOKEN_EXCHANGE),
-        ("subject_token_type", TOKEN_TYPE_ACCESS_TOKEN),
+        ("grant_type", tessera_wire::grant_type::TOKEN_EXCHANGE),
+        ("subject_token_type", tessera_wire::token_type::ACCESS_TOKEN),
         ("subject_token", subject.expose()),
         ("scope", scope),
     ];

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use tessera_wire::grant_type;
 
 /// The token endpoint's grant types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -24,10 +25,10 @@ impl GrantKind {
     /// Maps a `grant_type` value.
     pub fn from_wire(grant_type: &str) -> Option<Self> {
         match grant_type {
-            "authorization_code" => Some(Self::AuthorizationCode),
-            "refresh_token" => Some(Self::RefreshToken),
-            "urn:ietf:params:oauth:grant-type:jwt-bearer" => Some(Self::OnBehalfOf),
-            "client_credentials" => Some(Self::ClientCredentials),
+            grant_type::AUTHORIZATION_CODE => Some(Self::AuthorizationCode),
+            grant_type::REFRESH_TOKEN => Some(Self::RefreshToken),
+            grant_type::JWT_BEARER => Some(Self::OnBehalfOf),
+            grant_type::CLIENT_CREDENTIALS => Some(Self::ClientCredentials),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use tessera_wire::aadsts;
 use time::OffsetDateTime;
 
 /// The OAuth `error` values Entra uses.
@@ -45,19 +46,21 @@ pub enum OAuthError {
 impl OAuthError {
     /// The wire value.
     pub fn as_str(self) -> &'static str {
+        use tessera_wire::error as code;
         match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::InvalidScope => "invalid_scope",
+            Self::InvalidRequest => code::INVALID_REQUEST,
+            Self::InvalidClient => code::INVALID_CLIENT,
+            Self::InvalidGrant => code::INVALID_GRANT,
+            Self::UnauthorizedClient => code::UNAUTHORIZED_CLIENT,
+            Self::UnsupportedGrantType => code::UNSUPPORTED_GRANT_TYPE,
+            Self::InvalidScope => code::INVALID_SCOPE,
+            // Entra's own codes, which only the emulator speaks.
             Self::InvalidResource => "invalid_resource",
-            Self::InteractionRequired => "interaction_required",
-            Self::ConsentRequired => "consent_required",
-            Self::AccessDenied => "access_denied",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
-            Self::ServerError => "server_error",
+            Self::InteractionRequired => code::INTERACTION_REQUIRED,
+            Self::ConsentRequired => code::CONSENT_REQUIRED,
+            Self::AccessDenied => code::ACCESS_DENIED,
+            Self::TemporarilyUnavailable => code::TEMPORARILY_UNAVAILABLE,
+            Self::ServerError => code::SERVER_ERROR,
             Self::InvalidTenant => "invalid_tenant",
         }
     }
@@ -132,7 +135,7 @@ impl EntraError {
     pub fn app_not_found(client_id: &str, tenant: &str) -> Self {
         Self::new(
             OAuthError::UnauthorizedClient,
-            700016,
+            aadsts::APP_NOT_IN_TENANT,
             format!(
                 "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
             ),
@@ -143,12 +146,12 @@ impl EntraError {
     pub fn consent_required(client_id: &str, client_name: &str) -> Self {
         Self::new(
             OAuthError::InvalidGrant,
-            65001,
+            aadsts::CONSENT_MISSING,
             format!(
                 "The user or administrator has not consented to use the application with ID '{client_id}' named '{client_name}'. Send an interactive authorization request for this user and resource."
             ),
         )
-        .with_suberror("consent_required")
+        .with_suberror(tessera_wire::error::CONSENT_REQUIRED)
     }
 
     /// The full `error_description`, as Entra formats it.

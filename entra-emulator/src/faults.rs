@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::GrantKind;
 use crate::error::{EntraError, OAuthError};
+use tessera_wire::aadsts;
 
 /// The policy id used in step-up challenges when a fault names none.
 pub const DEFAULT_POLICY_ID: &str = "9ab03e19-ed42-4168-b6b7-7001fb3e933a";
@@ -199,7 +200,7 @@ pub fn to_error(kind: &FaultKind, resource: &str) -> Option<EntraError> {
         }
         FaultKind::RevokedCertificate => EntraError::new(
             OAuthError::InvalidClient,
-            700027,
+            aadsts::ASSERTION_KEY_REFUSED,
             "Client assertion contains an invalid signature. [Reason - The key was revoked.]",
         ),
         FaultKind::Latency { .. } => return None,

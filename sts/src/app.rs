@@ -17,8 +17,6 @@ use crate::metrics::Metrics;
 use crate::registry_watch::RegistryWatch;
 use crate::state::AppState;
 
-pub use crate::crypto::install_provider as install_crypto_provider;
-
 /// Opens the registry store named by the configuration (PostgreSQL, or the embedded SQLite file).
 pub async fn open_store(config: &Config) -> anyhow::Result<registry::Store> {
     let store = registry::Store::connect(config.registry.database_url.as_deref(), &config.registry.sqlite_path)

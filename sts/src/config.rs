@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 mod authority;
 mod env;
 
-pub use authority::{Authority, AuthorityError, AuthorityProblem};
+pub use authority::Authority;
 
 use crate::origin::OriginPattern;
 

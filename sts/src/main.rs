@@ -8,7 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match sts::cli::run(sts::cli::Cli::parse()).await {
+    match sts::run(sts::Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

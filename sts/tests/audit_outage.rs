@@ -13,9 +13,9 @@ use common::private_pg::PrivatePg;
 use common::*;
 use registry::AuditRecord;
 use registry::testing::TestDb;
-use sts::audit::AuditSink;
-use sts::config::AuditConfig;
-use sts::metrics::Metrics;
+use sts::AuditConfig;
+use sts::AuditSink;
+use sts::Metrics;
 
 /// How long PostgreSQL stays down under load (`TESSERA_OUTAGE_SECS`, default 5; the issue's
 /// acceptance run uses 30).

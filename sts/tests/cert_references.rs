@@ -12,7 +12,7 @@ use common::{CLIENT, FILES_READ, Harness, Options};
 use prometheus_client::metrics::gauge::Gauge;
 use registry::testing::TestDb;
 use registry::{CertificateRef, Snapshot};
-use sts::certs::{Certificate, CredentialSet, generate_self_signed_with_validity};
+use sts::{Certificate, CredentialSet, generate_self_signed_with_validity};
 
 /// The demo registry with exactly these certificate references for the demo client app.
 fn snapshot_referencing(thumbprints: &[String]) -> Arc<Snapshot> {
@@ -40,7 +40,7 @@ fn subjects(set: &CredentialSet, now: i64) -> Vec<String> {
 
 #[test]
 fn only_referenced_certificates_are_candidates_and_a_new_snapshot_is_followed() {
-    let now = sts::clock::unix_now();
+    let now = sts::unix_now();
     let (newer, older) = (cert("newer", now - 3600), cert("older", now - 7200));
     let (newer_hex, older_hex) = (newer.sha256_hex(), older.sha256_hex());
     let set = CredentialSet::from_certs(vec![(CLIENT.into(), newer), (CLIENT.into(), older)]);
@@ -101,12 +101,8 @@ async fn registry_check_names_unreferenced_and_unconfigured_certificates() {
     let db = TestDb::postgres().await;
     db.store().migrate_demo().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let g = generate_self_signed_with_validity(
-        "configured-only",
-        sts::clock::unix_now() - 60,
-        sts::clock::unix_now() + 86_400,
-    )
-    .unwrap();
+    let g =
+        generate_self_signed_with_validity("configured-only", sts::unix_now() - 60, sts::unix_now() + 86_400).unwrap();
     let (cert_path, key_path) = (dir.path().join("c.cert.pem"), dir.path().join("c.key.pem"));
     std::fs::write(&cert_path, g.cert_pem()).unwrap();
     std::fs::write(&key_path, g.key_pem().expose()).unwrap();

@@ -8,11 +8,9 @@ use std::sync::OnceLock;
 
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use sts::certs::{
-    CertError, Certificate, CredentialSet, Generated, generate_self_signed, generate_self_signed_with_validity,
-};
-use sts::config::CredentialConfig;
-use sts::secret::{Password, PrivateKeyPem};
+use sts::CredentialConfig;
+use sts::{CertError, Certificate, CredentialSet, Generated, generate_self_signed, generate_self_signed_with_validity};
+use sts::{Password, PrivateKeyPem};
 
 const APP: &str = "74d4521a-2fb0-478a-8f36-c6518b55ba49";
 const OTHER_APP: &str = "067bdb17-4026-4f68-b529-94d1528fea12";
@@ -270,7 +268,7 @@ fn candidates_are_newest_valid_first_and_rejected_ones_last() {
     assert_eq!((newer_line.rejections, newer_line.days_left), (1, 300));
     assert_eq!(set.rejections_total(), 1);
     // The mark lapses, so a certificate uploaded late to the app registration wins again.
-    assert_eq!(subjects(&set, APP, NOW + sts::certs::BAD_MARK_SECS), ["CN=newer", "CN=older"]);
+    assert_eq!(subjects(&set, APP, NOW + sts::BAD_MARK_SECS), ["CN=newer", "CN=older"]);
 
     // Unknown certificates and apps are ignored.
     set.mark_bad_at(APP, &[0; 32], 700027, NOW);

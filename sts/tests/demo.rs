@@ -71,7 +71,7 @@ async fn exchange(http: &reqwest::Client, info: &Value) -> Value {
 
 #[tokio::test]
 async fn demo_runs_exchanges_and_reuses_its_state() {
-    sts::app::install_crypto_provider();
+    sts::install_crypto_provider();
     let state = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let (first, info) = start(state.path()).await;

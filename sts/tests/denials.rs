@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use sts::entra::validate::{PeekError, VerifyError};
-use sts::exchange::{ExchangeError, RequestError, SubjectTokenError};
+use sts::validation::{PeekError, VerifyError};
+use sts::{ExchangeError, RequestError, SubjectTokenError};
 
 async fn refused(
     h: &Harness,
@@ -68,7 +68,7 @@ async fn token_problems_are_invalid_grant() {
         found: format!("https://login.example.com/{TENANT}/v2.0"),
         expected: h.emulator.issuer_v2(TENANT),
         tenant: TENANT.into(),
-        version: sts::entra::TokenVersion::V2,
+        version: sts::validation::TokenVersion::V2,
     };
     refused_as(&h, &wrong_iss, FILES_READ, wrong).await;
     // A signature that does not verify: flip a character of the signature.

@@ -11,8 +11,8 @@ use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use sts::entra::validate::{PLAUSIBLE_TIMES, PeekError, TimeClaim};
-use sts::exchange::ExchangeError;
+use sts::ExchangeError;
+use sts::validation::{PLAUSIBLE_TIMES, PeekError, TimeClaim};
 
 /// NumericDates as an attacker writes them: the `i64` edges, huge floats, fractions, strings.
 fn time_value() -> impl Strategy<Value = Value> {

@@ -3,14 +3,14 @@
 //! one specific OAuth error. Case counts are bounded so the whole file runs in seconds in debug.
 //!
 //! Covered here:
-//! - the `/token` form reader ([`sts::exchange::parse_form`]) and the request checks
-//!   ([`sts::exchange::TokenForm::check`]): bytes → `invalid_request` / `unsupported_grant_type` /
+//! - the `/token` form reader ([`sts::parse_form`]) and the request checks
+//!   ([`sts::TokenForm::check`]): bytes → `invalid_request` / `unsupported_grant_type` /
 //!   `invalid_scope` / `invalid_target`, all 400;
-//! - [`sts::entra::validate::peek`] and its claim handling: any text, and well-formed tokens with
+//! - [`sts::validation::peek`] and its claim handling: any text, and well-formed tokens with
 //!   hostile header and claim values → `PeekError` (`invalid_grant`, 400);
-//! - [`sts::entra::validate::verify`] against a real RSA key: random signatures, re-signed and
+//! - [`sts::validation::verify`] against a real RSA key: random signatures, re-signed and
 //!   re-encoded claims → an error, never a panic (`invalid_grant`);
-//! - the configuration loader ([`sts::config::Config::load`]): random TOML text and environment
+//! - the configuration loader ([`sts::Config::load`]): random TOML text and environment
 //!   values → `ConfigError`.
 //!
 //! Covered by the modules' own tests (private parsers): Entra's token and error answers and
@@ -23,10 +23,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use sts::config::{Config, ConfigError};
-use sts::entra::keys::SigningKey;
-use sts::entra::validate::{PLAUSIBLE_TIMES, PeekError, peek, verify};
-use sts::exchange::{ExchangeError, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, parse_form};
+use sts::validation::SigningKey;
+use sts::validation::{PLAUSIBLE_TIMES, PeekError, peek, verify};
+use sts::{Config, ConfigError};
+use sts::{ExchangeError, parse_form};
+use tessera_wire::{grant_type, token_type};
 
 const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const NOW: i64 = 1_800_000_000;
@@ -165,7 +166,7 @@ proptest! {
                     Just("claims".to_owned()), "\\PC{0,8}",
                 ],
                 prop_oneof![
-                    Just(GRANT_TYPE_TOKEN_EXCHANGE.to_owned()), Just(TOKEN_TYPE_ACCESS_TOKEN.to_owned()),
+                    Just(grant_type::TOKEN_EXCHANGE.to_owned()), Just(token_type::ACCESS_TOKEN.to_owned()),
                     json_value().prop_map(|v| v.to_string()), "\\PC{0,40}", "[%+=&]{0,6}",
                     Just("x".repeat(17 * 1024)),
                 ],
@@ -393,11 +394,11 @@ proptest! {
 #[test]
 fn leeway_is_bounded() {
     let mut config = Config::default();
-    config.entra.leeway_secs = sts::config::MAX_LEEWAY_SECS;
+    config.entra.leeway_secs = sts::MAX_LEEWAY_SECS;
     assert!(config.validate().is_ok());
-    config.entra.leeway_secs = sts::config::MAX_LEEWAY_SECS + 1;
+    config.entra.leeway_secs = sts::MAX_LEEWAY_SECS + 1;
     let too_large = config.validate().unwrap_err();
-    assert!(matches!(too_large, ConfigError::LeewayTooLarge(n) if n == sts::config::MAX_LEEWAY_SECS + 1));
+    assert!(matches!(too_large, ConfigError::LeewayTooLarge(n) if n == sts::MAX_LEEWAY_SECS + 1));
     assert!(too_large.to_string().contains("entra.leeway_secs"), "the key is named for the operator: {too_large}");
     config.entra.leeway_secs = u64::MAX;
     assert!(matches!(config.validate(), Err(ConfigError::LeewayTooLarge(u64::MAX))));

@@ -33,7 +33,7 @@ async fn serves_normally(h: &Harness) {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
 
-fn with_limits(configure: fn(&mut sts::config::Config)) -> Options {
+fn with_limits(configure: fn(&mut sts::Config)) -> Options {
     Options { configure, ..Options::default() }
 }
 

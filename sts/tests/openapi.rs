@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sts::exchange::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
+use sts::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
 
 /// One value of every variant. The `match` makes a new variant a compile error here until it is
 /// added to the list (and so to the document).
@@ -49,7 +49,7 @@ fn every_variant() -> Vec<ExchangeError> {
 
 #[test]
 fn every_exchange_error_is_documented_on_token() {
-    let doc = sts::http::openapi::document();
+    let doc = sts::openapi_document();
     let responses = &doc["paths"]["/token"]["post"]["responses"];
     assert!(responses.is_object(), "{doc:#}");
     for e in every_variant() {

@@ -105,6 +105,6 @@ async fn unreachable_authority_is_reported_as_degraded() {
     assert_eq!((code, body["status"].as_str()), (StatusCode::OK, Some("degraded")), "{body}");
     let entra = &body["checks"]["entra"];
     assert_eq!(entra["status"], "unreachable", "{body}");
-    assert_eq!(entra["error"], sts::readiness::EntraProbeError::Connect.to_string(), "{body}");
+    assert_eq!(entra["error"], sts::EntraProbeError::Connect.to_string(), "{body}");
     assert_eq!(entra["authority"], format!("http://127.0.0.1:{port}"), "{body}");
 }

@@ -256,7 +256,7 @@ impl Drop for Server {
 
 #[tokio::test]
 async fn the_compose_environment_checks_and_serves_against_postgres() {
-    sts::app::install_crypto_provider(); // for this test's own HTTP client
+    sts::install_crypto_provider(); // for this test's own HTTP client
     let db = TestDb::postgres().await;
     let port = free_loopback_port();
     let c = container(&db, &format!("127.0.0.1:{port}"));

@@ -9,8 +9,8 @@ use common::*;
 use entra_emulator::{FaultDuration, FaultKind, FaultSpec};
 use reqwest::StatusCode;
 use serde_json::json;
-use sts::entra::keys::{FetchError, KeyError};
-use sts::exchange::ExchangeError;
+use sts::ExchangeError;
+use sts::validation::{FetchError, KeyError};
 
 #[tokio::test]
 async fn mfa_claims_challenge_round_trip() {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use entra_emulator::{FaultDuration, FaultKind, FaultSpec};
 use reqwest::StatusCode;
-use sts::entra::keys::{FetchError, KeyError};
-use sts::exchange::ExchangeError;
+use sts::ExchangeError;
+use sts::validation::{FetchError, KeyError};
 use tokio::net::{TcpListener, TcpStream};
 
 const SLACK: Duration = Duration::from_secs(2);

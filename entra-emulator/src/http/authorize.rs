@@ -23,6 +23,7 @@ use super::sign_in_page::{self, BrowserSession, PickerKind};
 use crate::directory::{App, Directory, Tenant, TenantRef, consent};
 use crate::http::{Ctx, html_escape, redirect_with};
 use crate::state::{CodeRecord, Session};
+use tessera_wire::aadsts;
 
 /// Authorization codes live ten minutes.
 const CODE_LIFETIME_SECS: i64 = 600;
@@ -211,7 +212,7 @@ fn handle(ctx: &Ctx, tenant: &str, headers: &HeaderMap, q: AuthorizeQuery) -> Re
     let Some(any_registration) = known_somewhere else {
         return error_page(
             StatusCode::BAD_REQUEST,
-            700016,
+            aadsts::APP_NOT_IN_TENANT,
             &format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
         );
     };
@@ -300,7 +301,7 @@ fn client_and_consent<'t>(
     let Some(client) = tenant.app(client_id) else {
         return Err(Box::new(reply.error(
             "unauthorized_client",
-            700016,
+            aadsts::APP_NOT_IN_TENANT,
             &format!("Application with identifier '{client_id}' was not found in the directory '{}'.", tenant.id),
         )));
     };

@@ -14,6 +14,7 @@ use crate::crypto::certs::RegisteredCertificate;
 use crate::directory::App;
 use crate::error::{EntraError, OAuthError};
 use crate::jwt::{CompactJws, numeric_date};
+use tessera_wire::aadsts;
 
 /// Tolerated clock difference, as Entra's (five minutes).
 pub const CLOCK_SKEW_SECS: i64 = 300;
@@ -84,7 +85,7 @@ impl AssertionError {
                 e(700021, format!("Client assertion application identifier doesn't match 'client_id' parameter. {doc}"))
             }
             Self::OutsideTimeWindow { now, not_before, expires } => e(
-                700024,
+                aadsts::ASSERTION_OUTSIDE_WINDOW,
                 format!(
                     "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. {doc}",
                     iso(*now),
@@ -93,25 +94,25 @@ impl AssertionError {
                 ),
             ),
             Self::KeyNotFound(thumb) => e(
-                700027,
+                aadsts::ASSERTION_KEY_REFUSED,
                 format!(
                     "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. {doc}]"
                 ),
             ),
             Self::KeyRevoked(thumb) => e(
-                700027,
+                aadsts::ASSERTION_KEY_REFUSED,
                 format!(
                     "Client assertion contains an invalid signature. [Reason - The key was revoked., Thumbprint of key used by client: '{thumb}']"
                 ),
             ),
             Self::KeyExpired(thumb) => e(
-                700027,
+                aadsts::ASSERTION_KEY_REFUSED,
                 format!(
                     "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumb}']"
                 ),
             ),
             Self::BadSignature(thumb) => e(
-                700027,
+                aadsts::ASSERTION_KEY_REFUSED,
                 format!(
                     "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{thumb}']"
                 ),

@@ -11,6 +11,7 @@ use crate::crypto::signing_keys::KeyRing;
 use crate::directory::App;
 use crate::error::{EntraError, OAuthError};
 use crate::jwt::numeric_date;
+use tessera_wire::aadsts;
 
 /// Why the incoming token is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +60,7 @@ impl IncomingError {
                 "Input id_token cannot be used as 'urn:ietf:params:oauth:grant-type:jwt-bearer' grant.".into(),
             ),
             Self::Expired { now, exp } => e(
-                500133,
+                aadsts::SUBJECT_TOKEN_EXPIRED,
                 format!(
                     "Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token. Current time: {now}, expiry time of assertion {exp}."
                 ),

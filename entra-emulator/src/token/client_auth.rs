@@ -9,7 +9,7 @@ use crate::jwt::assertion;
 use crate::jwt::claims::ClientAcr;
 use crate::token::TokenCall;
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+use tessera_wire::CLIENT_ASSERTION_TYPE_JWT_BEARER as ASSERTION_TYPE;
 
 /// Authenticates a confidential client; fails with `invalid_client` (401).
 pub(crate) fn require_certificate(

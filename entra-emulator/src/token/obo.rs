@@ -24,7 +24,7 @@ pub(super) fn run(call: &mut TokenCall<'_>) -> Result<Value, EntraError> {
     let tenant = call.specific_tenant(&dir)?;
     let client_id = call.required("client_id")?.to_ascii_lowercase();
     let client = tenant.app(&client_id).ok_or_else(|| EntraError::app_not_found(&client_id, &tenant.id))?;
-    if call.required("requested_token_use")? != "on_behalf_of" {
+    if call.required("requested_token_use")? != tessera_wire::REQUESTED_TOKEN_USE_OBO {
         return Err(EntraError::new(
             OAuthError::InvalidRequest,
             90023,

@@ -188,7 +188,7 @@ impl CredentialSet {
         unreferenced
     }
 
-    /// Entra rejected this certificate (one of the codes of [`super::is_invalid_client_code`]):
+    /// Entra rejected this certificate (one of the codes of [`tessera_wire::aadsts::is_certificate_refusal`]):
     /// rank it behind the others for [`BAD_MARK_SECS`], count it and log it at warn level.
     pub fn mark_bad(&self, client_app_id: &str, thumbprint_sha256: &[u8; 32], aadsts_code: u32) {
         self.mark_bad_at(client_app_id, thumbprint_sha256, aadsts_code, unix_now());

@@ -24,7 +24,7 @@ mod info;
 mod references;
 
 pub use certificate::Certificate;
-pub use credential_set::{BAD_MARK_SECS, CertExpiry, CredentialSet, EXPIRY_WARNING_DAYS};
+pub use credential_set::{BAD_MARK_SECS, CredentialSet, EXPIRY_WARNING_DAYS};
 pub use generate::{Generated, generate_self_signed, generate_self_signed_at, generate_self_signed_with_validity};
 pub use info::CertInfo;
 
@@ -58,18 +58,6 @@ pub enum CertError {
     Generate(String),
 }
 
-/// The `invalid_client` AADSTS codes that mean "this certificate is not (or no longer) accepted"
-/// (spec §7): the caller marks the certificate bad and tries the next one once.
-///
-/// - 700027: signature invalid, key unknown to the app registration, or expired key;
-/// - 700024: assertion outside its time window (this certificate's clock view is wrong for Entra);
-/// - 7000214: certificate revoked;
-/// - 1000502: certificate outside its validity period;
-/// - 7000274 / 7000277: the key credential was removed or is not yet / no longer valid.
-pub fn is_invalid_client_code(code: u32) -> bool {
-    matches!(code, 700027 | 700024 | 7000214 | 1000502 | 7000274 | 7000277)
-}
-
 /// Lower-case hex of a digest. Hand-written: two lines do not justify another dependency.
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -82,17 +70,6 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn invalid_client_codes_are_exactly_the_spec_list() {
-        for code in [700027, 700024, 7000214, 1000502, 7000274, 7000277] {
-            assert!(is_invalid_client_code(code), "{code}");
-        }
-        // Neighbours and other invalid_client codes that are not about the certificate.
-        for code in [0, 700021, 50027, 65001, 700016, 700028, 7000215, 1000501] {
-            assert!(!is_invalid_client_code(code), "{code}");
-        }
-    }
 
     #[test]
     fn hex_is_lower_case_and_padded() {

@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     let config = Config::load(cli.config.as_deref())?;
     crate::telemetry::init(&config.log);
-    app::install_crypto_provider();
+    crate::crypto::install_provider();
     match command {
         Command::Serve => {
             let listen = config.server.listen;

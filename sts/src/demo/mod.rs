@@ -52,7 +52,7 @@ pub struct DemoArgs {
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::telemetry::init(&LogConfig { format: LogFormat::Pretty, level: args.log_level.clone() });
-    crate::app::install_crypto_provider();
+    crate::crypto::install_provider();
     let dir = &args.state_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (cert_path, key_path) = ensure_certificate(dir)?;

@@ -121,8 +121,8 @@ impl std::fmt::Display for TimeClaim {
     }
 }
 
-/// Why [`peek`] refused a subject token. Every variant is answered `400 invalid_grant`
-/// ([`crate::exchange::ExchangeError::InvalidSubjectToken`]) with this message; none quotes more
+/// Why [`peek`] refused a subject token. The exchange answers every variant `400 invalid_grant`
+/// with this message (its `InvalidSubjectToken`); none quotes more
 /// than a short, clipped piece of the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeekError {

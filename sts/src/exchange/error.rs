@@ -78,18 +78,19 @@ impl ExchangeError {
 
     /// The RFC 6749 / RFC 8693 / RFC 6750 `error` code.
     pub fn oauth_code(&self) -> &'static str {
+        use tessera_wire::error as code;
         match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
-            Self::InvalidScope(_) => "invalid_scope",
-            Self::InvalidTarget(_) => "invalid_target",
-            Self::InvalidSubjectToken(_) => "invalid_grant",
-            Self::UnauthorizedClient(_) => "unauthorized_client",
-            Self::ConsentRequired { .. } => "consent_required",
-            Self::AccessDenied { .. } => "access_denied",
-            Self::InsufficientClaims { .. } => "insufficient_claims",
-            Self::Unavailable { .. } => "temporarily_unavailable",
-            Self::Upstream(_) | Self::Internal(_) => "server_error",
+            Self::InvalidRequest(_) => code::INVALID_REQUEST,
+            Self::UnsupportedGrantType(_) => code::UNSUPPORTED_GRANT_TYPE,
+            Self::InvalidScope(_) => code::INVALID_SCOPE,
+            Self::InvalidTarget(_) => code::INVALID_TARGET,
+            Self::InvalidSubjectToken(_) => code::INVALID_GRANT,
+            Self::UnauthorizedClient(_) => code::UNAUTHORIZED_CLIENT,
+            Self::ConsentRequired { .. } => code::CONSENT_REQUIRED,
+            Self::AccessDenied { .. } => code::ACCESS_DENIED,
+            Self::InsufficientClaims { .. } => code::INSUFFICIENT_CLAIMS,
+            Self::Unavailable { .. } => code::TEMPORARILY_UNAVAILABLE,
+            Self::Upstream(_) | Self::Internal(_) => code::SERVER_ERROR,
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 pub use error::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
 pub use form::parse as parse_form;
-pub use request::{GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TokenForm};
+pub use request::TokenForm;
 
 use crate::audit::AuditSink;
 use crate::cache::{CachedToken, MemoryCache, cache_key};

@@ -7,8 +7,7 @@
 use super::error::{ExchangeError, RequestError};
 use crate::secret::SubjectToken;
 
-pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+use tessera_wire::{grant_type, token_type};
 
 /// A real Entra access token is 1–4 KB; anything far beyond is not one.
 pub const MAX_SUBJECT_TOKEN_BYTES: usize = 16 * 1024;
@@ -47,7 +46,7 @@ impl TokenForm {
         let invalid = ExchangeError::InvalidRequest;
         match self.grant_type.as_deref() {
             None => return Err(invalid(RequestError::NoGrantType)),
-            Some(GRANT_TYPE_TOKEN_EXCHANGE) => {}
+            Some(grant_type::TOKEN_EXCHANGE) => {}
             Some(other) => return Err(ExchangeError::UnsupportedGrantType(other.chars().take(100).collect())),
         }
         let subject_token = self
@@ -58,12 +57,12 @@ impl TokenForm {
             return Err(invalid(RequestError::SubjectTokenTooLarge));
         }
         match self.subject_token_type.as_deref() {
-            Some(TOKEN_TYPE_ACCESS_TOKEN) => {}
+            Some(token_type::ACCESS_TOKEN) => {}
             Some(_) => return Err(invalid(RequestError::SubjectTokenType)),
             None => return Err(invalid(RequestError::NoSubjectTokenType)),
         }
         if let Some(t) = self.requested_token_type.as_deref()
-            && t != TOKEN_TYPE_ACCESS_TOKEN
+            && t != token_type::ACCESS_TOKEN
         {
             return Err(invalid(RequestError::RequestedTokenType));
         }
@@ -108,9 +107,9 @@ mod tests {
 
     fn form() -> TokenForm {
         TokenForm {
-            grant_type: Some(GRANT_TYPE_TOKEN_EXCHANGE.into()),
+            grant_type: Some(grant_type::TOKEN_EXCHANGE.into()),
             subject_token: Some(SubjectToken::new("eyJ.a.b")),
-            subject_token_type: Some(TOKEN_TYPE_ACCESS_TOKEN.into()),
+            subject_token_type: Some(token_type::ACCESS_TOKEN.into()),
             scope: Some(" https://graph.microsoft.com/User.Read ".into()),
             resource: None,
             audience: Some("file-picker".into()),
@@ -152,10 +151,7 @@ mod tests {
             ),
             (TokenForm { subject_token_type: Some("urn:x".into()), ..form() }, R::SubjectTokenType),
             (TokenForm { subject_token_type: None, ..form() }, R::NoSubjectTokenType),
-            (
-                TokenForm { requested_token_type: Some("urn:ietf:params:oauth:token-type:id_token".into()), ..form() },
-                R::RequestedTokenType,
-            ),
+            (TokenForm { requested_token_type: Some(token_type::ID_TOKEN.into()), ..form() }, R::RequestedTokenType),
             (TokenForm { claims: Some("[1]".into()), ..form() }, R::ClaimsNotObject),
             (TokenForm { claims: Some("{".repeat(MAX_CLAIMS_BYTES + 1)), ..form() }, R::ClaimsTooLong),
         ];

@@ -4,6 +4,8 @@
 
 use axum::Json;
 use serde_json::{Value, json};
+use tessera_wire::error as code;
+use tessera_wire::{grant_type, token_type};
 
 pub async fn openapi() -> Json<Value> {
     Json(document())
@@ -14,7 +16,7 @@ pub fn document() -> Value {
         "type": "object",
         "required": ["error", "error_description", "correlation_id"],
         "properties": {
-            "error": { "type": "string", "enum": ["invalid_request", "unsupported_grant_type", "invalid_scope", "invalid_target", "invalid_grant", "unauthorized_client", "consent_required", "access_denied", "insufficient_claims", "temporarily_unavailable", "server_error"] },
+            "error": { "type": "string", "enum": [code::INVALID_REQUEST, code::UNSUPPORTED_GRANT_TYPE, code::INVALID_SCOPE, code::INVALID_TARGET, code::INVALID_GRANT, code::UNAUTHORIZED_CLIENT, code::CONSENT_REQUIRED, code::ACCESS_DENIED, code::INSUFFICIENT_CLAIMS, code::TEMPORARILY_UNAVAILABLE, code::SERVER_ERROR] },
             "error_description": { "type": "string" },
             "correlation_id": { "type": "string" },
             "consent_url": { "type": "string", "description": "Admin-consent URL (with consent_required)." },
@@ -34,13 +36,13 @@ pub fn document() -> Value {
                     "type": "object",
                     "required": ["grant_type", "subject_token", "subject_token_type", "scope"],
                     "properties": {
-                        "grant_type": { "const": "urn:ietf:params:oauth:grant-type:token-exchange" },
+                        "grant_type": { "const": grant_type::TOKEN_EXCHANGE },
                         "subject_token": { "type": "string", "description": "The user's Entra access token for the workload's client app." },
-                        "subject_token_type": { "const": "urn:ietf:params:oauth:token-type:access_token" },
+                        "subject_token_type": { "const": token_type::ACCESS_TOKEN },
                         "scope": { "type": "string", "description": "Space-separated backend scopes of one resource, e.g. https://graph.microsoft.com/Files.Read" },
                         "audience": { "type": "string", "description": "Workload name (optional; must match the token)." },
                         "resource": { "type": "string" },
-                        "requested_token_type": { "const": "urn:ietf:params:oauth:token-type:access_token" },
+                        "requested_token_type": { "const": token_type::ACCESS_TOKEN },
                         "claims": { "type": "string", "description": "Claims challenge JSON a backend returned; bypasses the cache." }
                     } } } } },
                 "responses": {

@@ -48,9 +48,9 @@ pub async fn middleware(State(limits): State<Limits>, request: Request, next: Ne
         other => other.canonical_reason().unwrap_or("the request failed").to_owned(),
     };
     let code = match status {
-        StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
-        s if s.is_server_error() => "server_error",
-        _ => "invalid_request",
+        StatusCode::SERVICE_UNAVAILABLE => tessera_wire::error::TEMPORARILY_UNAVAILABLE,
+        s if s.is_server_error() => tessera_wire::error::SERVER_ERROR,
+        _ => tessera_wire::error::INVALID_REQUEST,
     };
     let (mut parts, _bare_body) = response.into_parts();
     let mut shaped = error::write(status, error::error_body(code, &description, &correlation_id));

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::correlation::CorrelationId;
 use super::error::OAuthError;
-use crate::exchange::{ExchangeError, RequestError, TOKEN_TYPE_ACCESS_TOKEN, parse_form};
+use crate::exchange::{ExchangeError, RequestError, parse_form};
 use crate::state::AppState;
 
 /// The success body (RFC 8693 §2.2.1), serialised straight from the cached token: no copy of it.
@@ -59,7 +59,7 @@ pub async fn token(
         Ok(issued) => {
             let body = Issued {
                 access_token: issued.token.access_token.expose(),
-                issued_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+                issued_token_type: tessera_wire::token_type::ACCESS_TOKEN,
                 token_type: "Bearer",
                 expires_in: (issued.token.expires_at - crate::clock::unix_now()).max(0),
                 scope: &issued.token.scope,

@@ -11,10 +11,10 @@ use registry::testing::TestDb;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use sts::certs::{Generated, generate_self_signed_with_validity};
-use sts::config::{Config, CredentialConfig};
-use sts::demo::directory;
-use sts::state::AppState;
+use sts::AppState;
+use sts::demo_directory as directory;
+use sts::{Config, CredentialConfig};
+use sts::{Generated, generate_self_signed_with_validity};
 
 pub mod private_pg;
 
@@ -22,7 +22,7 @@ pub const TENANT: &str = demo::TENANT_ID;
 pub const OTHER_TENANT: &str = demo::OTHER_TENANT_ID;
 pub const BROKER: &str = demo::BROKER_APP_ID;
 pub const CLIENT: &str = demo::FILE_PICKER_CLIENT_APP_ID;
-pub use sts::demo::directory::{OTHER_BROKER, USER_OID};
+pub use sts::demo_directory::{OTHER_BROKER, USER_OID};
 pub const FILES_READ: &str = "https://graph.microsoft.com/Files.Read";
 pub const USER_READ: &str = "https://graph.microsoft.com/User.Read";
 
@@ -86,8 +86,8 @@ impl Harness {
     }
 
     pub async fn start_with(options: Options) -> Self {
-        sts::app::install_crypto_provider();
-        let now = sts::clock::unix_now();
+        sts::install_crypto_provider();
+        let now = sts::unix_now();
         // Newest first: certificate i became valid i days ago.
         let certs: Vec<Generated> = (0..options.certificates)
             .map(|i| {
@@ -155,11 +155,11 @@ impl Harness {
         (options.configure)(&mut config);
         config.audit.spool_dir = dir.path().join("audit-spool");
 
-        let state = sts::app::build_state(config).await.unwrap();
+        let state = sts::build_state(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let served = tokio::spawn(sts::app::serve(listener, state.clone(), async {
+        let served = tokio::spawn(sts::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
         Self {
