@@ -61,10 +61,10 @@ if grep -n 'panicked' "$work/sts.log" >&2; then
   echo "fuzz-token: FAILED: the log above has 'panicked' lines" >&2
   status=1
 fi
-panics=$(curl -s "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sts"])' "$work/info.json")/metrics" \
+panics=$(curl -s "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"])' "$work/info.json")" \
   | awk '$1 == "tessera_panics_total" { print $2 }')
 echo "fuzz-token: tessera_panics_total ${panics:-?}, process alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo no)"
-if [ "${panics:-0}" != "0" ]; then status=1; fi
+if [ "${panics:-unread}" != "0" ]; then status=1; fi
 if [ $status -ne 0 ]; then
   echo "fuzz-token: FAILED (seeds ${seeds[*]}); the last lines of the log:" >&2
   tail -n 20 "$work/sts.log" >&2

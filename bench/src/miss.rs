@@ -50,7 +50,7 @@ pub fn upstream_sum_count(metrics: &str) -> Option<(f64, u64)> {
 }
 
 async fn sts_upstream(http: &reqwest::Client, info: &Info) -> anyhow::Result<Option<(f64, u64)>> {
-    let text = http.get(format!("{}/metrics", info.sts)).send().await?.error_for_status()?.text().await?;
+    let text = http.get(&info.metrics).send().await?.error_for_status()?.text().await?;
     Ok(upstream_sum_count(&text))
 }
 

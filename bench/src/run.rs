@@ -157,8 +157,8 @@ async fn bundle(dist: &Path) -> anyhow::Result<Option<Bundle>> {
     Ok(Some(Bundle { raw: meta.len(), gzip: gz.stdout.len() as u64 }))
 }
 
-async fn metric(http: &reqwest::Client, sts: &str, name: &str) -> Option<u64> {
-    let text = http.get(format!("{sts}/metrics")).send().await.ok()?.text().await.ok()?;
+async fn metric(http: &reqwest::Client, metrics_url: &str, name: &str) -> Option<u64> {
+    let text = http.get(metrics_url).send().await.ok()?.text().await.ok()?;
     text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
@@ -291,7 +291,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let flight = single_flight::burst(&emulator, &info.sts, &info.scope, plan.flight, plan.flight_delay_ms).await?;
     let peer_flight =
         single_flight::burst(&emulator, &peer_url, &info.scope, plan.flight, plan.flight_delay_ms).await?;
-    let audit_not_persisted = metric(&http, &info.sts, "tessera_audit_not_persisted_total").await;
+    let audit_not_persisted = metric(&http, &info.metrics, "tessera_audit_not_persisted_total").await;
     sts.check_alive()?;
     peer.check_alive()?;
     peer.stop().await;

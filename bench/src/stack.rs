@@ -12,6 +12,8 @@ use sts::{BackendToken, SubjectToken};
 #[derive(Debug, Clone, Deserialize)]
 pub struct Info {
     pub sts: String,
+    /// The STS's operators' listener: its `/metrics` URL.
+    pub metrics: String,
     pub emulator_http: String,
     pub emulator_https: String,
     pub ca_file: PathBuf,

@@ -160,6 +160,12 @@ test("the demo serves the broker gzipped to clients that accept it; the STS root
     const html = await get(`${demo.info.sts}/`, { accept: "text/html,*/*;q=0.8" });
     assert.match(html.headers["content-type"], /^text\/html/);
     assert.match(html.body.toString(), /<a href="\/readyz">/);
+    // The metrics are on the operators' listener only.
+    assert.ok(!paths.includes("GET /metrics"));
+    assert.equal((await get(`${demo.info.sts}/metrics`, {})).status, 404);
+    const metrics = await get(demo.info.metrics, {});
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body.toString(), /tessera_exchanges_total/);
   } finally {
     await stopDemo(demo);
   }

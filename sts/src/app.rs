@@ -122,7 +122,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: Arc::clone(&metrics),
         entra: config.entra.clone(),
     });
-    Ok(AppState { config: Arc::new(config), registry, exchanger, metrics, credentials, readiness })
+    Ok(AppState::new(crate::state::Shared {
+        config: Arc::new(config),
+        registry,
+        exchanger,
+        metrics,
+        credentials,
+        readiness,
+    }))
 }
 
 /// Sets `tessera_certificate_days_left` per certificate, and warns well before expiry.
@@ -137,18 +144,40 @@ fn report_certificate_expiry(credentials: &CredentialSet, metrics: &Metrics) {
     }
 }
 
+/// The two sockets an STS serves: the public one (`server.listen`: `/token` and the rest) and the
+/// operators' one (`server.metrics_listen`: `/metrics`).
+#[derive(Debug)]
+pub struct Listeners {
+    pub public: TcpListener,
+    pub metrics: TcpListener,
+}
+
+impl Listeners {
+    /// Binds both addresses of the configuration.
+    pub async fn bind(config: &crate::config::ServerConfig) -> anyhow::Result<Self> {
+        let bind = |addr| async move { TcpListener::bind(addr).await.with_context(|| format!("binding {addr}")) };
+        Ok(Self { public: bind(config.listen).await?, metrics: bind(config.metrics_listen).await? })
+    }
+}
+
 /// Serves until `shutdown` resolves, then drains in-flight requests (within
 /// `server.shutdown_grace_secs`) and writes the audit records still queued.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    use futures_util::FutureExt;
+    let shutdown = shutdown.shared();
     let audit = state.exchanger.audit.clone();
     let limits = crate::http::server::Limits::from_config(&state.config.server);
     let metrics = Arc::clone(&state.metrics);
+    let operators = crate::http::metrics_router(Arc::clone(&metrics), &state.config.server);
     let router = crate::http::router(state);
-    crate::http::server::serve(listener, router, limits, metrics, shutdown).await;
+    tokio::join!(
+        crate::http::server::serve(listeners.public, router, limits, Arc::clone(&metrics), shutdown.clone()),
+        crate::http::server::serve(listeners.metrics, operators, limits, metrics, shutdown),
+    );
     audit.close().await;
     Ok(())
 }

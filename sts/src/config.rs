@@ -40,6 +40,11 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The operators' listener: `GET /metrics` only, never on `listen` (the metrics name client
+    /// apps and certificate thumbprints, which are not for the public). Loopback by default; in a
+    /// container, bind it to the container network and do not publish it. Port 0: any free port
+    /// (logged at start).
+    pub metrics_listen: SocketAddr,
     /// Origins allowed to call `/token` and `/broker/config` from a browser. A `*` may stand for
     /// leading host labels: `https://*.crm4.dynamics.com`. Parsed when read (strings in the file).
     pub cors_origins: Vec<OriginPattern>,
@@ -176,6 +181,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             cors_origins: Vec::new(),
             max_body_bytes: 32 * 1024,
             max_header_bytes: 32 * 1024,

@@ -47,7 +47,7 @@ mod state;
 mod telemetry;
 
 // Running the service: the binary's entry point and the pieces a test harness assembles.
-pub use app::{build_state, serve, shutdown_signal};
+pub use app::{Listeners, build_state, serve, shutdown_signal};
 pub use cli::{Cli, run};
 pub use crypto::install_provider as install_crypto_provider;
 pub use state::AppState;

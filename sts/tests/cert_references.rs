@@ -81,7 +81,7 @@ async fn an_unreferenced_certificate_is_never_used_for_an_exchange() {
     assert_eq!(outcomes, ["server_error"]);
     let ready = h.http.get(format!("{}/readyz", h.base)).send().await.unwrap();
     assert_eq!(ready.status(), 503, "no workload can be served without a referenced certificate");
-    let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = h.http.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_certificates_unreferenced 1"), "{metrics}");
 
     // The operator adds the reference; the reloaded snapshot makes the certificate usable.

@@ -199,7 +199,7 @@ async fn made_up_kids_cause_at_most_one_forced_key_refetch() {
     }
     // And one more afterwards, when nothing is in flight: still within the rate limit.
     assert_eq!(h.exchange(&forged, USER_READ, &[]).await.error(), "invalid_grant");
-    let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = h.http.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_key_refreshes_total{reason=\"first\"} 1"), "{metrics}");
     assert!(metrics.contains("tessera_key_refreshes_total{reason=\"unknown_kid\"} 1"), "{metrics}");
 }

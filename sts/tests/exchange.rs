@@ -213,8 +213,28 @@ async fn broker_config_cors_openapi_and_correlation_ids() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["correlation_id"], "abc-123");
 
-    let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = h.http.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_exchanges_total{outcome=\"unsupported_grant_type\"} 1"), "{metrics}");
     let ready = h.http.get(format!("{}/readyz", h.base)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
+}
+
+/// `/metrics` names client apps and certificate thumbprints: it is served on the operators'
+/// listener only, and the public one answers it like any unknown path.
+#[tokio::test]
+async fn metrics_are_on_the_operators_listener_only() {
+    let h = Harness::start().await;
+    let public = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = public.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert!(!body.to_string().contains("tessera_"), "{body}");
+
+    let operators = h.http.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap();
+    assert_eq!(operators.status(), StatusCode::OK);
+    assert!(operators.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = operators.text().await.unwrap();
+    assert!(text.contains("tessera_certificate_days_left{client_app="), "{text}");
+    let token = h.http.post(format!("{}/token", h.metrics_base)).send().await.unwrap();
+    assert_eq!(token.status(), StatusCode::NOT_FOUND, "the operators' listener serves nothing else");
 }

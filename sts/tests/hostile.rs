@@ -196,7 +196,7 @@ async fn a_connection_flood_cannot_lock_clients_out() {
         let a = h.exchange_on(&client, &h.user_token(|_| {}), FILES_READ, &[]).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     }
-    let metrics = client.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = client.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap().text().await.unwrap();
     assert!(!metrics.contains("tessera_connections_at_limit_total 0\n"), "{metrics}");
     drop(flood);
 }

@@ -192,6 +192,12 @@ fn container(db: &TestDb, listen: &str) -> Container {
     assert_eq!(url, "postgres://tessera:compose-test-password@postgres:5432/tessera", "interpolated as compose does");
     env.insert("TESSERA_REGISTRY__DATABASE_URL".into(), db.url().to_owned());
     env.insert("TESSERA_SERVER__LISTEN".into(), listen.to_owned());
+    assert_eq!(
+        env.get("TESSERA_SERVER__METRICS_LISTEN").map(String::as_str),
+        Some("0.0.0.0:9464"),
+        "compose puts /metrics on the container network"
+    );
+    env.insert("TESSERA_SERVER__METRICS_LISTEN".into(), "127.0.0.1:0".to_owned());
 
     // Container paths → repository files. The configuration file is copied with the same mapping
     // applied to its text, so paths inside it resolve too.

@@ -127,7 +127,7 @@ async fn revoked_certificate_falls_back_to_the_next_one_without_a_failed_request
     let b = h.exchange(&h.user_token(|_| {}), USER_READ, &[]).await;
     assert_eq!(b.status, StatusCode::OK);
     assert_eq!(h.obo_requests(), 3);
-    let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = h.http.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_certificate_days_left"), "{metrics}");
     assert!(
         metrics.contains(&format!("tessera_certificate_rejections_total{{client_app=\"{CLIENT}\",code=\"700027\"}} 1")),
@@ -144,6 +144,6 @@ async fn signing_key_rotation_causes_no_failed_request() {
     // A token signed with the new key: its kid is unknown to the STS, which refetches once.
     let after = h.exchange(&h.user_token(|_| {}), FILES_READ, &[]).await;
     assert_eq!(after.status, StatusCode::OK, "{}", after.body);
-    let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = h.http.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_key_refreshes_total{reason=\"unknown_kid\"} 1"), "{metrics}");
 }

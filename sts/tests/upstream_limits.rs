@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 const SLACK: Duration = Duration::from_secs(2);
 
 async fn metrics(h: &Harness) -> String {
-    h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap()
+    h.http.get(format!("{}/metrics", h.metrics_base)).send().await.unwrap().text().await.unwrap()
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Audit records, written off the request path in batches, never lost to a database outage.
 //!
 //! Requests hand a record to a bounded channel and move on (never blocking a token). A writer task
-//! drains the channel all the time and hands batches to one database job at a time, with repeated
+//! drains the channel at most once per pace under load (at once when idle) and hands batches to
+//! one database job at a time, with repeated
 //! cache hits of one token folded into one row ([`coalesce`]). Each
 //! database write is bounded in time (`audit.db_timeout_ms`); when it fails or times out, the
 //! batch goes to a durable local [`spool`] (fsynced before it counts as written) and later
@@ -179,10 +180,14 @@ async fn write_loop(
         let busy = job.is_some();
         let dispatch = !busy && !pending.is_empty();
         let replay = !busy && !persist.spool_is_empty();
+        // Waiting out the pace with records in hand: what arrives meanwhile stays in the channel
+        // (which holds a pace's worth) and is taken at the dispatch. Receiving it now would wake
+        // this task for every record — a wake-up per exchange on the cached path.
+        let receive = !dispatch || Instant::now() >= next_write;
         let event = tokio::select! {
             () = writer.stop.notified() => Event::Stop,
             Some(reply) = flushes.recv() => Event::Flush(reply),
-            n = rx.recv_many(&mut pending, CHANNEL) => Event::Received(n),
+            n = rx.recv_many(&mut pending, CHANNEL), if receive => Event::Received(n),
             () = tokio::time::sleep_until(next_write), if dispatch => Event::Dispatch,
             done = async {
                 match job.as_mut() {
@@ -210,6 +215,9 @@ async fn write_loop(
             }
             Event::Dispatch => {
                 next_write = Instant::now() + PACE;
+                while let Ok(r) = rx.try_recv() {
+                    pending.push(r);
+                }
                 let (persist, batch) = (Arc::clone(&persist), std::mem::take(&mut pending));
                 job = Some(tokio::spawn(async move {
                     persist.write(batch).await;

@@ -7,7 +7,6 @@ pub use cert_cmd::CertCommand;
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::app;
@@ -85,11 +84,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     crate::crypto::install_provider();
     match command {
         Command::Serve => {
-            let listen = config.server.listen;
             let state = app::build_state(config).await?;
-            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-            tracing::info!(%listen, "sts listening");
-            app::serve(listener, state, app::shutdown_signal()).await?;
+            let listeners = app::Listeners::bind(&state.config.server).await?;
+            tracing::info!(
+                listen = %listeners.public.local_addr()?,
+                metrics = %listeners.metrics.local_addr()?,
+                "sts listening"
+            );
+            app::serve(listeners, state, app::shutdown_signal()).await?;
         }
         Command::Migrate => {
             let store = app::open_store(&config).await?;

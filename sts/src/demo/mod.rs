@@ -60,6 +60,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let migrations = ensure_registry_migrations(dir, &cert_pem)?;
 
     let sts_listener = bind(args.sts_port).await?;
+    // The operators' listener on any free port: a second demo (or an `sts serve`) may hold 9464.
+    let metrics_listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
     let page_listener = if args.no_page { None } else { Some(bind(args.page_port).await?) };
     let page_origins: Vec<String> = match &page_listener {
         Some(l) => {
@@ -81,6 +83,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let mut config = Config::default();
     config.server.listen = sts_listener.local_addr()?;
+    config.server.metrics_listen = metrics_listener.local_addr()?;
     config.server.cors_origins = page_origins.iter().map(|o| o.parse()).collect::<Result<_, _>>()?;
     config.registry.sqlite_path = dir.join("registry.db");
     config.audit.spool_dir = dir.join("audit-spool");
@@ -96,12 +99,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }];
     let state = crate::app::build_state(config).await?;
     let sts_url = format!("http://{}", sts_listener.local_addr()?);
+    let metrics_url = format!("http://{}/metrics", metrics_listener.local_addr()?);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let sts_task = tokio::spawn(crate::app::serve(sts_listener, state, stopped(stop_rx.clone())));
+    let listeners = crate::app::Listeners { public: sts_listener, metrics: metrics_listener };
+    let sts_task = tokio::spawn(crate::app::serve(listeners, state, stopped(stop_rx.clone())));
     let mut page_url = None;
     let page_task = match page_listener {
         Some(listener) => {
@@ -123,6 +128,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let info = serde_json::json!({
         "sts": sts_url,
+        "metrics": metrics_url,
         "page": page_url,
         "emulator_http": emulator.http_base(),
         "emulator_https": emulator.https_base(),
@@ -222,6 +228,7 @@ fn print_banner(info: &serde_json::Value, dist: &Path) {
         }
     }
     println!("  STS:                 {sts}   ({sts}/ lists its endpoints)");
+    println!("  Metrics (operators): {}", s("metrics"));
     println!("  Entra emulator:      {emu}");
     println!("\n  An exchange from the terminal (a user token minted by the emulator, then /token):\n");
     println!(

@@ -155,17 +155,33 @@ impl Exchanger {
             return Ok(Issued { token, from_cache: true });
         }
 
+        // The miss path in a box of its own: inline, its futures (the key fetch, the OBO request
+        // through reqwest, the cache's loader) would make every exchange's future — hits included
+        // — kilobytes large, copied at each layer of the HTTP stack that moves it.
+        Box::pin(self.miss(&req, &peeked, &workload.client_app_id, &grant.scopes, cache_slot)).await
+    }
+
+    /// A cache miss (or a claims challenge): verify the signature, then ask Entra once however
+    /// many ask for the same token at the same time.
+    async fn miss(
+        &self,
+        req: &request::ExchangeRequest,
+        peeked: &validate::Peeked,
+        client_app_id: &str,
+        scopes: &[String],
+        cache_slot: String,
+    ) -> Result<Issued, ExchangeError> {
+        let token = req.subject_token.expose();
         // Authenticity: signature and issuer against the tenant's published keys.
         let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
-        validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)?;
+        validate::verify(token, peeked, &key, &issuer, self.entra.leeway_secs)?;
 
-        let consent_url =
-            || registry::admin_consent_url(self.entra.authority.as_str(), &peeked.tenant, &workload.client_app_id);
+        let consent_url = || registry::admin_consent_url(self.entra.authority.as_str(), &peeked.tenant, client_app_id);
         let obo = OboRequest {
             tenant: &peeked.tenant,
-            client_app_id: &workload.client_app_id,
+            client_app_id,
             user_token: &req.subject_token,
-            scopes: &grant.scopes,
+            scopes,
             claims_challenge: req.claims.as_deref(),
         };
         if req.claims.is_some() {

@@ -1,7 +1,7 @@
 //! Correlation ids: taken from `client-request-id` (what MSAL sends) or `x-correlation-id`, or made
 //! up; echoed back as `x-correlation-id`, put in every log line of the request and in audit records.
 //!
-//! This outermost layer also turns a panic anywhere below it into an answer. Without it hyper drops
+//! This outermost layer also shapes every answer (see [`super::shape`]) and turns a panic anywhere below it into an answer. Without it hyper drops
 //! the connection of a panicking request: the caller sees a reset with nothing to report, and
 //! nothing is counted. Here it becomes `500 server_error` with the correlation id, an error log
 //! line and `tessera_panics_total`. It lives here because this layer knows the correlation id.
@@ -17,14 +17,22 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::error::OAuthError;
+use super::shape;
 use crate::exchange::ExchangeError;
 use crate::metrics::Metrics;
+
+/// What the edge layer needs, cloned per request (one reference count and two numbers).
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub metrics: Arc<Metrics>,
+    pub limits: shape::Limits,
+}
 
 /// The request's correlation id, as a request extension.
 #[derive(Debug, Clone)]
 pub struct CorrelationId(pub String);
 
-pub async fn middleware(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
+pub async fn middleware(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
     let id = ["x-correlation-id", "client-request-id"]
         .iter()
         .filter_map(|h| request.headers().get(*h))
@@ -37,12 +45,13 @@ pub async fn middleware(State(metrics): State<Arc<Metrics>>, mut request: Reques
     // AssertUnwindSafe: after a panic the request's own state is dropped, never reused; shared
     // state behind mutexes is read with `PoisonError::into_inner` throughout, and caches and the
     // registry snapshot are replaced whole, so a half-done request leaves nothing inconsistent.
-    let mut response = match AssertUnwindSafe(next.run(request).instrument(span.clone())).catch_unwind().await {
+    let shaped = shape::around(edge.limits, &id, request, next);
+    let mut response = match AssertUnwindSafe(shaped.instrument(span.clone())).catch_unwind().await {
         Ok(response) => response,
         Err(_payload) => {
             // The payload is not logged: a panic message may quote request data. The panic hook
             // has already printed its location on stderr.
-            metrics.panics.inc();
+            edge.metrics.panics.inc();
             span.in_scope(|| tracing::error!(correlation_id = %id, "the request panicked; answered 500"));
             panicked(&id)
         }
@@ -84,11 +93,17 @@ mod tests {
     /// loopback: the caller gets an OAuth 500 on a connection that stays usable.
     #[tokio::test]
     async fn a_panic_is_answered_counted_and_keeps_the_connection() {
+        crate::crypto::install_provider(); // for reqwest's rustls, whichever test runs first
         let metrics = Arc::new(Metrics::new());
-        let router = Router::new()
-            .route("/boom", get(boom))
-            .route("/fine", get(|| async { "fine" }))
-            .layer(axum::middleware::from_fn_with_state(Arc::clone(&metrics), middleware));
+        let router = Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "fine" })).layer(
+            axum::middleware::from_fn_with_state(
+                Edge {
+                    metrics: Arc::clone(&metrics),
+                    limits: shape::Limits { max_header_bytes: 16 * 1024, max_body_bytes: 16 * 1024 },
+                },
+                middleware,
+            ),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move { axum::serve(listener, router).await });

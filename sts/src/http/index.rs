@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
-/// Method, path and purpose of every public endpoint.
+/// Method, path and purpose of every public endpoint (`/metrics` is on the operators' listener,
+/// `server.metrics_listen`, not here).
 const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("POST", "/token", "RFC 8693 token exchange: a user token for a workload's backend token"),
     ("GET", "/broker/config", "the browser broker's configuration (authority, broker app, workloads)"),
     ("GET", "/healthz", "liveness"),
     ("GET", "/readyz", "readiness, with each dependency's state"),
-    ("GET", "/metrics", "OpenMetrics"),
     ("GET", "/openapi.json", "the OpenAPI description of these endpoints"),
 ];
 

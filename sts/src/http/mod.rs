@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, CORS, body limits, correlation ids. Handlers stay thin; decisions live
 //! in `exchange` and `registry`.
 
+mod answer;
 mod broker_config;
 mod correlation;
 pub mod cors;
@@ -19,6 +20,10 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
+use std::sync::Arc;
+
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -33,19 +38,41 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index::index))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::openapi))
         // Enforced where a body is read (`/token`), so an oversized body is refused with an OAuth
         // JSON 413 like every other error, not tower-http's plain-text one.
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
-            shape::Limits { max_header_bytes: state.config.server.max_header_bytes, max_body_bytes: max_body },
-            shape::middleware,
+            correlation::Edge {
+                metrics: Arc::clone(&state.metrics),
+                limits: shape::Limits {
+                    max_header_bytes: state.config.server.max_header_bytes,
+                    max_body_bytes: max_body,
+                },
+            },
+            correlation::middleware,
         ))
-        .layer(middleware::from_fn_with_state(std::sync::Arc::clone(&state.metrics), correlation::middleware))
         .with_state(state)
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+/// The operators' router (`server.metrics_listen`): `/metrics`, shaped like the public one (OAuth
+/// JSON errors, correlation ids).
+pub fn metrics_router(metrics: Arc<Metrics>, config: &ServerConfig) -> Router {
+    Router::new()
+        .route("/metrics", get(render_metrics))
+        .layer(middleware::from_fn_with_state(
+            correlation::Edge {
+                metrics: Arc::clone(&metrics),
+                limits: shape::Limits {
+                    max_header_bytes: config.max_header_bytes,
+                    max_body_bytes: config.max_body_bytes,
+                },
+            },
+            correlation::middleware,
+        ))
+        .with_state(metrics)
+}
+
+async fn render_metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.render())
 }

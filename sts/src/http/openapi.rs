@@ -64,8 +64,7 @@ pub fn document() -> Value {
             "/broker/config": { "get": { "summary": "Configuration for the browser broker", "responses": { "200": { "description": "Broker app, authority, workloads" } } } },
             "/": { "get": { "summary": "Index of the endpoints (JSON, or HTML for browsers)", "responses": { "200": { "description": "the endpoints" } } } },
             "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } } },
-            "/readyz": { "get": { "summary": "Readiness per dependency", "responses": { "200": { "description": "ready or degraded" }, "503": { "description": "not ready" } } } },
-            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format" } } } }
+            "/readyz": { "get": { "summary": "Readiness per dependency", "responses": { "200": { "description": "ready or degraded" }, "503": { "description": "not ready" } } } }
         },
         "components": { "schemas": { "Error": error } }
     })

@@ -3,17 +3,15 @@
 //! writer — and requests whose headers exceed `server.max_header_bytes` are refused with 431 here,
 //! before any handler runs.
 //!
-//! Done as one middleware over the whole router, rather than per route, so that a route added
-//! later cannot answer an error in another shape.
+//! Done around the whole router, rather than per route, so that a route added later cannot answer
+//! an error in another shape. Called by the correlation layer (one middleware, not two: each
+//! `from_fn` layer clones the service below it and boxes a future on every request).
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use axum::response::IntoResponse;
-
-use super::correlation::CorrelationId;
 use super::error::{self, OAuthError};
 use super::token::unread_body;
 use crate::exchange::{ExchangeError, RequestError};
@@ -25,12 +23,14 @@ pub struct Limits {
     pub max_body_bytes: usize,
 }
 
-pub async fn middleware(State(limits): State<Limits>, request: Request, next: Next) -> Response {
-    let correlation_id = request.extensions().get::<CorrelationId>().map(|c| c.0.clone()).unwrap_or_default();
+/// Runs the request through `next` (the router), refusing oversized heads first and shaping bare
+/// error answers after.
+pub async fn around(limits: Limits, correlation_id: &str, request: Request, next: Next) -> Response {
     let bytes = head_bytes(&request);
     if bytes > limits.max_header_bytes {
         let error = RequestError::HeadersTooLarge { bytes, max_bytes: limits.max_header_bytes };
         // The rest of an oversized request is not worth reading.
+        let correlation_id = correlation_id.to_owned();
         return unread_body(OAuthError { error: ExchangeError::InvalidRequest(error), correlation_id }.into_response());
     }
     let method = request.method().clone();
@@ -53,7 +53,7 @@ pub async fn middleware(State(limits): State<Limits>, request: Request, next: Ne
         _ => tessera_wire::error::INVALID_REQUEST,
     };
     let (mut parts, _bare_body) = response.into_parts();
-    let mut shaped = error::write(status, error::error_body(code, &description, &correlation_id));
+    let mut shaped = error::write(status, error::error_body(code, &description, correlation_id));
     // Keep what the refusal said in headers (`Allow` on 405, CORS headers …), in the JSON shape.
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -2,27 +2,16 @@
 
 use std::time::Duration;
 
+use super::answer;
+use super::correlation::CorrelationId;
+use super::error::OAuthError;
+use crate::exchange::{ExchangeError, RequestError, parse_form};
+use crate::state::AppState;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-
-use super::correlation::CorrelationId;
-use super::error::OAuthError;
-use crate::exchange::{ExchangeError, RequestError, parse_form};
-use crate::state::AppState;
-
-/// The success body (RFC 8693 §2.2.1), serialised straight from the cached token: no copy of it.
-#[derive(Serialize)]
-struct Issued<'a> {
-    access_token: &'a str,
-    issued_token_type: &'static str,
-    token_type: &'static str,
-    expires_in: i64,
-    scope: &'a str,
-}
 
 pub async fn token(
     State(state): State<AppState>,
@@ -57,19 +46,10 @@ pub async fn token(
     };
     match state.exchanger.exchange(form, &correlation_id).await {
         Ok(issued) => {
-            let body = Issued {
-                access_token: issued.token.access_token.expose(),
-                issued_token_type: tessera_wire::token_type::ACCESS_TOKEN,
-                token_type: "Bearer",
-                expires_in: (issued.token.expires_at - crate::clock::unix_now()).max(0),
-                scope: &issued.token.scope,
-            };
-            let mut response = match serde_json::to_vec(&body) {
-                Ok(json) => {
-                    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response()
-                }
-                Err(e) => return refuse(ExchangeError::Internal(format!("serialising the answer: {e}"))),
-            };
+            let expires_in = (issued.token.expires_at - crate::clock::unix_now()).max(0);
+            let json = answer::issued(issued.token.access_token.expose(), expires_in, &issued.token.scope);
+            let mut response =
+                ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
             no_store(&mut response);
             response
         }

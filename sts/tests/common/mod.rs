@@ -73,6 +73,8 @@ pub struct Harness {
     pub db: TestDb,
     pub state: AppState,
     pub base: String,
+    /// The operators' listener (`server.metrics_listen`): `{metrics_base}/metrics`.
+    pub metrics_base: String,
     pub http: reqwest::Client,
     pub certs: Vec<Generated>,
     _dir: tempfile::TempDir,
@@ -156,10 +158,14 @@ impl Harness {
         config.audit.spool_dir = dir.path().join("audit-spool");
 
         let state = sts::build_state(config).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let listeners = sts::Listeners {
+            public: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            metrics: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let base = format!("http://{}", listeners.public.local_addr().unwrap());
+        let metrics_base = format!("http://{}", listeners.metrics.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let served = tokio::spawn(sts::serve(listener, state.clone(), async {
+        let served = tokio::spawn(sts::serve(listeners, state.clone(), async {
             let _ = rx.await;
         }));
         Self {
@@ -167,6 +173,7 @@ impl Harness {
             db,
             state,
             base,
+            metrics_base,
             http: reqwest::Client::new(),
             certs,
             _dir: dir,
