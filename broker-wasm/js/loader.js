@@ -1,8 +1,7 @@
 /*! Tessera browser token broker @@VERSION@@ - window.Tessera, API v1 (see tessera-broker.d.ts) */
 // Template for dist/tessera-broker.js: scripts/build-broker.sh (tools/pack.mjs) replaces the
-// markers with the LZMA decoder (js/unlzma.js), the wasm-bindgen glue (`--target no-modules`) and
-// the optimised wasm (LZMA, base64) and its size, then minifies the whole script (this banner
-// stays). One classic script,
+// markers with the wasm-bindgen glue (`--target no-modules`) and the optimised wasm (raw deflate,
+// base64), then minifies the whole script (this banner stays). One classic script,
 // because Dataverse has no `.wasm` web resource type and loads ribbon libraries as plain scripts.
 (function () {
   "use strict";
@@ -48,17 +47,41 @@
 
   /*@@WASM_BINDGEN_GLUE@@*/
 
-  /*@@UNLZMA@@*/
-
-  // The wasm, LZMA-compressed then base64-encoded: base64 of raw wasm compresses badly, and LZMA
-  // beats the gzip the script is served with (see tools/pack.mjs).
+  // The wasm, raw-deflated (zopfli) then base64-encoded: base64 of raw wasm compresses badly.
   var encoded = "@@WASM_BASE64@@";
 
-  function wasmBytes() {
-    var text = atob(encoded);
+  // The wasm as a streaming `Response`: base64 to bytes here (natively where the browser has
+  // `Uint8Array.fromBase64`, about a millisecond), then the
+  // browser's own inflater feeds its compiler chunk by chunk (`instantiateStreaming`), both off the
+  // main thread. No decoder of ours runs on the page's thread (an LZMA decoder in JavaScript took
+  // ~37 ms and was a 60+ ms long task at every load: BENCHMARKS.md, "Broker ready time").
+  function binary(text) {
     var bytes = new Uint8Array(text.length);
     for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    return unlzma(bytes, @@WASM_SIZE@@);
+    return bytes;
+  }
+
+  function wasmResponse() {
+    var bytes = Uint8Array.fromBase64 ? Uint8Array.fromBase64(encoded) : binary(atob(encoded));
+    var wasm = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    return new Response(wasm, { headers: { "content-type": "application/wasm" } });
+  }
+
+  // `GET {stsUrl}/broker/config`, started by a `configure` call made before the broker runs (the
+  // ribbon rule calls it right after this script), so that the round trip overlaps the wasm's
+  // compilation. The broker takes it as its own only when its checked `stsUrl` gives the same URL,
+  // and otherwise fetches it itself; nothing from this fetch is trusted more than its own would be.
+  var prefetched;
+  function prefetch(options) {
+    var sts = options && Object.prototype.hasOwnProperty.call(options, "stsUrl") ? options.stsUrl : null;
+    if (prefetched || typeof sts !== "string") return;
+    var url = sts.trim().replace(/\/+$/, "") + "/broker/config";
+    if (!/^https?:\/\//.test(url)) return;
+    var reply = fetch(url, { mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(30000) });
+    reply.catch(function () {
+      /* the broker sees the failure when it uses this fetch; unused, it is of no interest */
+    });
+    prefetched = [url, reply];
   }
 
   function announce(api) {
@@ -75,16 +98,16 @@
   // The object is registered now, synchronously, so a ribbon rule can call Tessera.configure
   // right after loading this script; calls made before the wasm has started wait for it.
   var broker = null;
-  // Decoded in a microtask, so that loading this script returns at once.
+  // Started in a microtask, so that loading this script returns at once.
   var started = Promise.resolve()
-    .then(wasmBytes)
-    .then(function (bytes) {
+    .then(wasmResponse)
+    .then(function (response) {
       mark("decoded");
-      return wasm_bindgen(bytes);
+      return wasm_bindgen(response);
     })
     .then(function () {
       mark("instantiated");
-      broker = new wasm_bindgen.TesseraBroker(host);
+      broker = new wasm_bindgen.TesseraBroker(window, host, prefetched);
       return broker;
     })
     .catch(function (e) {
@@ -121,7 +144,10 @@
     version: "@@VERSION@@",
     apiVersion: 1,
     ready: ready,
-    configure: call("configure"),
+    configure: function (options) {
+      if (!broker) prefetch(options);
+      return call("configure")(options);
+    },
     getToken: call("getToken"),
     // signIn opens its popup synchronously once the wasm runs (always, unless clicked within
     // milliseconds of the page loading).

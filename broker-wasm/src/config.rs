@@ -81,16 +81,6 @@ impl BrokerConfig {
     }
 }
 
-/// Where the refresh token may be kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Persistence {
-    /// Memory only: a page reload signs the user out of the broker (default).
-    #[default]
-    Memory,
-    /// `sessionStorage`: survives reloads in the same tab, gone when the tab closes.
-    SessionStorage,
-}
-
 /// `Tessera.configure(options)`, before checks. `None` means "not given".
 #[derive(Debug, Clone, Default)]
 pub struct RawOptions {
@@ -102,7 +92,7 @@ pub struct RawOptions {
     pub tenant_id: Option<String>,
     /// `login_hint` for the sign-in; falls back to `Xrm`'s user name.
     pub login_hint: Option<String>,
-    /// `"memory"` (default) or `"sessionStorage"`.
+    /// Only `"memory"` (the default) is accepted: the refresh token is never written to storage.
     pub persistence: Option<String>,
 }
 
@@ -126,8 +116,6 @@ pub struct Options {
     pub tenant: String,
     /// Default `login_hint`.
     pub login_hint: Option<String>,
-    /// Where the refresh token lives.
-    pub persistence: Persistence,
 }
 
 impl RawOptions {
@@ -156,14 +144,15 @@ impl RawOptions {
             ));
         }
         let login_hint = self.login_hint.or_else(|| xrm.user_name.clone()).filter(|h| !h.trim().is_empty());
-        let persistence = match self.persistence.as_deref() {
-            None | Some("memory") => Persistence::Memory,
-            Some("sessionStorage") => Persistence::SessionStorage,
-            Some(_) => {
-                return Err(invalid("persistence must be \"memory\" or \"sessionStorage\""));
-            }
-        };
-        Ok(Options { sts_url: sts_url.to_owned(), redirect_uri, tenant, login_hint, persistence })
+        // The `sessionStorage` mode is gone (issue 17): any script of the origin could read or
+        // plant the refresh token there, and it outlived sign-out and user changes.
+        if self.persistence.as_deref().is_some_and(|p| p != "memory") {
+            return Err(invalid(
+                "persistence: only \"memory\" is supported (the session is never stored; \
+                 \"sessionStorage\" was removed)",
+            ));
+        }
+        Ok(Options { sts_url: sts_url.to_owned(), redirect_uri, tenant, login_hint })
     }
 }
 

@@ -218,7 +218,7 @@ fn describe(who: &str, error: &str, description: Option<&str>) -> String {
 /// Base64 `claims` → the raw JSON claims request; `None` unless it decodes to a JSON object.
 fn decode_claims(encoded: &str) -> Option<String> {
     let bytes = b64::decode(encoded).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
+    let text = crate::text::utf8(bytes)?;
     text.trim_start().starts_with('{').then_some(text)
 }
 

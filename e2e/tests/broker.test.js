@@ -312,27 +312,14 @@ test("the API object is frozen and versioned, and a second load keeps the first 
   }
 });
 
-test("sessionStorage persistence survives a reload; signOut forgets everything", async () => {
-  const { context, log, page } = await fresh({ persist: true });
+test("the sessionStorage mode is gone: configure rejects it with invalid_request, naming it", async () => {
+  const context = await browser.newContext();
   try {
-    assert.ok((await signIn(page)).ok);
-    const stored = await page.evaluate(() => Object.keys(sessionStorage));
-    assert.deepEqual(stored, [`tessera.broker.v1:${ids.BROKER}:${ids.TENANT}`]);
-    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
-
-    await page.reload();
-    assert.equal(await page.evaluate(() => window.configured), "ok");
-    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedIn");
-    const after = await getToken(page, FILES);
-    assert.ok(after.ok, JSON.stringify(after));
-    assert.equal(log.popups.length, 1, "no second sign-in after the reload");
-
-    await page.evaluate(() => Tessera.signOut());
-    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut");
-    assert.equal(await page.evaluate(() => Tessera.getAccount()), null);
-    assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage)), []);
-    const silent = await getToken(page, FILES);
-    assert.equal(silent.error.code, "interaction_required", "no cached token is served after sign-out");
+    const page = await context.newPage();
+    await page.goto(pageUrl(stack, { persist: true }));
+    const configured = await page.evaluate(() => window.configured);
+    assert.match(configured, /^invalid_request: Tessera\.configure: persistence: only "memory" is supported/);
+    assert.match(configured, /"sessionStorage" was removed/);
   } finally {
     await context.close();
   }

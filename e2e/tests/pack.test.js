@@ -29,7 +29,7 @@ function pack(glue) {
     const out = path.join(dir, "tessera-broker.js");
     fs.writeFileSync(gluePath, glue);
     const r = spawnSync(process.execPath, [PACK,
-      "--loader", path.join(CRATE, "js", "loader.js"), "--unlzma", path.join(CRATE, "js", "unlzma.js"),
+      "--loader", path.join(CRATE, "js", "loader.js"),
       "--glue", gluePath, "--wasm", path.join(WORK, "min.wasm"), "--map", path.join(WORK, "names.json"),
       "--version", version(), "--out", out], { encoding: "utf8" });
     return { status: r.status, stderr: r.stderr, out: r.status === 0 ? fs.readFileSync(out) : null };

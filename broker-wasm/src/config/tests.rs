@@ -66,7 +66,6 @@ fn explicit_options_win_over_xrm() {
     assert_eq!(o.tenant, "contoso.onmicrosoft.com");
     assert_eq!(o.login_hint.as_deref(), Some("xrm@contoso.com"));
     assert_eq!(o.sts_url, "https://sts.example.com");
-    assert_eq!(o.persistence, Persistence::Memory);
 }
 
 #[test]
@@ -94,11 +93,11 @@ fn options_are_checked() {
     assert!(with_tenant(&|o| o.sts_url = Some("http://sts.example.com".into())).is_err());
     assert!(with_tenant(&|o| o.sts_url = None).is_err());
     assert!(with_tenant(&|o| o.redirect_uri = Some("https://evil.example.com/r.html".into())).is_err());
+    assert!(with_tenant(&|o| o.persistence = Some("memory".into())).is_ok());
     assert!(with_tenant(&|o| o.persistence = Some("localStorage".into())).is_err());
-    assert_eq!(
-        with_tenant(&|o| o.persistence = Some("sessionStorage".into())).unwrap().persistence,
-        Persistence::SessionStorage
-    );
+    let removed = with_tenant(&|o| o.persistence = Some("sessionStorage".into())).unwrap_err();
+    assert_eq!(removed.code, ErrorCode::InvalidRequest);
+    assert!(removed.description.contains("\"sessionStorage\" was removed"), "{}", removed.description);
 }
 
 #[test]

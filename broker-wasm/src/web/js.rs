@@ -99,11 +99,6 @@ pub fn parse_json(text: &str) -> Option<JsValue> {
     JSON::parse(text).ok()
 }
 
-/// `JSON.stringify`.
-pub fn stringify(v: &JsValue) -> Option<String> {
-    JSON::stringify(v).ok().and_then(|s| s.as_string())
-}
-
 /// The `TokenBrokerError` the window API rejects with: an `Error` (so it has a stack and prints
 /// well) whose `name` is `TokenBrokerError`, with the documented fields.
 pub fn error_to_js(e: &BrokerError) -> JsValue {
