@@ -38,7 +38,7 @@
   }
 
   // Loading the script twice (ribbon + a form library, or two frames) keeps the first instance.
-  var loaded = typeof Symbol === "function" ? Symbol.for("tessera.broker.v1") : "__tessera_broker_v1";
+  var loaded = Symbol.for("tessera.broker.v1");
   if (host[loaded]) {
     if (host.Tessera) alias(host.Tessera);
     return;
@@ -50,20 +50,13 @@
   // The wasm, raw-deflated (zopfli) then base64-encoded: base64 of raw wasm compresses badly.
   var encoded = "@@WASM_BASE64@@";
 
-  // The wasm as a streaming `Response`: base64 to bytes here (natively where the browser has
-  // `Uint8Array.fromBase64`, about a millisecond), then the
+  // The wasm as a streaming `Response`: base64 to bytes here (natively, about a millisecond:
+  // `Uint8Array.fromBase64` is in every browser since 2025), then the
   // browser's own inflater feeds its compiler chunk by chunk (`instantiateStreaming`), both off the
   // main thread. No decoder of ours runs on the page's thread (an LZMA decoder in JavaScript took
   // ~37 ms and was a 60+ ms long task at every load: BENCHMARKS.md, "Broker ready time").
-  function binary(text) {
-    var bytes = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    return bytes;
-  }
-
   function wasmResponse() {
-    var bytes = Uint8Array.fromBase64 ? Uint8Array.fromBase64(encoded) : binary(atob(encoded));
-    var wasm = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    var wasm = new Blob([Uint8Array.fromBase64(encoded)]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
     return new Response(wasm, { headers: { "content-type": "application/wasm" } });
   }
 
@@ -111,15 +104,16 @@
       return broker;
     })
     .catch(function (e) {
-      var error = new Error("the Tessera broker could not start: " + (e && e.message));
-      error.name = "TokenBrokerError";
-      error.code = "invalid_request";
-      error.description = error.message;
-      error.correlationId = null;
-      error.retryable = false;
-      error.claims = null;
-      error.consentUrl = null;
-      throw error;
+      var message = "the Tessera broker could not start: " + (e && e.message);
+      throw Object.assign(new Error(message), {
+        name: "TokenBrokerError",
+        code: "invalid_request",
+        description: message,
+        correlationId: null,
+        retryable: false,
+        claims: null,
+        consentUrl: null
+      });
     });
 
   function call(method) {

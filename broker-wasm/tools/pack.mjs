@@ -108,6 +108,42 @@ glue = replaceOnce(
   "the glue's script_src",
 );
 if (/\bscript_src\b/.test(glue)) fail("the glue still uses script_src");
+// The loader makes one broker per page and never frees it: no `free()`, no finalization registry
+// for it (closures keep theirs).
+glue = replaceOnce(
+  glue,
+  /\n        __destroy_into_raw\(\) \{[^]*?\n        \}\n        free\(\) \{[^]*?\n        \}/,
+  "",
+  "the glue's TesseraBroker.free",
+);
+glue = replaceOnce(
+  glue,
+  /\n\s*TesseraBrokerFinalization\.register\(this, this\.__wbg_ptr, this\);/,
+  "",
+  "the glue's TesseraBroker registration",
+);
+glue = replaceOnce(
+  glue,
+  /\n    const TesseraBrokerFinalization = [^;]*;/,
+  "",
+  "the glue's TesseraBroker finalization registry",
+);
+if (/\bTesseraBrokerFinalization\b/.test(glue)) fail("the glue still uses TesseraBrokerFinalization");
+// Fallbacks for browsers the bundle cannot run in anyway (it needs `DecompressionStream`'s
+// "deflate-raw", `Uint8Array.fromBase64` and `AbortSignal.timeout`, which came after both):
+// `TextEncoder.encodeInto`; and `Symbol.dispose`, which would call the `free` removed above.
+glue = replaceOnce(
+  glue,
+  /if \(!\('encodeInto' in cachedTextEncoder\)\) \{[^]*?\n    \}\n/,
+  "",
+  "the glue's encodeInto fallback",
+);
+glue = replaceOnce(
+  glue,
+  /if \(Symbol\.dispose\) TesseraBroker\.prototype\[Symbol\.dispose\] = TesseraBroker\.prototype\.free;/,
+  "",
+  "the glue's Symbol.dispose",
+);
 
 // The checks: the glue's import object has exactly the wasm's imports, and the glue uses only
 // exports that exist.

@@ -312,14 +312,45 @@ test("the API object is frozen and versioned, and a second load keeps the first 
   }
 });
 
+test("the authority is pinned: the STS's /broker/config cannot move the sign-in off Microsoft's hosts or the one the page named", async () => {
+  // This STS's /broker/config names the emulator (a loopback host, not Microsoft's) as authority.
+  const context = await browser.newContext();
+  const popups = [];
+  try {
+    const page = await context.newPage();
+    page.on("popup", (p) => popups.push(p.url()));
+    await page.goto(pageUrl(stack, { authority: false }));
+    const unnamed = await page.evaluate(() => window.configured);
+    assert.match(unnamed, /^sts_error: the STS broker config is invalid: authority is not Microsoft's \(others: configure's authority\)$/);
+    // Nothing can sign in through such a broker: signIn() rejects and opens nothing.
+    const tried = await inGesture(page, "return Tessera.signIn();");
+    assert.equal(tried.ok, false);
+    assert.equal(tried.error.code, "invalid_request", JSON.stringify(tried));
+
+    // The page named another authority: the STS may not substitute its own.
+    await page.goto(pageUrl(stack, { authority: "http://127.0.0.1:9" }));
+    assert.match(await page.evaluate(() => window.configured), /^sts_error: the STS broker config is invalid: authority is not configure's$/);
+    assert.deepEqual(popups, [], "no popup opened");
+
+    // A named authority that is not an origin is the page's own mistake.
+    await page.goto(pageUrl(stack, { authority: `${stack.emulatorBase}/evil` }));
+    assert.match(await page.evaluate(() => window.configured), /^invalid_request: Tessera\.configure: authority must be an https origin$/);
+
+    // The page names the STS's authority: configured, and the popup goes exactly there.
+    await page.goto(pageUrl(stack));
+    assert.equal(await page.evaluate(() => window.configured), "ok");
+  } finally {
+    await context.close();
+  }
+});
+
 test("the sessionStorage mode is gone: configure rejects it with invalid_request, naming it", async () => {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
     await page.goto(pageUrl(stack, { persist: true }));
     const configured = await page.evaluate(() => window.configured);
-    assert.match(configured, /^invalid_request: Tessera\.configure: persistence: only "memory" is supported/);
-    assert.match(configured, /"sessionStorage" was removed/);
+    assert.equal(configured, "invalid_request: Tessera.configure: persistence: memory only (sessionStorage was removed)");
   } finally {
     await context.close();
   }

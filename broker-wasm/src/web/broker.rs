@@ -217,7 +217,7 @@ impl Broker {
                 let d = crate::text::cat(&["GET /broker/config answered HTTP ", &js::number(reply.status)]);
                 return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
             }
-            let config = config_from_js(&reply.json()).validated()?;
+            let config = config_from_js(&reply.json()).validated(options.authority.as_deref())?;
             self.st_mut().setup = Some(Rc::new(Setup { options, config }));
             let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
             self.refresh_status();

@@ -94,7 +94,7 @@ impl TesseraBroker {
         self.inner.ready()
     }
 
-    /// `configure({ stsUrl, redirectUri, tenantId?, loginHint? })` (`persistence` only as `"memory"`). Idempotent:
+    /// `configure({ stsUrl, redirectUri, tenantId?, loginHint?, authority? })` (`persistence` only as `"memory"`). Idempotent:
     /// later calls get the first call's promise (ribbon enable rules run many times).
     pub fn configure(&self, options: JsValue) -> Promise {
         let b = &self.inner;
@@ -107,6 +107,7 @@ impl TesseraBroker {
             tenant_id: opt_str(&options, "tenantId"),
             login_hint: opt_str(&options, "loginHint"),
             persistence: opt_str(&options, "persistence"),
+            authority: opt_str(&options, "authority"),
         };
         let promise = spawn(Box::pin({
             let b = b.clone();

@@ -172,6 +172,7 @@ fn exchange<'a>(
                 reply.header("www-authenticate").as_deref(),
                 reply.header("retry-after").as_deref(),
                 &correlation_id,
+                &setup.config.authority,
             ));
         }
         let token = js::get_str(&v, "access_token").ok_or_else(|| {
