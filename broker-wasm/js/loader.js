@@ -45,6 +45,30 @@
   }
   Object.defineProperty(host, loaded, { value: true });
 
+  // The built-ins the broker uses, taken now (issue 17): the glue below calls these names, which
+  // resolve here in the loader's scope, never on the window. A page script that later wraps
+  // `fetch` or `Response.prototype.text`, replaces `JSON.parse`, `Reflect` or Web Crypto, or
+  // pollutes `Object.prototype` sees no request or answer of the broker and steers no option:
+  // `own` reads data (options, JSON) from own properties only, and `fetch` gets prototype-less
+  // init and headers objects (`bare`). (Code that ran before this script is trusted like the page.)
+  var fnCall = Function.prototype.call;
+  var hasOwn = fnCall.bind(Object.prototype.hasOwnProperty);
+  var own = function (o, k) {
+    return hasOwn(o, k) ? o[k] : undefined;
+  };
+  var bare = Object.create.bind(Object, null);
+  var assign = Object.assign;
+  var fetch = self.fetch.bind(self);
+  var text = fnCall.bind(Response.prototype.text);
+  var JSON = { parse: self.JSON.parse };
+  var Reflect = { get: self.Reflect.get, set: self.Reflect.set };
+  var BroadcastChannel = self.BroadcastChannel;
+  var cryptoApi = self.crypto;
+  var subtle = cryptoApi.subtle || {}; // absent outside secure contexts, where configure refuses
+  var getRandomValues = fnCall.bind(cryptoApi.getRandomValues, cryptoApi);
+  var randomUUID = fnCall.bind(cryptoApi.randomUUID, cryptoApi);
+  var digest = fnCall.bind(subtle.digest, subtle);
+
   /*@@WASM_BINDGEN_GLUE@@*/
 
   // The wasm, raw-deflated (zopfli) then base64-encoded: base64 of raw wasm compresses badly.
@@ -66,11 +90,13 @@
   // and otherwise fetches it itself; nothing from this fetch is trusted more than its own would be.
   var prefetched;
   function prefetch(options) {
-    var sts = options && Object.prototype.hasOwnProperty.call(options, "stsUrl") ? options.stsUrl : null;
+    var sts = options && own(options, "stsUrl");
     if (prefetched || typeof sts !== "string") return;
     var url = sts.trim().replace(/\/+$/, "") + "/broker/config";
     if (!/^https?:\/\//.test(url)) return;
-    var reply = fetch(url, { mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(30000) });
+    // A prototype-less init, as the broker's own: nothing inherited (a polluted `body`, say) counts.
+    var init = assign(bare(), { mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(30000) });
+    var reply = fetch(url, init);
     reply.catch(function () {
       /* the broker sees the failure when it uses this fetch; unused, it is of no interest */
     });

@@ -344,6 +344,71 @@ test("the authority is pinned: the STS's /broker/config cannot move the sign-in 
   }
 });
 
+test("built-ins are the broker's own: a fetch/Response.text/JSON.parse/crypto wrapper installed after load sees no request, answer or refresh token", async () => {
+  const { context, log, page } = await fresh();
+  try {
+    assert.ok((await signIn(page)).ok);
+    await page.evaluate(() => {
+      window.seen = [];
+      const wrap = (obj, name, label) => {
+        const original = obj[name];
+        obj[name] = function (...args) {
+          window.seen.push(`${label}: ${args.map((a) => (typeof a === "object" ? JSON.stringify(a) : String(a))).join(" ")}`);
+          return original.apply(this, args);
+        };
+      };
+      wrap(window, "fetch", "fetch");
+      wrap(Response.prototype, "text", "text");
+      wrap(JSON, "parse", "JSON.parse");
+      wrap(Reflect, "get", "Reflect.get");
+      wrap(Crypto.prototype, "getRandomValues", "getRandomValues");
+      wrap(Crypto.prototype, "randomUUID", "randomUUID");
+      wrap(SubtleCrypto.prototype, "digest", "digest");
+      wrap(window, "BroadcastChannel", "BroadcastChannel");
+    });
+    const refreshesBefore = log.grantsOf("refresh_token").length;
+    const r = await getToken(page, { ...FILES, forceRefresh: true });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.ok(log.grantsOf("refresh_token").length > refreshesBefore, "a refresh-token grant was sent");
+    // getToken's own helper (e2e/lib/browser.js) does not use the wrapped functions either.
+    assert.deepEqual(await page.evaluate(() => window.seen), []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a polluted Object.prototype (before the bundle loads) changes no option, request or answer", async () => {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    const plant = (k, v) => Object.defineProperty(Object.prototype, k, { value: v, configurable: true, writable: true });
+    plant("interactive", "ifRequired"); // getToken would open a popup
+    plant("forceRefresh", true); // would skip the cache
+    plant("persistence", "sessionStorage"); // configure would reject it
+    plant("authority", "https://login.evil.example"); // configure would pin it
+    plant("redirect", "error"); // fetch init: would fail every redirect
+    plant("body", "planted"); // fetch init: a GET with a body throws
+    plant("access_token", "planted-token"); // an answer without one would look like a token
+    plant("error", "planted_error");
+  });
+  const log = record(context, stack);
+  try {
+    const page = await openPage(context, stack);
+    const silent = await getToken(page, FILES);
+    assert.equal(silent.ok, false);
+    assert.equal(silent.error.code, "interaction_required", "no popup from a non-gesture call: interactive was not read");
+    assert.equal(log.popups.length, 0);
+    assert.ok((await signIn(page)).ok);
+    const first = await getToken(page, FILES);
+    assert.ok(first.ok, JSON.stringify(first));
+    assert.notEqual(first.value.accessToken, "planted-token");
+    const second = await getToken(page, FILES);
+    assert.equal(second.value.fromCache, true, "forceRefresh was not read from the prototype");
+    assert.equal(log.exchanges.length, 1);
+  } finally {
+    await context.close();
+  }
+});
+
 test("the sessionStorage mode is gone: configure rejects it with invalid_request, naming it", async () => {
   const context = await browser.newContext();
   try {

@@ -204,7 +204,7 @@ impl Broker {
     /// see [`super::Fut`].
     pub fn configure(self: Rc<Self>, raw: RawOptions) -> super::Fut<'static, Result<(), BrokerError>> {
         Box::pin(async move {
-            if !js::get_bool(&self.win, "isSecureContext") {
+            if js::prop(&self.win, "isSecureContext").as_bool() != Some(true) {
                 return Err(BrokerError::new(ErrorCode::InvalidRequest, "Tessera needs a secure context (https)"));
             }
             let origin = js::origin(&self.host);
@@ -229,16 +229,16 @@ impl Broker {
     /// the host window (model-driven apps define `Xrm` in both; a plain page in neither).
     fn xrm_context(&self) -> XrmContext {
         for w in [&self.win, &self.host] {
-            let utility = js::get(&js::get(w.as_ref(), "Xrm"), "Utility");
-            let Ok(get_ctx) = wasm_bindgen::JsCast::dyn_into::<Function>(js::get(&utility, "getGlobalContext")) else {
+            let utility = js::prop(&js::prop(w.as_ref(), "Xrm"), "Utility");
+            let Ok(get_ctx) = wasm_bindgen::JsCast::dyn_into::<Function>(js::prop(&utility, "getGlobalContext")) else {
                 continue;
             };
             let Ok(ctx) = get_ctx.call0(&utility) else {
                 continue;
             };
             return XrmContext {
-                tenant_id: js::get_str(&js::get(&ctx, "organizationSettings"), "tenantId"),
-                user_name: js::get_str(&js::get(&ctx, "userSettings"), "userName"),
+                tenant_id: js::prop(&js::prop(&ctx, "organizationSettings"), "tenantId").as_string(),
+                user_name: js::prop(&js::prop(&ctx, "userSettings"), "userName").as_string(),
             };
         }
         XrmContext::default()

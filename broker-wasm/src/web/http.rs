@@ -7,7 +7,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, RequestInit, Response, Window};
+use web_sys::{Headers, Response, Window};
 
 use crate::errors::{BrokerError, ErrorCode};
 
@@ -53,7 +53,7 @@ fn describe(url: &str) -> &str {
 /// `GET /broker/config` while the wasm compiles, with its own 30 s timeout): its answer is read
 /// here as if this call had sent it.
 pub fn send<'a>(
-    win: &'a Window,
+    _win: &'a Window,
     url: &'a str,
     form: Option<&'a str>,
     headers: &'a [(&'a str, &'a str)],
@@ -67,12 +67,12 @@ pub fn send<'a>(
             None => {
                 // `RequestInit` and the headers as plain objects through one generic setter:
                 // web-sys's typed setters are one wasm import (and JS wrapper) each.
-                let init = super::js::object();
+                let init = super::js::bare();
                 let set = |key: &str, value: &JsValue| super::js::set(&init, key, value);
                 set("mode", &JsValue::from_str("cors"));
                 set("credentials", &JsValue::from_str("omit"));
                 set("cache", &JsValue::from_str("no-store"));
-                let h = super::js::object();
+                let h = super::js::bare();
                 for (name, value) in headers {
                     super::js::set(&h, name, &JsValue::from_str(value));
                 }
@@ -90,7 +90,7 @@ pub fn send<'a>(
                 // `TimeoutError` after TIMEOUT_MS. No closure, no timer of ours to clear.
                 set("signal", &abort_after(TIMEOUT_MS));
                 // An invalid URL rejects the fetch with a TypeError: reported as `network_error`.
-                win.fetch_with_str_and_init(url, init.unchecked_ref::<RequestInit>())
+                super::js::fetch(url, &init)
             }
         };
         let outcome = JsFuture::from(fetch).await;
@@ -99,7 +99,7 @@ pub fn send<'a>(
         let outcome = match outcome {
             Ok(resp) => {
                 let resp = resp.unchecked_into::<Response>();
-                match resp.text() {
+                match super::js::text(&resp) {
                     Ok(text) => JsFuture::from(text).await.map(|t| (resp, t)),
                     Err(e) => Err(e),
                 }
@@ -111,7 +111,7 @@ pub fn send<'a>(
                 Ok(Reply { status: resp.status(), body: text.as_string().unwrap_or_default(), headers: resp.headers() })
             }
             // `AbortSignal.timeout`'s (ours, or the loader's for a fetch it started).
-            Err(e) if super::js::get_str(&e, "name").as_deref() == Some("TimeoutError") => {
+            Err(e) if super::js::prop(&e, "name").as_string().as_deref() == Some("TimeoutError") => {
                 Err(failed(ErrorCode::Timeout, "no answer in 30 s from"))
             }
             Err(_) => Err(failed(ErrorCode::NetworkError, "could not reach")),
