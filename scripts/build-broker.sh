@@ -120,6 +120,13 @@ printf 'wasm-bindgen glue           %7d bytes raw\n' "$glue_raw"
 printf 'dist/tessera-broker.js      %7d bytes raw %7d bytes gzip (budget %d gzip)\n' \
   "$js_raw" "$js_gz" "$BUDGET"
 printf 'dist/redirect.html          %7d bytes raw\n' "$(size "$DIST/redirect.html")"
+# What a strict Content-Security-Policy must allow for the redirect page's one inline script
+# (broker-wasm/README.md, "Content-Security-Policy").
+node -e '
+const html = require("fs").readFileSync(process.argv[1], "utf8");
+const script = /<script>([^]*?)<\/script>/.exec(html)[1];
+const hash = require("crypto").createHash("sha256").update(script).digest("base64");
+console.log("redirect.html script-src hash   \x27sha256-" + hash + "\x27");' "$DIST/redirect.html"
 if [[ -n "${BROKER_SIZE_REPORT:-}" ]]; then
   printf '{"wasm_raw":%d,"wasm_gzip":%d,"js_raw":%d,"js_gzip":%d,"budget_gzip":%d}\n' \
     "$wasm_raw" "$wasm_gz" "$js_raw" "$js_gz" "$BUDGET" > "$BROKER_SIZE_REPORT"
