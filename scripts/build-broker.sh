@@ -10,10 +10,9 @@
 # Tools (installed when missing, by `scripts/setup.sh --broker`): the Rust toolchain named in
 # broker-wasm/tools/rust-version with the wasm32-unknown-unknown target and the rust-src component (core
 # is rebuilt for size with unstable flags, see "build" below); the wasm-bindgen CLI at
-# exactly the version of the wasm-bindgen crate in Cargo.lock; xz (xz-utils), which compresses the
-# inlined wasm (broker-wasm/tools/pack.mjs). Needed beforehand: node and npm, with which the script
-# installs broker-wasm/tools/package.json (pinned, lockfile) into target/broker-tools: binaryen's
-# wasm-opt and terser.
+# exactly the version of the wasm-bindgen crate in Cargo.lock. Needed beforehand: node and npm, with
+# which the script installs broker-wasm/tools/package.json (pinned, lockfile) into
+# target/broker-tools: binaryen's wasm-opt, terser and zopfli (the inlined wasm's raw deflate).
 #
 # Environment: DIST (output folder, default dist), BROKER_SIZE_BUDGET_GZ (bytes, default 40960),
 # BROKER_SIZE_REPORT (optional file to write the sizes to, as JSON), BROKER_SIZE_STRICT (default 1:
@@ -29,14 +28,14 @@ CRATE="$ROOT/broker-wasm"
 WORK="$ROOT/target/broker-dist"
 
 # --- tools -------------------------------------------------------------------------------------
-# The wasm32 target, rust-src, wasm-bindgen-cli at the Cargo.lock version and xz: installed when
+# The wasm32 target, rust-src and wasm-bindgen-cli at the Cargo.lock version: installed when
 # missing (a fresh machine's first `bash scripts/demo.sh` gets here with only the toolchain).
 bash "$ROOT/scripts/setup.sh" --broker
-for tool in node npm xz; do
-  command -v "$tool" >/dev/null || { echo "build-broker: $tool is missing (apt-get install nodejs npm xz-utils)" >&2; exit 1; }
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "build-broker: $tool is missing (apt-get install nodejs npm)" >&2; exit 1; }
 done
-# A current binaryen (Debian's 108 optimises less and mishandles reference types) and terser,
-# pinned by broker-wasm/tools/package-lock.json; reinstalled when the lockfile changes.
+# A current binaryen (Debian's 108 optimises less and mishandles reference types), terser and
+# zopfli, pinned by broker-wasm/tools/package-lock.json; reinstalled when the lockfile changes.
 TOOLS="$ROOT/target/broker-tools"
 if ! cmp -s "$CRATE/tools/package-lock.json" "$TOOLS/package-lock.json" || [[ ! -d "$TOOLS/node_modules" ]]; then
   rm -rf "$TOOLS" && mkdir -p "$TOOLS"
@@ -98,7 +97,7 @@ if [[ "${BROKER_MINIFY:-1}" == 0 ]]; then minify=(--no-minify); fi
 # Run from the tools folder so that its `import "terser"` resolves to the pinned install.
 cp "$CRATE/tools/pack.mjs" "$TOOLS/pack.mjs"
 node "$TOOLS/pack.mjs" \
-  --loader "$CRATE/js/loader.js" --unlzma "$CRATE/js/unlzma.js" --glue "$WORK/broker_wasm.js" --wasm "$wasm" \
+  --loader "$CRATE/js/loader.js" --glue "$WORK/broker_wasm.js" --wasm "$wasm" \
   --map "$WORK/names.json" --version "$version" \
   --out "$DIST/tessera-broker.js" "${minify[@]}"
 cp "$CRATE/js/redirect.html" "$DIST/redirect.html"
@@ -121,6 +120,13 @@ printf 'wasm-bindgen glue           %7d bytes raw\n' "$glue_raw"
 printf 'dist/tessera-broker.js      %7d bytes raw %7d bytes gzip (budget %d gzip)\n' \
   "$js_raw" "$js_gz" "$BUDGET"
 printf 'dist/redirect.html          %7d bytes raw\n' "$(size "$DIST/redirect.html")"
+# What a strict Content-Security-Policy must allow for the redirect page's one inline script
+# (broker-wasm/README.md, "Content-Security-Policy").
+node -e '
+const html = require("fs").readFileSync(process.argv[1], "utf8");
+const script = /<script>([^]*?)<\/script>/.exec(html)[1];
+const hash = require("crypto").createHash("sha256").update(script).digest("base64");
+console.log("redirect.html script-src hash   \x27sha256-" + hash + "\x27");' "$DIST/redirect.html"
 if [[ -n "${BROKER_SIZE_REPORT:-}" ]]; then
   printf '{"wasm_raw":%d,"wasm_gzip":%d,"js_raw":%d,"js_gzip":%d,"budget_gzip":%d}\n' \
     "$wasm_raw" "$wasm_gz" "$js_raw" "$js_gz" "$BUDGET" > "$BROKER_SIZE_REPORT"

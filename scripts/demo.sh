@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # build-broker.sh installs the tools it needs when they are missing (scripts/setup.sh --broker: the
-# wasm32 target, rust-src, wasm-bindgen-cli, xz), so this works on a machine with only the Rust
+# wasm32 target, rust-src, wasm-bindgen-cli), so this works on a machine with only the Rust
 # toolchain and Node/npm.
 if [ ! -f dist/tessera-broker.js ] || [ ! -f dist/tessera-broker.js.gz ] \
   || [ -n "$(find broker-wasm scripts/build-broker.sh Cargo.lock -newer dist/tessera-broker.js -print -quit)" ]; then

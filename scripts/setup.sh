@@ -7,7 +7,7 @@
 #   scripts/setup.sh --broker   only what scripts/build-broker.sh needs (the run command,
 #                               scripts/demo.sh, gets here through it): the pinned toolchain of
 #                               broker-wasm/tools/rust-version with the wasm32 target and rust-src,
-#                               wasm-bindgen-cli at the Cargo.lock version, xz
+#                               wasm-bindgen-cli at the Cargo.lock version
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +47,6 @@ if [ "$only_broker" = 0 ]; then
 fi
 
 need=()
-command -v xz >/dev/null || need+=(xz-utils)   # compresses the wasm inside the broker bundle
 if [ "$only_broker" = 0 ]; then
   command -v chromium >/dev/null || need+=(chromium)             # the browser tests
   command -v docker-compose >/dev/null || need+=(docker-compose) # validates the compose file

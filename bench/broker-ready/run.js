@@ -3,9 +3,12 @@
 // (no HTTP or code cache), against the real emulator and STS on loopback, and prints per load and
 // as medians:
 //   script → ready   the broker script's execution start to `Tessera.ready` resolved (API usable)
-//   decode           base64 + LZMA decoding of the inlined wasm (js/unlzma.js, main thread)
-//   instantiate      WebAssembly.instantiate (compile + instantiate, asynchronous)
-//   configure        broker construction + configure (GET {sts}/broker/config) until ready
+//   decode           base64 → bytes of the inlined wasm and the inflating stream set up (main thread)
+//   instantiate      native raw-deflate inflation (DecompressionStream) streamed into
+//                    WebAssembly.instantiateStreaming (compile + instantiate, off the main thread)
+//   configure        broker construction + configure until ready; GET {sts}/broker/config was
+//                    started by the loader at the page's configure call, so its round trip
+//                    overlaps decode and instantiate and only what is left of it counts here
 //   longest task     the longest main-thread long task (> 50 ms) during the load, 0 if none
 // from the loader's User Timing marks (tessera:script/decoded/instantiated/ready).
 //

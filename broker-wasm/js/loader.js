@@ -1,8 +1,7 @@
 /*! Tessera browser token broker @@VERSION@@ - window.Tessera, API v1 (see tessera-broker.d.ts) */
 // Template for dist/tessera-broker.js: scripts/build-broker.sh (tools/pack.mjs) replaces the
-// markers with the LZMA decoder (js/unlzma.js), the wasm-bindgen glue (`--target no-modules`) and
-// the optimised wasm (LZMA, base64) and its size, then minifies the whole script (this banner
-// stays). One classic script,
+// markers with the wasm-bindgen glue (`--target no-modules`) and the optimised wasm (raw deflate,
+// base64), then minifies the whole script (this banner stays). One classic script,
 // because Dataverse has no `.wasm` web resource type and loads ribbon libraries as plain scripts.
 (function () {
   "use strict";
@@ -39,26 +38,69 @@
   }
 
   // Loading the script twice (ribbon + a form library, or two frames) keeps the first instance.
-  var loaded = typeof Symbol === "function" ? Symbol.for("tessera.broker.v1") : "__tessera_broker_v1";
+  var loaded = Symbol.for("tessera.broker.v1");
   if (host[loaded]) {
     if (host.Tessera) alias(host.Tessera);
     return;
   }
   Object.defineProperty(host, loaded, { value: true });
 
+  // The built-ins the broker uses, taken now (issue 17): the glue below calls these names, which
+  // resolve here in the loader's scope, never on the window. A page script that later wraps
+  // `fetch` or `Response.prototype.text`, replaces `JSON.parse`, `Reflect` or Web Crypto, or
+  // pollutes `Object.prototype` sees no request or answer of the broker and steers no option:
+  // `own` reads data (options, JSON) from own properties only, and `fetch` gets prototype-less
+  // init and headers objects (`bare`). (Code that ran before this script is trusted like the page.)
+  var fnCall = Function.prototype.call;
+  var hasOwn = fnCall.bind(Object.prototype.hasOwnProperty);
+  var own = function (o, k) {
+    return hasOwn(o, k) ? o[k] : undefined;
+  };
+  var bare = Object.create.bind(Object, null);
+  var assign = Object.assign;
+  var fetch = self.fetch.bind(self);
+  var text = fnCall.bind(Response.prototype.text);
+  var JSON = { parse: self.JSON.parse };
+  var Reflect = { get: self.Reflect.get, set: self.Reflect.set };
+  var BroadcastChannel = self.BroadcastChannel;
+  var cryptoApi = self.crypto;
+  var subtle = cryptoApi.subtle || {}; // absent outside secure contexts, where configure refuses
+  var getRandomValues = fnCall.bind(cryptoApi.getRandomValues, cryptoApi);
+  var randomUUID = fnCall.bind(cryptoApi.randomUUID, cryptoApi);
+  var digest = fnCall.bind(subtle.digest, subtle);
+
   /*@@WASM_BINDGEN_GLUE@@*/
 
-  /*@@UNLZMA@@*/
-
-  // The wasm, LZMA-compressed then base64-encoded: base64 of raw wasm compresses badly, and LZMA
-  // beats the gzip the script is served with (see tools/pack.mjs).
+  // The wasm, raw-deflated (zopfli) then base64-encoded: base64 of raw wasm compresses badly.
   var encoded = "@@WASM_BASE64@@";
 
-  function wasmBytes() {
-    var text = atob(encoded);
-    var bytes = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    return unlzma(bytes, @@WASM_SIZE@@);
+  // The wasm as a streaming `Response`: base64 to bytes here (natively, about a millisecond:
+  // `Uint8Array.fromBase64` is in every browser since 2025), then the
+  // browser's own inflater feeds its compiler chunk by chunk (`instantiateStreaming`), both off the
+  // main thread. No decoder of ours runs on the page's thread (an LZMA decoder in JavaScript took
+  // ~37 ms and was a 60+ ms long task at every load: BENCHMARKS.md, "Broker ready time").
+  function wasmResponse() {
+    var wasm = new Blob([Uint8Array.fromBase64(encoded)]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    return new Response(wasm, { headers: { "content-type": "application/wasm" } });
+  }
+
+  // `GET {stsUrl}/broker/config`, started by a `configure` call made before the broker runs (the
+  // ribbon rule calls it right after this script), so that the round trip overlaps the wasm's
+  // compilation. The broker takes it as its own only when its checked `stsUrl` gives the same URL,
+  // and otherwise fetches it itself; nothing from this fetch is trusted more than its own would be.
+  var prefetched;
+  function prefetch(options) {
+    var sts = options && own(options, "stsUrl");
+    if (prefetched || typeof sts !== "string") return;
+    var url = sts.trim().replace(/\/+$/, "") + "/broker/config";
+    if (!/^https?:\/\//.test(url)) return;
+    // A prototype-less init, as the broker's own: nothing inherited (a polluted `body`, say) counts.
+    var init = assign(bare(), { mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(30000) });
+    var reply = fetch(url, init);
+    reply.catch(function () {
+      /* the broker sees the failure when it uses this fetch; unused, it is of no interest */
+    });
+    prefetched = [url, reply];
   }
 
   function announce(api) {
@@ -75,28 +117,29 @@
   // The object is registered now, synchronously, so a ribbon rule can call Tessera.configure
   // right after loading this script; calls made before the wasm has started wait for it.
   var broker = null;
-  // Decoded in a microtask, so that loading this script returns at once.
+  // Started in a microtask, so that loading this script returns at once.
   var started = Promise.resolve()
-    .then(wasmBytes)
-    .then(function (bytes) {
+    .then(wasmResponse)
+    .then(function (response) {
       mark("decoded");
-      return wasm_bindgen(bytes);
+      return wasm_bindgen(response);
     })
     .then(function () {
       mark("instantiated");
-      broker = new wasm_bindgen.TesseraBroker(host);
+      broker = new wasm_bindgen.TesseraBroker(window, host, prefetched);
       return broker;
     })
     .catch(function (e) {
-      var error = new Error("the Tessera broker could not start: " + (e && e.message));
-      error.name = "TokenBrokerError";
-      error.code = "invalid_request";
-      error.description = error.message;
-      error.correlationId = null;
-      error.retryable = false;
-      error.claims = null;
-      error.consentUrl = null;
-      throw error;
+      var message = "the Tessera broker could not start: " + (e && e.message);
+      throw Object.assign(new Error(message), {
+        name: "TokenBrokerError",
+        code: "invalid_request",
+        description: message,
+        correlationId: null,
+        retryable: false,
+        claims: null,
+        consentUrl: null
+      });
     });
 
   function call(method) {
@@ -121,7 +164,10 @@
     version: "@@VERSION@@",
     apiVersion: 1,
     ready: ready,
-    configure: call("configure"),
+    configure: function (options) {
+      if (!broker) prefetch(options);
+      return call("configure")(options);
+    },
     getToken: call("getToken"),
     // signIn opens its popup synchronously once the wasm runs (always, unless clicked within
     // milliseconds of the page loading).

@@ -71,8 +71,8 @@ export interface ConfigureOptions {
   tenantId?: string;
   /** `login_hint`. Default: `Xrm.Utility.getGlobalContext().userSettings.userName`. */
   loginHint?: string;
-  /** Where the refresh token is kept: memory (default) or `sessionStorage` (survives reloads of the tab). Never localStorage. */
-  persistence?: "memory" | "sessionStorage";
+  /** Where the session is kept: memory only (the former `"sessionStorage"` mode was removed and is rejected). */
+  persistence?: "memory";
 }
 
 export interface TokenRequest {
@@ -142,7 +142,11 @@ export interface TesseraApi {
    * failed with "in progress": a call that needs one while another runs waits for it.
    */
   getToken(request: TokenRequest): Promise<TokenResult>;
-  /** Signs in with a popup. Call it directly from a click handler (the popup opens synchronously). */
+  /**
+   * Signs in with a popup. Call it directly from a click handler (the popup opens synchronously).
+   * When a user is already signed in and no `prompt` is given, it resolves with that account and
+   * opens no popup (pass `prompt: "select_account"` to switch accounts).
+   */
   signIn(options?: SignInOptions): Promise<Account>;
   /** Forgets the session and every cached token in this page (no Entra sign-out). */
   signOut(): Promise<void>;

@@ -41,20 +41,43 @@ pub struct BrokerConfig {
     pub workloads: Vec<Workload>,
 }
 
+/// The sign-in hosts the bundle trusts without being told: Microsoft Entra's, in the public cloud
+/// (and its `login.microsoft.com` alias), US Government and China (21Vianet, current and legacy
+/// host). Any other authority (the emulator, a test tenant's proxy) must be named by the page at
+/// `Tessera.configure({ authority })`: an operator's choice, which the STS cannot make.
+pub const MICROSOFT_AUTHORITIES: [&str; 5] = [
+    "https://login.microsoftonline.com",
+    "https://login.microsoft.com",
+    "https://login.microsoftonline.us",
+    "https://login.partner.microsoftonline.cn",
+    "https://login.chinacloudapi.cn",
+];
+
 impl BrokerConfig {
-    /// Checks and normalises a config as received: ids lower-case, no trailing slashes, a usable
-    /// authority, unique workload names, at least one workload.
-    pub fn validated(mut self) -> Result<Self, BrokerError> {
+    /// Checks and normalises a config as received: ids lower-case, no trailing slashes, unique
+    /// workload names, at least one workload, and the authority pinned. `pinned` is the authority
+    /// the page named at `configure` (already checked); without one the STS may only choose among
+    /// [`MICROSOFT_AUTHORITIES`]. Either way the STS can narrow (pick the cloud), never redirect:
+    /// a compromised STS must not be able to put its own sign-in page in the popup or receive
+    /// refresh tokens.
+    pub fn validated(mut self, pinned: Option<&str>) -> Result<Self, BrokerError> {
         let bad =
             |what: &str| BrokerError::new(ErrorCode::StsError, cat(&["the STS broker config is invalid: ", what]));
         self.broker_app_id = self.broker_app_id.trim().to_ascii_lowercase();
         if !is_guid(&self.broker_app_id) {
             return Err(bad("broker_app_id is not a GUID"));
         }
-        self.authority = self.authority.trim().trim_end_matches('/').to_owned();
-        if !is_allowed_url(&self.authority) {
-            return Err(bad("authority must be https (http only on loopback)"));
-        }
+        let authority = self.authority.trim().trim_end_matches('/');
+        let allowed = match &pinned {
+            Some(p) => core::slice::from_ref(p),
+            None => &MICROSOFT_AUTHORITIES[..],
+        };
+        // The STS may leave it out (the pinned one, or the public cloud) or choose among them.
+        self.authority = match allowed.iter().find(|a| authority.is_empty() || a.eq_ignore_ascii_case(authority)) {
+            Some(a) => (*a).to_owned(),
+            None if pinned.is_some() => return Err(bad("authority is not configure's")),
+            None => return Err(bad("authority is not Microsoft's (others: configure's authority)")),
+        };
         if self.workloads.is_empty() {
             return Err(bad("no workloads"));
         }
@@ -81,16 +104,6 @@ impl BrokerConfig {
     }
 }
 
-/// Where the refresh token may be kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Persistence {
-    /// Memory only: a page reload signs the user out of the broker (default).
-    #[default]
-    Memory,
-    /// `sessionStorage`: survives reloads in the same tab, gone when the tab closes.
-    SessionStorage,
-}
-
 /// `Tessera.configure(options)`, before checks. `None` means "not given".
 #[derive(Debug, Clone, Default)]
 pub struct RawOptions {
@@ -102,8 +115,10 @@ pub struct RawOptions {
     pub tenant_id: Option<String>,
     /// `login_hint` for the sign-in; falls back to `Xrm`'s user name.
     pub login_hint: Option<String>,
-    /// `"memory"` (default) or `"sessionStorage"`.
+    /// Only `"memory"` (the default) is accepted: the refresh token is never written to storage.
     pub persistence: Option<String>,
+    /// A sign-in authority other than Microsoft's (e.g. the emulator): `scheme://host[:port]`.
+    pub authority: Option<String>,
 }
 
 /// What `Xrm.Utility.getGlobalContext()` says, when the page is a model-driven app.
@@ -126,8 +141,8 @@ pub struct Options {
     pub tenant: String,
     /// Default `login_hint`.
     pub login_hint: Option<String>,
-    /// Where the refresh token lives.
-    pub persistence: Persistence,
+    /// The authority the page named (lower-case origin), if any; see [`BrokerConfig::validated`].
+    pub authority: Option<String>,
 }
 
 impl RawOptions {
@@ -136,11 +151,11 @@ impl RawOptions {
         let invalid = |what: &str| BrokerError::new(ErrorCode::InvalidRequest, cat(&["Tessera.configure: ", what]));
         let sts_url = self.sts_url.unwrap_or_default();
         let sts_url = sts_url.trim().trim_end_matches('/');
-        if !is_allowed_url(sts_url) {
+        if !is_allowed_url(sts_url, page_origin) {
             return Err(invalid("stsUrl must be an https URL (http only on loopback)"));
         }
         let redirect_uri = self.redirect_uri.unwrap_or_default().trim().to_owned();
-        if !is_allowed_url(&redirect_uri) {
+        if !is_allowed_url(&redirect_uri, page_origin) {
             return Err(invalid("redirectUri must be an absolute https URL"));
         }
         // BroadcastChannel and postMessage only reach a same-origin page: a redirect page
@@ -151,19 +166,27 @@ impl RawOptions {
         let tenant = self.tenant_id.or_else(|| xrm.tenant_id.clone()).unwrap_or_default().trim().to_ascii_lowercase();
         if !is_specific_tenant(&tenant) {
             return Err(invalid(
-                "tenantId must be a tenant GUID or domain (no Xrm context found to read it from; \
-                 common/organizations/consumers are not allowed)",
+                "tenantId (or Xrm's) must be a tenant GUID or domain, not common/organizations/consumers",
             ));
         }
         let login_hint = self.login_hint.or_else(|| xrm.user_name.clone()).filter(|h| !h.trim().is_empty());
-        let persistence = match self.persistence.as_deref() {
-            None | Some("memory") => Persistence::Memory,
-            Some("sessionStorage") => Persistence::SessionStorage,
-            Some(_) => {
-                return Err(invalid("persistence must be \"memory\" or \"sessionStorage\""));
+        // The `sessionStorage` mode is gone (issue 17): any script of the origin could read or
+        // plant the refresh token there, and it outlived sign-out and user changes.
+        if self.persistence.as_deref().is_some_and(|p| p != "memory") {
+            return Err(invalid("persistence: memory only (sessionStorage was removed)"));
+        }
+        let authority = match self.authority {
+            None => None,
+            Some(a) => {
+                let a = a.trim().trim_end_matches('/');
+                let origin = origin_of(a);
+                if !origin.eq_ignore_ascii_case(a) || !is_allowed_url(&origin, page_origin) {
+                    return Err(invalid("authority must be an https origin"));
+                }
+                Some(origin)
             }
         };
-        Ok(Options { sts_url: sts_url.to_owned(), redirect_uri, tenant, login_hint, persistence })
+        Ok(Options { sts_url: sts_url.to_owned(), redirect_uri, tenant, login_hint, authority })
     }
 }
 
@@ -189,24 +212,40 @@ pub fn is_specific_tenant(t: &str) -> bool {
         && t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
 }
 
-/// `https://…`, or `http://` to a loopback host (the emulator and local STS in tests and demos).
-/// Anything else could leak a token over clear text.
-pub fn is_allowed_url(url: &str) -> bool {
+/// `https://…`, or `http://` to a loopback host when the page itself is on loopback (the emulator
+/// and local STS of tests and demos). Anything else could leak a token over clear text; and a
+/// production page never talks to a loopback server (whatever listens there is not the operator's).
+#[inline(never)]
+pub fn is_allowed_url(url: &str, page_origin: &str) -> bool {
+    match host_of(url) {
+        Some((true, _)) => true,
+        Some((false, host)) => is_loopback(host) && host_of(page_origin).is_some_and(|(_, h)| is_loopback(h)),
+        None => false,
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Whether an absolute http(s) URL is https, and its host; `None` for anything else.
+#[inline(never)]
+fn host_of(url: &str) -> Option<(bool, &str)> {
     let (secure, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
         (Some(rest), _) => (true, rest),
         (None, Some(rest)) => (false, rest),
-        (None, None) => return false,
+        (None, None) => return None,
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     // `user@host` is refused outright: it is how look-alike URLs hide the real host.
     if authority.is_empty() || authority.contains('@') {
-        return false;
+        return None;
     }
     let host = match authority.find(']') {
         Some(close) if authority.starts_with('[') => authority.get(..=close).unwrap_or(authority),
         _ => authority.split(':').next().unwrap_or(authority),
     };
-    secure || matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    Some((secure, host))
 }
 
 /// The origin (`scheme://host[:port]`, lower-case, default port dropped) of an absolute URL, as

@@ -129,6 +129,7 @@ pub fn from_sts(
     www_authenticate: Option<&str>,
     retry_after: Option<&str>,
     sent_correlation_id: &str,
+    authority: &str,
 ) -> StsFailure {
     let correlation_id = Some(body.correlation_id.clone().unwrap_or_else(|| sent_correlation_id.to_owned()));
     let error = body.error.as_deref().unwrap_or("");
@@ -150,7 +151,11 @@ pub fn from_sts(
     match (status, error) {
         (403, "consent_required") => {
             let mut e = fail(ErrorCode::ConsentRequired, false, description);
-            e.consent_url = body.consent_url.clone().filter(|u| crate::config::is_allowed_url(u));
+            // Only a page of the pinned authority: the STS must not send the user elsewhere.
+            e.consent_url = body
+                .consent_url
+                .clone()
+                .filter(|u| u.as_bytes().get(authority.len()) == Some(&b'/') && u.starts_with(authority));
             StsFailure::Failed(e)
         }
         (400, "invalid_grant") => StsFailure::SubjectRejected(fail(ErrorCode::StsError, false, description)),
@@ -218,7 +223,7 @@ fn describe(who: &str, error: &str, description: Option<&str>) -> String {
 /// Base64 `claims` → the raw JSON claims request; `None` unless it decodes to a JSON object.
 fn decode_claims(encoded: &str) -> Option<String> {
     let bytes = b64::decode(encoded).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
+    let text = crate::text::utf8(bytes)?;
     text.trim_start().starts_with('{').then_some(text)
 }
 

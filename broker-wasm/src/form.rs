@@ -94,7 +94,7 @@ fn decode_component(input: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8(out).unwrap_or_else(|_| String::from(char::REPLACEMENT_CHARACTER))
+    crate::text::utf8(out).unwrap_or_else(|| String::from(char::REPLACEMENT_CHARACTER))
 }
 
 /// Parses `a=1&b=2` (a leading `?` or `#` is ignored). Empty pieces are skipped, a piece without

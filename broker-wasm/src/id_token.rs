@@ -34,7 +34,7 @@ pub fn payload_json(jwt: &str) -> Option<String> {
     let mut parts = jwt.split('.');
     let (_, payload) = (parts.next()?, parts.next()?);
     parts.next()?;
-    String::from_utf8(b64::decode(payload).ok()?).ok()
+    crate::text::utf8(b64::decode(payload).ok()?)
 }
 
 /// Checks an ID token's claims against the sign-in that produced it.

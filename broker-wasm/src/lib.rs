@@ -18,8 +18,7 @@
 //! - [`form`], [`b64`], [`secret`], [`vecmap`], [`text`]: small codecs, redacting secret wrappers, a
 //!   small map (each hand-written to keep the wasm small; their docs say why).
 //!
-//! Browser glue, only on `wasm32` (`web/`): `fetch`, `crypto`, the popup and its channel,
-//! `sessionStorage`, and the exported functions the loader script (`js/loader.js`) wraps into the
+//! Browser glue, only on `wasm32` (`web/`): `fetch`, `crypto`, the popup and its channel, and the exported functions the loader script (`js/loader.js`) wraps into the
 //! frozen `window.Tessera` object.
 
 // No `std` in the browser build: it would link the panic and formatting machinery (~15 KB of

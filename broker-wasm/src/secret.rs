@@ -36,7 +36,7 @@ secret!(
     AccessToken
 );
 secret!(
-    /// The broker app's refresh token: the user's whole session. Memory or `sessionStorage` only.
+    /// The broker app's refresh token: the user's whole session. Memory only, never storage.
     RefreshToken
 );
 secret!(

@@ -1,10 +1,11 @@
-//! String concatenation as one out-of-line call.
+//! String concatenation as one out-of-line call, and strict UTF-8 decoding.
 //!
 //! `String::from(a) + b + c` inlines an allocation and a grow-and-copy per `+` at every call site;
 //! across the broker's URLs, keys and error messages that was several KB of wasm. `cat` measures
 //! once, allocates once, and exists once.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// `parts` joined with nothing in between.
 #[inline(never)]
@@ -16,6 +17,30 @@ pub fn cat(parts: &[&str]) -> String {
     out
 }
 
+/// `bytes` as text when they are well-formed UTF-8, else `None` (no replacement characters).
+/// On the host this is `String::from_utf8`; in the browser it is the browser's own strict decoder
+/// (`decodeURIComponent` of the bytes percent-encoded, which throws on any ill-formed sequence,
+/// overlong forms and surrogates included, exactly where `from_utf8` fails): core's UTF-8
+/// validator is ~0.7 KB of wasm, this is a loop and one import.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn utf8(bytes: Vec<u8>) -> Option<String> {
+    String::from_utf8(bytes).ok()
+}
+
+/// See the host version.
+#[cfg(target_arch = "wasm32")]
+#[inline(never)]
+pub fn utf8(bytes: Vec<u8>) -> Option<String> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut encoded = String::with_capacity(bytes.len() * 3);
+    for b in bytes {
+        encoded.push('%');
+        encoded.push(char::from(HEX[usize::from(b >> 4)]));
+        encoded.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    js_sys::decode_uri_component(&encoded).ok().and_then(|s| s.as_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,6 +50,14 @@ mod tests {
     fn joins_in_order() {
         assert_eq!(cat(&["a", "", "bc", "/"]), "abc/");
         assert_eq!(cat(&[]), "");
+    }
+
+    #[test]
+    fn utf8_is_strict() {
+        assert_eq!(utf8("Adèle €".as_bytes().to_vec()).as_deref(), Some("Adèle €"));
+        assert_eq!(utf8(vec![0xC3]), None, "truncated");
+        assert_eq!(utf8(vec![0xC0, 0xAF]), None, "overlong");
+        assert_eq!(utf8(vec![0xED, 0xA0, 0x80]), None, "surrogate");
     }
 
     proptest! {

@@ -94,7 +94,7 @@ proptest! {
         claims in proptest::option::of(text()), www in proptest::option::of(text()), retry_after in proptest::option::of(text()),
     ) {
         let body = StsErrorBody { error: error.clone(), error_description: description, correlation_id: correlation, consent_url, claims };
-        match from_sts(status, &body, www.as_deref(), retry_after.as_deref(), "ours") {
+        match from_sts(status, &body, www.as_deref(), retry_after.as_deref(), "ours", "https://login.microsoftonline.com") {
             StsFailure::Challenge { claims, .. } => {
                 prop_assert_eq!(status, 401);
                 prop_assert_eq!(error.as_deref(), Some("insufficient_claims"));
@@ -106,7 +106,7 @@ proptest! {
             }
             StsFailure::Failed(e) => {
                 if let Some(url) = &e.consent_url {
-                    prop_assert!(broker_wasm::config::is_allowed_url(url));
+                    prop_assert!(url.starts_with("https://login.microsoftonline.com/"), "{}", url);
                 }
                 prop_assert!(e.correlation_id.is_some());
             }
@@ -153,9 +153,10 @@ proptest! {
                 backends: vec![Backend { resource, scopes: vec!["a".into()] }],
             }).collect(),
         };
-        match config.validated() {
+        match config.validated(None) {
             Ok(c) => {
                 prop_assert!(broker_wasm::config::is_guid(&c.broker_app_id));
+                prop_assert!(broker_wasm::config::MICROSOFT_AUTHORITIES.contains(&c.authority.as_str()), "{}", c.authority);
                 prop_assert!(!c.workloads.is_empty());
             }
             Err(e) => prop_assert_eq!(e.code, ErrorCode::StsError),

@@ -2,8 +2,8 @@
 // compressed wasm, called by scripts/build-broker.sh. Build tooling only: nothing here runs in the
 // browser except what it copies.
 //
-//   node pack.mjs --loader js/loader.js --unlzma js/unlzma.js --glue broker_wasm.js --wasm min.wasm
-//                 --map names.json --version 0.1.0 --out dist/tessera-broker.js [--no-minify]
+//   node pack.mjs --loader js/loader.js --glue broker_wasm.js --wasm min.wasm --map names.json
+//                 --version 0.1.0 --out dist/tessera-broker.js [--no-minify]
 //
 // Four size steps happen here:
 // 1. `wasm-opt --minify-imports-and-exports-and-modules` renamed the wasm's imports and exports
@@ -11,22 +11,26 @@
 //    rewritten to the same names. The hashed names otherwise appear twice (wasm and glue) and
 //    compress badly. Every import the wasm declares must then exist in the glue's import object
 //    and every `wasm.<export>` the glue uses must exist in the wasm, or the build fails.
-// 2. The wasm is LZMA-compressed (`xz --format=raw`, no header; ~10% smaller than zopfli's best
-//    deflate, ~3.7 KB on the served script against ~0.6 KB for the decoder), then base64-encoded
-//    into the script; the loader decodes it with js/unlzma.js. The build runs that decoder on the
-//    result and fails unless it returns the wasm byte for byte. (base64 costs almost nothing once
-//    the script is served gzipped: 64 equally likely characters are 6 bits each to Huffman.)
-// 3. The glue's init is cut down to the one path the loader uses (bytes in, instance out).
+// 2. The wasm is raw-deflated with zopfli (the smallest deflate there is), then base64-encoded
+//    into the script; the loader inflates it with the browser's native
+//    `DecompressionStream("deflate-raw")`, off the main thread, streaming into the compiler. The
+//    build inflates its own output (node's zlib) and fails unless it gives the wasm byte for byte.
+//    LZMA was ~3 KB smaller on the served script, but its decoder is JavaScript: ~37 ms of main
+//    thread and a 60+ ms long task at every page load (BENCHMARKS.md, "Broker ready time").
+//    (base64 costs almost nothing once the script is served gzipped: 64 equally likely
+//    characters are 6 bits each to Huffman.)
+// 3. The glue's init is cut down to the one path the loader uses (a `Response` of the wasm in,
+//    compiled while it streams: `WebAssembly.instantiateStreaming`).
 // 4. terser minifies the assembled script (loader + glue; the base64 string is left as is).
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { inflateRawSync } from "node:zlib";
+import { deflateAsync } from "@gfx/zopfli";
 import { minify } from "terser";
 
 const { values: a } = parseArgs({
   options: {
     loader: { type: "string" },
-    unlzma: { type: "string" },
     glue: { type: "string" },
     wasm: { type: "string" },
     map: { type: "string" },
@@ -35,7 +39,7 @@ const { values: a } = parseArgs({
     "no-minify": { type: "boolean", default: false },
   },
 });
-for (const k of ["loader", "unlzma", "glue", "wasm", "version", "out"]) {
+for (const k of ["loader", "glue", "wasm", "version", "out"]) {
   if (!a[k]) fail(`missing --${k}`);
 }
 
@@ -86,14 +90,15 @@ if (a.map) {
 }
 
 // wasm-bindgen's init accepts a URL, a Request, a Response or bytes, and there is a synchronous
-// `initSync`; the loader only ever passes the bytes. Its one path replaces them all, so terser
+// `initSync`; the loader only ever passes a `Response` (the inflating stream, typed
+// `application/wasm`). Its one path replaces them all, so terser
 // drops the rest (`__wbg_load`, `__wbg_init_once`, `initSync`, their warnings, and `script_src`,
 // the script's URL for a default wasm path that `--omit-default-module-path` already dropped).
 glue = replaceOnce(
   glue,
   /return Object\.assign\(__wbg_init, \{ initSync \}, exports\);/,
-  "return Object.assign(async (bytes) => { const { instance, module } = " +
-    "await WebAssembly.instantiate(bytes, __wbg_get_imports()); return __wbg_finalize_init(instance, module); }, exports);",
+  "return Object.assign(async (response) => { const { instance, module } = " +
+    "await WebAssembly.instantiateStreaming(response, __wbg_get_imports()); return __wbg_finalize_init(instance, module); }, exports);",
   "the glue's init",
 );
 glue = replaceOnce(
@@ -103,6 +108,42 @@ glue = replaceOnce(
   "the glue's script_src",
 );
 if (/\bscript_src\b/.test(glue)) fail("the glue still uses script_src");
+// The loader makes one broker per page and never frees it: no `free()`, no finalization registry
+// for it (closures keep theirs).
+glue = replaceOnce(
+  glue,
+  /\n        __destroy_into_raw\(\) \{[^]*?\n        \}\n        free\(\) \{[^]*?\n        \}/,
+  "",
+  "the glue's TesseraBroker.free",
+);
+glue = replaceOnce(
+  glue,
+  /\n\s*TesseraBrokerFinalization\.register\(this, this\.__wbg_ptr, this\);/,
+  "",
+  "the glue's TesseraBroker registration",
+);
+glue = replaceOnce(
+  glue,
+  /\n    const TesseraBrokerFinalization = [^;]*;/,
+  "",
+  "the glue's TesseraBroker finalization registry",
+);
+if (/\bTesseraBrokerFinalization\b/.test(glue)) fail("the glue still uses TesseraBrokerFinalization");
+// Fallbacks for browsers the bundle cannot run in anyway (it needs `DecompressionStream`'s
+// "deflate-raw", `Uint8Array.fromBase64` and `AbortSignal.timeout`, which came after both):
+// `TextEncoder.encodeInto`; and `Symbol.dispose`, which would call the `free` removed above.
+glue = replaceOnce(
+  glue,
+  /if \(!\('encodeInto' in cachedTextEncoder\)\) \{[^]*?\n    \}\n/,
+  "",
+  "the glue's encodeInto fallback",
+);
+glue = replaceOnce(
+  glue,
+  /if \(Symbol\.dispose\) TesseraBroker\.prototype\[Symbol\.dispose\] = TesseraBroker\.prototype\.free;/,
+  "",
+  "the glue's Symbol.dispose",
+);
 
 // The checks: the glue's import object has exactly the wasm's imports, and the glue uses only
 // exports that exist.
@@ -121,30 +162,17 @@ for (const m of glue.matchAll(/(?<![\w$])wasm(?:\.([\w$]+)|\["([^"]+)"\])/g)) {
   if (!exports.has(name)) fail(`the glue uses wasm.${name}, which the wasm does not export`);
 }
 
-// lc=3 lp=0 pb=0 is what js/unlzma.js decodes (and the smallest on this wasm: it has no 2- or
-// 4-byte alignment to exploit); preset 9e is xz's strongest search. The dictionary is larger
-// than the wasm, so the decoder uses its output buffer as the dictionary.
-let packed;
-try {
-  packed = execFileSync("xz", ["--format=raw", "--lzma1=preset=9e,lc=3,lp=0,pb=0", "--stdout"], {
-    input: wasm,
-    maxBuffer: 64 << 20,
-  });
-} catch (e) {
-  fail(`xz failed (is xz-utils installed?): ${e.message}`);
-}
-const unlzmaSource = readFileSync(a.unlzma, "utf8");
-const unlzma = new Function(`${unlzmaSource}\nreturn unlzma;`)();
-if (!Buffer.from(unlzma(packed, wasm.length)).equals(wasm)) fail("js/unlzma.js does not decode xz's output");
+// Raw deflate (no zlib or gzip framing: 18 bytes fewer), zopfli at 100 iterations (more gain
+// nothing measurable on this wasm).
+const packed = Buffer.from(await deflateAsync(wasm, { numiterations: 100 }));
+if (!inflateRawSync(packed).equals(wasm)) fail("the raw deflate of the wasm does not inflate to the wasm");
 const encoded = packed.toString("base64");
 const loader = readFileSync(a.loader, "utf8");
 let script = loader
-  .replace("/*@@UNLZMA@@*/", () => unlzmaSource)
   .replace("/*@@WASM_BINDGEN_GLUE@@*/", () => glue)
   .replace("@@WASM_BASE64@@", () => encoded)
-  .replace("@@WASM_SIZE@@", () => String(wasm.length))
   .replaceAll("@@VERSION@@", a.version);
-for (const marker of ["@@UNLZMA@@", "@@WASM_BINDGEN_GLUE@@", "@@WASM_BASE64@@", "@@WASM_SIZE@@"]) {
+for (const marker of ["@@WASM_BINDGEN_GLUE@@", "@@WASM_BASE64@@"]) {
   if (script.includes(marker) || !loader.includes(marker)) fail(`marker ${marker} not replaced`);
 }
 

@@ -59,8 +59,9 @@ function record(context, stack) {
   return log;
 }
 
-function pageUrl(stack, { xrm = false, autoSignIn = false, persist = false } = {}) {
+function pageUrl(stack, { xrm = false, autoSignIn = false, persist = false, authority = stack.emulatorBase } = {}) {
   const q = new URLSearchParams({ sts: stack.stsBase, tenant: ids.TENANT });
+  if (authority) q.set("authority", authority);
   if (xrm) {
     q.set("xrm", "1");
     q.set("user", ids.USER_UPN);

@@ -37,6 +37,8 @@ function startPageServer(port) {
   const files = {
     "/": [path.join(FIXTURES, "page.html"), "text/html"],
     "/controls.js": [path.join(FIXTURES, "controls.js"), "text/javascript"],
+    "/csp.html": [path.join(FIXTURES, "csp.html"), "text/html"],
+    "/csp-init.js": [path.join(FIXTURES, "csp-init.js"), "text/javascript"],
     "/tessera-broker.js": [path.join(DIST, "tessera-broker.js"), "text/javascript"],
     "/redirect.html": [path.join(DIST, "redirect.html"), "text/html"],
   };
@@ -49,7 +51,12 @@ function startPageServer(port) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "content-type": entry[1], "cache-control": "no-store" });
+    const headers = { "content-type": entry[1], "cache-control": "no-store" };
+    // tests/csp.test.js: a `csp` cookie (URI-encoded) is sent back as the page's policy, on every
+    // page of this origin (the test page and the sign-in popup's redirect page alike).
+    const csp = /(?:^|;\s*)csp=([^;]*)/.exec(req.headers.cookie || "");
+    if (csp) headers["content-security-policy"] = decodeURIComponent(csp[1]);
+    res.writeHead(200, headers);
     fs.createReadStream(entry[0]).pipe(res);
   });
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));

@@ -312,27 +312,110 @@ test("the API object is frozen and versioned, and a second load keeps the first 
   }
 });
 
-test("sessionStorage persistence survives a reload; signOut forgets everything", async () => {
-  const { context, log, page } = await fresh({ persist: true });
+test("the authority is pinned: the STS's /broker/config cannot move the sign-in off Microsoft's hosts or the one the page named", async () => {
+  // This STS's /broker/config names the emulator (a loopback host, not Microsoft's) as authority.
+  const context = await browser.newContext();
+  const popups = [];
+  try {
+    const page = await context.newPage();
+    page.on("popup", (p) => popups.push(p.url()));
+    await page.goto(pageUrl(stack, { authority: false }));
+    const unnamed = await page.evaluate(() => window.configured);
+    assert.match(unnamed, /^sts_error: the STS broker config is invalid: authority is not Microsoft's \(others: configure's authority\)$/);
+    // Nothing can sign in through such a broker: signIn() rejects and opens nothing.
+    const tried = await inGesture(page, "return Tessera.signIn();");
+    assert.equal(tried.ok, false);
+    assert.equal(tried.error.code, "invalid_request", JSON.stringify(tried));
+
+    // The page named another authority: the STS may not substitute its own.
+    await page.goto(pageUrl(stack, { authority: "http://127.0.0.1:9" }));
+    assert.match(await page.evaluate(() => window.configured), /^sts_error: the STS broker config is invalid: authority is not configure's$/);
+    assert.deepEqual(popups, [], "no popup opened");
+
+    // A named authority that is not an origin is the page's own mistake.
+    await page.goto(pageUrl(stack, { authority: `${stack.emulatorBase}/evil` }));
+    assert.match(await page.evaluate(() => window.configured), /^invalid_request: Tessera\.configure: authority must be an https origin$/);
+
+    // The page names the STS's authority: configured, and the popup goes exactly there.
+    await page.goto(pageUrl(stack));
+    assert.equal(await page.evaluate(() => window.configured), "ok");
+  } finally {
+    await context.close();
+  }
+});
+
+test("built-ins are the broker's own: a fetch/Response.text/JSON.parse/crypto wrapper installed after load sees no request, answer or refresh token", async () => {
+  const { context, log, page } = await fresh();
   try {
     assert.ok((await signIn(page)).ok);
-    const stored = await page.evaluate(() => Object.keys(sessionStorage));
-    assert.deepEqual(stored, [`tessera.broker.v1:${ids.BROKER}:${ids.TENANT}`]);
-    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
+    await page.evaluate(() => {
+      window.seen = [];
+      const wrap = (obj, name, label) => {
+        const original = obj[name];
+        obj[name] = function (...args) {
+          window.seen.push(`${label}: ${args.map((a) => (typeof a === "object" ? JSON.stringify(a) : String(a))).join(" ")}`);
+          return original.apply(this, args);
+        };
+      };
+      wrap(window, "fetch", "fetch");
+      wrap(Response.prototype, "text", "text");
+      wrap(JSON, "parse", "JSON.parse");
+      wrap(Reflect, "get", "Reflect.get");
+      wrap(Crypto.prototype, "getRandomValues", "getRandomValues");
+      wrap(Crypto.prototype, "randomUUID", "randomUUID");
+      wrap(SubtleCrypto.prototype, "digest", "digest");
+      wrap(window, "BroadcastChannel", "BroadcastChannel");
+    });
+    const refreshesBefore = log.grantsOf("refresh_token").length;
+    const r = await getToken(page, { ...FILES, forceRefresh: true });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.ok(log.grantsOf("refresh_token").length > refreshesBefore, "a refresh-token grant was sent");
+    // getToken's own helper (e2e/lib/browser.js) does not use the wrapped functions either.
+    assert.deepEqual(await page.evaluate(() => window.seen), []);
+  } finally {
+    await context.close();
+  }
+});
 
-    await page.reload();
-    assert.equal(await page.evaluate(() => window.configured), "ok");
-    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedIn");
-    const after = await getToken(page, FILES);
-    assert.ok(after.ok, JSON.stringify(after));
-    assert.equal(log.popups.length, 1, "no second sign-in after the reload");
-
-    await page.evaluate(() => Tessera.signOut());
-    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut");
-    assert.equal(await page.evaluate(() => Tessera.getAccount()), null);
-    assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage)), []);
+test("a polluted Object.prototype (before the bundle loads) changes no option, request or answer", async () => {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    const plant = (k, v) => Object.defineProperty(Object.prototype, k, { value: v, configurable: true, writable: true });
+    plant("interactive", "ifRequired"); // getToken would open a popup
+    plant("forceRefresh", true); // would skip the cache
+    plant("persistence", "sessionStorage"); // configure would reject it
+    plant("authority", "https://login.evil.example"); // configure would pin it
+    plant("redirect", "error"); // fetch init: would fail every redirect
+    plant("body", "planted"); // fetch init: a GET with a body throws
+    plant("access_token", "planted-token"); // an answer without one would look like a token
+    plant("error", "planted_error");
+  });
+  const log = record(context, stack);
+  try {
+    const page = await openPage(context, stack);
     const silent = await getToken(page, FILES);
-    assert.equal(silent.error.code, "interaction_required", "no cached token is served after sign-out");
+    assert.equal(silent.ok, false);
+    assert.equal(silent.error.code, "interaction_required", "no popup from a non-gesture call: interactive was not read");
+    assert.equal(log.popups.length, 0);
+    assert.ok((await signIn(page)).ok);
+    const first = await getToken(page, FILES);
+    assert.ok(first.ok, JSON.stringify(first));
+    assert.notEqual(first.value.accessToken, "planted-token");
+    const second = await getToken(page, FILES);
+    assert.equal(second.value.fromCache, true, "forceRefresh was not read from the prototype");
+    assert.equal(log.exchanges.length, 1);
+  } finally {
+    await context.close();
+  }
+});
+
+test("the sessionStorage mode is gone: configure rejects it with invalid_request, naming it", async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(pageUrl(stack, { persist: true }));
+    const configured = await page.evaluate(() => window.configured);
+    assert.equal(configured, "invalid_request: Tessera.configure: persistence: memory only (sessionStorage was removed)");
   } finally {
     await context.close();
   }

@@ -78,6 +78,9 @@ test("demo page tells the story: what to click, one sign-in popup for three cont
     const popups = [];
     page.on("popup", (p) => popups.push(p));
     await page.goto(`${demo.info.page}/`);
+    // Claims and error texts come from servers: the page never parses anything as HTML.
+    const source = await (await fetch(`${demo.info.page}/`)).text();
+    assert.doesNotMatch(source, /\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write/);
     await page.waitForFunction(() => document.getElementById("status").textContent !== "loading…");
     assert.match(await page.textContent("#hint"), /click Get tokens for all three controls/);
     assert.equal(await page.textContent("#status"), "signed out");

@@ -29,7 +29,7 @@ function pack(glue) {
     const out = path.join(dir, "tessera-broker.js");
     fs.writeFileSync(gluePath, glue);
     const r = spawnSync(process.execPath, [PACK,
-      "--loader", path.join(CRATE, "js", "loader.js"), "--unlzma", path.join(CRATE, "js", "unlzma.js"),
+      "--loader", path.join(CRATE, "js", "loader.js"),
       "--glue", gluePath, "--wasm", path.join(WORK, "min.wasm"), "--map", path.join(WORK, "names.json"),
       "--version", version(), "--out", out], { encoding: "utf8" });
     return { status: r.status, stderr: r.stderr, out: r.status === 0 ? fs.readFileSync(out) : null };
@@ -77,4 +77,20 @@ test("a glue that uses an export the wasm lacks fails the build", () => {
   const r = pack(glue().replace("wasm.tesserabroker_configure(", "wasm.not_an_export("));
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /pack: the glue uses wasm\.not_an_export, which the wasm does not export/);
+});
+
+test("a changed TesseraBroker free/finalization or encodeInto fallback in the glue fails the build, naming it", () => {
+  const cases = [
+    ["        free() {", "        release() {", /pack: the glue's TesseraBroker\.free: expected one match, found 0/],
+    ["TesseraBrokerFinalization.register(this, this.__wbg_ptr, this);", "TesseraBrokerFinalization.register(this, this.__wbg_ptr);", /pack: the glue's TesseraBroker registration: expected one match, found 0/],
+    ["if (!('encodeInto' in cachedTextEncoder)) {", "if (!(\"encodeInto\" in cachedTextEncoder)) {", /pack: the glue's encodeInto fallback: expected one match, found 0/],
+    ["if (Symbol.dispose) TesseraBroker", "if (Symbol.asyncDispose) TesseraBroker", /pack: the glue's Symbol\.dispose: expected one match, found 0/],
+  ];
+  for (const [from, to, message] of cases) {
+    const changed = glue().replace(from, to);
+    assert.notEqual(changed, glue(), `the glue has ${from}`);
+    const r = pack(changed);
+    assert.notEqual(r.status, 0, from);
+    assert.match(r.stderr, message);
+  }
 });

@@ -6,7 +6,7 @@
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const { startStack, emulatorAdmin } = require("../lib/stack");
-const { launch, record, openPage, claimsOf } = require("../lib/browser");
+const { launch, record, openPage, inGesture, claimsOf } = require("../lib/browser");
 const ids = require("../lib/ids");
 
 let stack;
@@ -79,6 +79,45 @@ test("the popup shows the account picker; the person picks the account; the next
     assert.equal(silent.value.username, ids.USER_UPN);
     assert.equal(log.popups.length, 3);
     assert.equal(log.authorize.at(-1).prompt, "none", "the last sign-in was silent");
+  } finally {
+    await context.close();
+  }
+});
+
+test("signIn() while signed in resolves with the account and opens no second popup; select_account still opens one", LIMIT, async () => {
+  const context = await browser.newContext();
+  // Counts window.open calls from before the bundle loads (whatever the broker captures).
+  await context.addInitScript(() => {
+    const open = window.open;
+    window.opened = 0;
+    window.open = function (...args) {
+      window.opened++;
+      return open.apply(this, args);
+    };
+  });
+  const log = record(context, stack);
+  try {
+    const page = await openPage(context, stack, { xrm: true });
+    const first = await act(page, signIn(), (popup) => popup.click("button.account >> nth=0"));
+    assert.ok(first.ok, JSON.stringify(first));
+    assert.equal(await page.evaluate(() => window.opened), 1);
+    const authorizeRequests = log.authorize.length;
+
+    const again = await inGesture(page, signIn());
+    assert.ok(again.ok, JSON.stringify(again));
+    assert.equal(again.value.username, ids.USER_UPN);
+    assert.deepEqual(again.value, first.value, "the same account");
+    assert.equal(await page.evaluate(() => window.opened), 1, "no window.open for the second signIn()");
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedIn");
+    assert.equal(log.popups.length, 1);
+    assert.equal(log.authorize.length, authorizeRequests, "no authorize request");
+
+    // Asking for the account picker is a deliberate second sign-in: it opens the popup.
+    const switched = await act(page, signIn({ prompt: "select_account" }), (popup) =>
+      popup.click(`button.account:has-text("${ids.OTHER_USER_UPN}")`));
+    assert.ok(switched.ok, JSON.stringify(switched));
+    assert.equal(switched.value.username, ids.OTHER_USER_UPN);
+    assert.equal(await page.evaluate(() => window.opened), 2);
   } finally {
     await context.close();
   }

@@ -32,7 +32,7 @@ const ORIGIN: &str = "https://org.crm.dynamics.com";
 
 #[test]
 fn config_is_normalised() {
-    let c = config().validated().unwrap();
+    let c = config().validated(None).unwrap();
     assert_eq!(c.broker_app_id, BROKER);
     assert_eq!(c.authority, "https://login.microsoftonline.com");
     assert_eq!(c.workloads[0].backends[0].resource, "https://graph.microsoft.com");
@@ -44,17 +44,14 @@ fn config_is_normalised() {
 fn bad_configs_are_refused() {
     let mut c = config();
     c.broker_app_id = "not-a-guid".into();
-    assert!(c.validated().is_err());
-    let mut c = config();
-    c.authority = "http://login.example.com".into();
-    assert!(c.validated().is_err());
+    assert!(c.validated(None).is_err());
     let mut c = config();
     c.workloads.clear();
-    assert!(c.validated().is_err());
+    assert!(c.validated(None).is_err());
     let mut c = config();
     let dup = c.workloads[0].clone();
     c.workloads.push(dup);
-    assert_eq!(c.validated().unwrap_err().description, "the STS broker config is invalid: duplicate workload name");
+    assert_eq!(c.validated(None).unwrap_err().description, "the STS broker config is invalid: duplicate workload name");
 }
 
 #[test]
@@ -66,7 +63,6 @@ fn explicit_options_win_over_xrm() {
     assert_eq!(o.tenant, "contoso.onmicrosoft.com");
     assert_eq!(o.login_hint.as_deref(), Some("xrm@contoso.com"));
     assert_eq!(o.sts_url, "https://sts.example.com");
-    assert_eq!(o.persistence, Persistence::Memory);
 }
 
 #[test]
@@ -94,11 +90,100 @@ fn options_are_checked() {
     assert!(with_tenant(&|o| o.sts_url = Some("http://sts.example.com".into())).is_err());
     assert!(with_tenant(&|o| o.sts_url = None).is_err());
     assert!(with_tenant(&|o| o.redirect_uri = Some("https://evil.example.com/r.html".into())).is_err());
+    assert!(with_tenant(&|o| o.persistence = Some("memory".into())).is_ok());
     assert!(with_tenant(&|o| o.persistence = Some("localStorage".into())).is_err());
+    let removed = with_tenant(&|o| o.persistence = Some("sessionStorage".into())).unwrap_err();
+    assert_eq!(removed.code, ErrorCode::InvalidRequest);
+    assert!(removed.description.contains("sessionStorage was removed"), "{}", removed.description);
+}
+
+const LOOPBACK_PAGE: &str = "http://127.0.0.1:8081";
+
+#[test]
+fn loopback_only_from_a_loopback_page() {
+    for url in ["http://127.0.0.1:5000", "http://localhost/x", "http://[::1]:80/"] {
+        assert!(is_allowed_url(url, LOOPBACK_PAGE), "{url}");
+        assert!(is_allowed_url(url, "http://localhost:3000"), "{url}");
+        assert!(!is_allowed_url(url, ORIGIN), "{url} from a production page");
+        assert!(!is_allowed_url(url, "http://127.0.0.1.evil.com"), "{url}");
+    }
+    assert!(is_allowed_url("https://sts.example.com", ORIGIN));
+    // configure: a loopback STS or authority from an https page is refused.
+    let xrm = XrmContext { tenant_id: Some(TENANT.to_owned()), user_name: None };
+    let mut raw = options();
+    raw.sts_url = Some("http://127.0.0.1:8080".into());
+    let e = raw.validate(ORIGIN, &xrm).unwrap_err();
+    assert!(e.description.contains("stsUrl must be an https URL"), "{}", e.description);
+    let mut raw = options();
+    raw.authority = Some("http://127.0.0.1:9000".into());
+    let e = raw.validate(ORIGIN, &xrm).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert!(e.description.contains("authority must be an https origin"), "{}", e.description);
+}
+
+#[test]
+fn the_sts_cannot_move_the_authority() {
+    // Without an authority named at configure: only Microsoft's sign-in hosts.
+    for host in MICROSOFT_AUTHORITIES {
+        let mut c = config();
+        c.authority = host.to_ascii_uppercase() + "/";
+        assert_eq!(c.validated(None).unwrap().authority, host);
+    }
+    let mut c = config();
+    c.authority = String::new();
     assert_eq!(
-        with_tenant(&|o| o.persistence = Some("sessionStorage".into())).unwrap().persistence,
-        Persistence::SessionStorage
+        c.validated(None).unwrap().authority,
+        "https://login.microsoftonline.com",
+        "the public cloud by default"
     );
+    for fake in [
+        "https://login.evil.example",
+        "https://login.microsoftonline.com.evil.example",
+        "https://login.microsoftonline.com:8443",
+        "https://login.microsoftonline.com/evil",
+        "http://login.microsoftonline.com",
+        "http://127.0.0.1:9000",
+    ] {
+        let mut c = config();
+        c.authority = fake.to_owned();
+        let e = c.validated(None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::StsError, "{fake}");
+        assert!(e.description.contains("authority is not Microsoft's"), "{fake}: {}", e.description);
+    }
+    // An authority named at configure: the STS may repeat it or leave it out, nothing else.
+    let pinned = Some("http://127.0.0.1:9000");
+    for same in ["http://127.0.0.1:9000", "HTTP://127.0.0.1:9000/", ""] {
+        let mut c = config();
+        c.authority = same.to_owned();
+        assert_eq!(c.validated(pinned).unwrap().authority, "http://127.0.0.1:9000", "{same:?}");
+    }
+    for other in ["https://login.microsoftonline.com", "http://127.0.0.1:9001"] {
+        let mut c = config();
+        c.authority = other.to_owned();
+        let e = c.validated(pinned).unwrap_err();
+        assert!(e.description.contains("authority is not configure's"), "{other}: {}", e.description);
+    }
+}
+
+#[test]
+fn the_authority_option_is_an_origin() {
+    let xrm = XrmContext { tenant_id: Some(TENANT.to_owned()), user_name: None };
+    let with = |a: &str| {
+        let mut raw = options();
+        raw.authority = Some(a.to_owned());
+        raw.validate(ORIGIN, &xrm)
+    };
+    assert_eq!(with("https://Login.Contoso.com/").unwrap().authority.as_deref(), Some("https://login.contoso.com"));
+    assert_eq!(
+        with("https://login.contoso.com:8443").unwrap().authority.as_deref(),
+        Some("https://login.contoso.com:8443")
+    );
+    for bad in
+        ["https://login.contoso.com/tenant", "https://login.contoso.com?x=1", "login.contoso.com", "https://u@h.com"]
+    {
+        assert!(with(bad).is_err(), "{bad}");
+    }
+    assert_eq!(options().validate(ORIGIN, &xrm).unwrap().authority, None);
 }
 
 #[test]
@@ -110,7 +195,7 @@ fn url_policy() {
         "http://localhost/x",
         "http://[::1]:80/",
     ] {
-        assert!(is_allowed_url(ok), "{ok}");
+        assert!(is_allowed_url(ok, LOOPBACK_PAGE), "{ok}");
     }
     for bad in [
         "http://sts.example.com",
@@ -121,7 +206,7 @@ fn url_policy() {
         "javascript:alert(1)",
         "//sts.example.com",
     ] {
-        assert!(!is_allowed_url(bad), "{bad}");
+        assert!(!is_allowed_url(bad, LOOPBACK_PAGE), "{bad}");
     }
 }
 

@@ -24,7 +24,7 @@ fn failed(f: StsFailure) -> BrokerError {
 fn claims_challenge_from_body() {
     let mut b = body("insufficient_claims");
     b.claims = Some(CLAIMS_B64.to_owned());
-    let f = from_sts(401, &b, None, None, "mine");
+    let f = from_sts(401, &b, None, None, "mine", AUTHORITY);
     assert_eq!(f, StsFailure::Challenge { claims: CLAIMS.to_owned(), correlation_id: Some("corr-1".to_owned()) });
 }
 
@@ -33,7 +33,7 @@ fn claims_challenge_from_header_when_body_lacks_it() {
     let header = String::from(r#"Bearer realm="", error="insufficient_claims", claims=""#) + CLAIMS_B64 + "\"";
     let mut b = body("insufficient_claims");
     b.correlation_id = None;
-    match from_sts(401, &b, Some(&header), None, "mine") {
+    match from_sts(401, &b, Some(&header), None, "mine", AUTHORITY) {
         StsFailure::Challenge { claims, correlation_id } => {
             assert_eq!(claims, CLAIMS);
             assert_eq!(correlation_id.as_deref(), Some("mine"));
@@ -46,7 +46,7 @@ fn claims_challenge_from_header_when_body_lacks_it() {
 fn unreadable_challenge_is_an_sts_error() {
     let mut b = body("insufficient_claims");
     b.claims = Some("bm90IGpzb24".to_owned()); // "not json"
-    let e = failed(from_sts(401, &b, None, None, "mine"));
+    let e = failed(from_sts(401, &b, None, None, "mine", AUTHORITY));
     assert_eq!(e.code, ErrorCode::StsError);
     assert!(!e.retryable);
 }
@@ -55,19 +55,28 @@ fn unreadable_challenge_is_an_sts_error() {
 fn consent_required_carries_the_url() {
     let mut b = body("consent_required");
     b.consent_url = Some("https://login.microsoftonline.com/t/adminconsent?client_id=c".into());
-    let e = failed(from_sts(403, &b, None, None, "mine"));
+    let e = failed(from_sts(403, &b, None, None, "mine", AUTHORITY));
     assert_eq!(e.code, ErrorCode::ConsentRequired);
     assert_eq!(e.consent_url, b.consent_url);
     assert_eq!(e.correlation_id.as_deref(), Some("corr-1"));
     assert!(!e.retryable);
 }
 
+const AUTHORITY: &str = "https://login.microsoftonline.com";
+
 #[test]
-fn consent_url_that_is_not_https_is_dropped() {
-    let mut b = body("consent_required");
-    b.consent_url = Some("javascript:alert(1)".into());
-    let e = failed(from_sts(403, &b, None, None, "mine"));
-    assert_eq!(e.consent_url, None);
+fn consent_url_off_the_pinned_authority_is_dropped() {
+    for url in [
+        "javascript:alert(1)",
+        "https://evil.example/t/adminconsent",
+        "https://login.microsoftonline.com.evil.example/t/adminconsent",
+        "http://login.microsoftonline.com/t/adminconsent",
+    ] {
+        let mut b = body("consent_required");
+        b.consent_url = Some(url.into());
+        let e = failed(from_sts(403, &b, None, None, "mine", AUTHORITY));
+        assert_eq!(e.consent_url, None, "{url}");
+    }
 }
 
 #[test]
@@ -82,20 +91,23 @@ fn status_mapping() {
         (404, "", ErrorCode::StsError, false),
     ];
     for (status, error, code, retryable) in cases {
-        let e = failed(from_sts(status, &body(error), None, Some("7"), "mine"));
+        let e = failed(from_sts(status, &body(error), None, Some("7"), "mine", AUTHORITY));
         assert_eq!((e.code, e.retryable), (code, retryable), "{status} {error}");
     }
 }
 
 #[test]
 fn retry_after_is_reported() {
-    let e = failed(from_sts(503, &body("temporarily_unavailable"), None, Some("7"), "x"));
+    let e = failed(from_sts(503, &body("temporarily_unavailable"), None, Some("7"), "x", AUTHORITY));
     assert!(e.description.contains("retry after 7 s"), "{}", e.description);
 }
 
 #[test]
 fn invalid_grant_means_the_subject_token_was_refused() {
-    assert!(matches!(from_sts(400, &body("invalid_grant"), None, None, "x"), StsFailure::SubjectRejected(_)));
+    assert!(matches!(
+        from_sts(400, &body("invalid_grant"), None, None, "x", AUTHORITY),
+        StsFailure::SubjectRejected(_)
+    ));
 }
 
 #[test]
@@ -166,7 +178,7 @@ proptest! {
         header in proptest::option::of("\\PC{0,60}"),
     ) {
         let b = StsErrorBody { error: error.clone(), claims, ..Default::default() };
-        match from_sts(status, &b, header.as_deref(), None, "mine") {
+        match from_sts(status, &b, header.as_deref(), None, "mine", AUTHORITY) {
             StsFailure::Challenge { correlation_id, .. } => {
                 prop_assert_eq!(status, 401);
                 prop_assert_eq!(error.as_deref(), Some("insufficient_claims"));

@@ -12,9 +12,9 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Window;
 
-use super::{http, js, storage};
+use super::{http, js};
 use crate::cache::TokenCache;
-use crate::config::{Backend, BrokerConfig, Options, Persistence, RawOptions, Workload, XrmContext};
+use crate::config::{Backend, BrokerConfig, Options, RawOptions, Workload, XrmContext};
 use crate::errors::{BrokerError, ErrorCode};
 use crate::secret::AccessToken;
 use crate::session::{Account, Session, Status};
@@ -82,6 +82,8 @@ pub struct State {
     pub challenges: VecMap<String>,
     pub listeners: Vec<(u32, Function)>,
     pub next_id: u32,
+    /// `GET /broker/config` as the loader started it: its URL and its `fetch` promise.
+    pub config_fetch: Option<(String, Promise)>,
 }
 
 /// The broker.
@@ -180,58 +182,43 @@ impl Broker {
         }
     }
 
-    /// Stores a new or rotated session (and persists it when configured to).
-    pub fn store_session(&self, setup: &Setup, session: Session) {
-        if setup.options.persistence == Persistence::SessionStorage {
-            storage::save(&self.win, &setup.config.broker_app_id, &setup.options.tenant, &session);
-        }
+    /// Stores a new or rotated session (in memory only, never in storage).
+    pub fn store_session(&self, session: Session) {
         self.st_mut().session = Some(session);
     }
 
     /// Forgets the session, every cached token and every pending challenge.
     pub fn sign_out(&self) {
-        let setup = {
+        {
             let mut st = self.st_mut();
             st.session = None;
             st.epoch = st.epoch.wrapping_add(1);
             st.user_tokens.clear();
             st.backend_tokens.clear();
             st.challenges.clear();
-            st.setup.clone()
-        };
-        if let Some(s) = setup {
-            storage::clear(&self.win, &s.config.broker_app_id, &s.options.tenant);
         }
         self.refresh_status();
     }
 
-    /// `configure`: checks the options, fetches `/broker/config`, restores a saved session. Boxed:
+    /// `configure`: checks the options, fetches `/broker/config`. Boxed:
     /// see [`super::Fut`].
     pub fn configure(self: Rc<Self>, raw: RawOptions) -> super::Fut<'static, Result<(), BrokerError>> {
         Box::pin(async move {
-            if !js::get_bool(&self.win, "isSecureContext") {
+            if js::prop(&self.win, "isSecureContext").as_bool() != Some(true) {
                 return Err(BrokerError::new(ErrorCode::InvalidRequest, "Tessera needs a secure context (https)"));
             }
             let origin = js::origin(&self.host);
             let options = raw.validate(&origin, &self.xrm_context())?;
             let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
-            let reply = http::send(&self.win, &url, None, &[]).await?;
+            // The loader's fetch of this very URL, when it started one (see `js/loader.js`).
+            let started = self.st_mut().config_fetch.take().filter(|(u, _)| *u == url).map(|(_, p)| p);
+            let reply = http::send(&self.win, &url, None, &[], started).await?;
             if reply.status != 200 {
                 let d = crate::text::cat(&["GET /broker/config answered HTTP ", &js::number(reply.status)]);
                 return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
             }
-            let config = config_from_js(&reply.json()).validated()?;
-            let restored = match options.persistence {
-                Persistence::SessionStorage => storage::load(&self.win, &config.broker_app_id, &options.tenant),
-                Persistence::Memory => None,
-            };
-            {
-                let mut st = self.st_mut();
-                st.setup = Some(Rc::new(Setup { options, config }));
-                if st.session.is_none() {
-                    st.session = restored;
-                }
-            }
+            let config = config_from_js(&reply.json()).validated(options.authority.as_deref())?;
+            self.st_mut().setup = Some(Rc::new(Setup { options, config }));
             let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
             self.refresh_status();
             Ok(())
@@ -242,16 +229,16 @@ impl Broker {
     /// the host window (model-driven apps define `Xrm` in both; a plain page in neither).
     fn xrm_context(&self) -> XrmContext {
         for w in [&self.win, &self.host] {
-            let utility = js::get(&js::get(w.as_ref(), "Xrm"), "Utility");
-            let Ok(get_ctx) = wasm_bindgen::JsCast::dyn_into::<Function>(js::get(&utility, "getGlobalContext")) else {
+            let utility = js::prop(&js::prop(w.as_ref(), "Xrm"), "Utility");
+            let Ok(get_ctx) = wasm_bindgen::JsCast::dyn_into::<Function>(js::prop(&utility, "getGlobalContext")) else {
                 continue;
             };
             let Ok(ctx) = get_ctx.call0(&utility) else {
                 continue;
             };
             return XrmContext {
-                tenant_id: js::get_str(&js::get(&ctx, "organizationSettings"), "tenantId"),
-                user_name: js::get_str(&js::get(&ctx, "userSettings"), "userName"),
+                tenant_id: js::prop(&js::prop(&ctx, "organizationSettings"), "tenantId").as_string(),
+                user_name: js::prop(&js::prop(&ctx, "userSettings"), "userName").as_string(),
             };
         }
         XrmContext::default()

@@ -1,7 +1,15 @@
 //! Reading and building plain JS objects, and converting errors both ways.
 //!
-//! JSON is parsed by the browser (`JSON.parse`) and read field by field through `Reflect`: serde
-//! plus serde-wasm-bindgen would cost ~15 KB of wasm for the dozen fields the broker reads.
+//! JSON is parsed by the browser (`JSON.parse`) and read field by field: serde plus
+//! serde-wasm-bindgen would cost ~15 KB of wasm for the dozen fields the broker reads.
+//!
+//! Data (the page's options, every JSON answer, the redirect page's message) is read through
+//! [`get`], **own properties only**: a polluted `Object.prototype` (say
+//! `Object.prototype.interactive = "ifRequired"`) changes nothing. Platform objects (events,
+//! `location`, errors, `Xrm`), whose attributes live on prototypes, are read through [`prop`].
+//! `fetch`, `JSON.parse`, `Reflect`, Web Crypto, `Response.text` and `BroadcastChannel` are the
+//! loader's copies taken when the script ran (`js/loader.js`): the glue resolves these names in
+//! the loader's scope, so a page script that wraps them later sees nothing.
 
 use super::prelude::*;
 
@@ -10,8 +18,17 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::errors::{BrokerError, ErrorCode};
 
-/// `obj[key]`, or `undefined` when `obj` is not an object or the getter throws.
+/// `obj[key]` when `key` is an own property of the object `obj`, else `undefined`: for data.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    own(obj, key)
+}
+
+/// `obj[key]` through the prototype chain (the loader's `Reflect.get`), or `undefined` when `obj`
+/// is not an object or the getter throws: for platform objects.
+pub fn prop(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() && !obj.is_function() {
         return JsValue::UNDEFINED;
     }
@@ -20,7 +37,7 @@ pub fn get(obj: &JsValue, key: &str) -> JsValue {
 
 /// `w.location.origin` (empty when unreadable).
 pub fn origin(w: &JsValue) -> String {
-    get_str(&get(w, "location"), "origin").unwrap_or_default()
+    prop(&prop(w, "location"), "origin").as_string().unwrap_or_default()
 }
 
 /// A string field.
@@ -99,11 +116,6 @@ pub fn parse_json(text: &str) -> Option<JsValue> {
     JSON::parse(text).ok()
 }
 
-/// `JSON.stringify`.
-pub fn stringify(v: &JsValue) -> Option<String> {
-    JSON::stringify(v).ok().and_then(|s| s.as_string())
-}
-
 /// The `TokenBrokerError` the window API rejects with: an `Error` (so it has a stack and prints
 /// well) whose `name` is `TokenBrokerError`, with the documented fields.
 pub fn error_to_js(e: &BrokerError) -> JsValue {
@@ -144,6 +156,25 @@ pub fn error_from_js(v: &JsValue) -> BrokerError {
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
+    /// The loader's `own(obj, key)`: `obj[key]` if `key` is an own property, else `undefined`.
+    fn own(obj: &JsValue, key: &str) -> JsValue;
+    /// The loader's `bare()`: `Object.create(null)`, for `fetch`'s init and headers (no inherited
+    /// setters or members a polluted prototype could add to a request).
+    pub fn bare() -> Object;
+    /// The loader's copy of `fetch`.
+    pub fn fetch(url: &str, init: &Object) -> js_sys::Promise;
+    /// The loader's copy of `Response.prototype.text`, bound as `text(response)`.
+    #[wasm_bindgen(catch)]
+    pub fn text(response: &JsValue) -> Result<js_sys::Promise, JsValue>;
+    /// The loader's copy of `crypto.getRandomValues`.
+    #[wasm_bindgen(catch, js_name = getRandomValues)]
+    pub fn random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+    /// The loader's copy of `crypto.subtle.digest`.
+    #[wasm_bindgen(catch)]
+    pub fn digest(algorithm: &str, data: &[u8]) -> Result<js_sys::Promise, JsValue>;
+    /// The loader's copy of `crypto.randomUUID`.
+    #[wasm_bindgen(catch, js_name = randomUUID)]
+    pub fn random_uuid() -> Result<JsValue, JsValue>;
     /// `setTimeout`. Bound here rather than through web-sys, whose binding types the handle as
     /// `i32`: timer libraries (and Playwright's fake clock) use handles beyond `i32`, and a
     /// truncated handle never clears its timer, which then fires into a dropped closure.

@@ -8,7 +8,6 @@ mod http;
 mod js;
 mod popup;
 mod signin;
-mod storage;
 mod tokens;
 
 /// What `std`'s prelude would give; the browser build is `no_std`.
@@ -77,12 +76,17 @@ pub struct TesseraBroker {
 #[wasm_bindgen(js_class = TesseraBroker)]
 impl TesseraBroker {
     /// A broker registered on `host` (the window `Tessera` lives on): popups open from it.
+    /// `prefetched` is `[url, fetchPromise]` when the loader has already started
+    /// `GET {stsUrl}/broker/config` for an early `configure` call, else `undefined`.
+    /// `win` is the loader's own `window` (passed in: `js_sys::global()` is four imports that
+    /// probe `globalThis`, `self`, `window` and `global`).
     #[wasm_bindgen(constructor)]
-    pub fn new(host: Window) -> TesseraBroker {
-        // This script's own window (the loader runs in a window, never a worker): the global
-        // object as is, without `web_sys::window()`'s `instanceof Window` check and its import.
-        let win = js_sys::global().unchecked_into::<Window>();
-        TesseraBroker { inner: Broker::new(win, host) }
+    pub fn new(win: Window, host: Window, prefetched: JsValue) -> TesseraBroker {
+        let inner = Broker::new(win, host);
+        if let Some(url) = js::get_str(&prefetched, "0") {
+            inner.st_mut().config_fetch = Some((url, js::get(&prefetched, "1").unchecked_into()));
+        }
+        TesseraBroker { inner }
     }
 
     /// The `ready` promise: resolves once `configure` has succeeded.
@@ -90,7 +94,7 @@ impl TesseraBroker {
         self.inner.ready()
     }
 
-    /// `configure({ stsUrl, redirectUri, tenantId?, loginHint?, persistence? })`. Idempotent:
+    /// `configure({ stsUrl, redirectUri, tenantId?, loginHint?, authority? })` (`persistence` only as `"memory"`). Idempotent:
     /// later calls get the first call's promise (ribbon enable rules run many times).
     pub fn configure(&self, options: JsValue) -> Promise {
         let b = &self.inner;
@@ -103,6 +107,7 @@ impl TesseraBroker {
             tenant_id: opt_str(&options, "tenantId"),
             login_hint: opt_str(&options, "loginHint"),
             persistence: opt_str(&options, "persistence"),
+            authority: opt_str(&options, "authority"),
         };
         let promise = spawn(Box::pin({
             let b = b.clone();
@@ -151,7 +156,9 @@ impl TesseraBroker {
         promise
     }
 
-    /// `signIn({ prompt?, loginHint? })` → the account. Opens the popup synchronously.
+    /// `signIn({ prompt?, loginHint? })` → the account. Opens the popup synchronously, except
+    /// when a user is signed in already and no `prompt` asks for a page (`select_account` to
+    /// switch, `login`, `consent`): then it resolves with that account, without a popup.
     #[wasm_bindgen(js_name = signIn)]
     pub fn sign_in(&self, options: JsValue) -> Promise {
         let params = signin::SignInParams {
@@ -159,6 +166,9 @@ impl TesseraBroker {
             login_hint: opt_str(&options, "loginHint"),
             ..Default::default()
         };
+        if params.prompt.is_none() && self.inner.st().session.is_some() {
+            return Promise::resolve(&self.inner.account_js());
+        }
         match signin::sign_in_now(&self.inner, params) {
             Ok(p) => {
                 let b = self.inner.clone();

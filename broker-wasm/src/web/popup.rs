@@ -36,7 +36,7 @@ pub fn open(host: &Window) -> Option<Window> {
 
 /// Whether the popup is gone (also when its `closed` cannot be read).
 pub fn is_closed(popup: &Window) -> bool {
-    js::get(popup, "closed").as_bool().unwrap_or(true)
+    js::prop(popup, "closed").as_bool().unwrap_or(true)
 }
 
 /// Best effort: close the popup (it may already be gone).
@@ -90,7 +90,7 @@ pub fn wait_for_response<'a>(
         let channel = BroadcastChannel::new(CHANNEL).ok();
         let on_channel = Closure::<dyn FnMut(JsValue)>::new({
             let on_data = on_data.clone();
-            move |ev: JsValue| on_data(js::get(&ev, "data"))
+            move |ev: JsValue| on_data(js::prop(&ev, "data"))
         });
         if let Some(c) = &channel {
             c.set_onmessage(Some(on_channel.as_ref().unchecked_ref()));
@@ -98,8 +98,8 @@ pub fn wait_for_response<'a>(
 
         let origin = js::origin(host);
         let on_message = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| {
-            if js::get_str(&ev, "origin") == Some(origin.clone()) {
-                on_data(js::get(&ev, "data"));
+            if js::prop(&ev, "origin").as_string() == Some(origin.clone()) {
+                on_data(js::prop(&ev, "data"));
             }
         });
         let _ = host.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());

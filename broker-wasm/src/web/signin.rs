@@ -174,7 +174,7 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
             params.claims.as_deref(),
         );
         let now = tokens::now();
-        let reply = http::send(&b.win, &token_url, Some(&body), &[]).await?;
+        let reply = http::send(&b.win, &token_url, Some(&body), &[], None).await?;
         let tr = tokens::entra_response(&reply, &setup, workload)?;
         let (Some(access), Some(refresh), Some(id_token)) = (tr.access_token, tr.refresh_token, tr.id_token) else {
             return Err(BrokerError::new(
@@ -198,7 +198,7 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
         };
         let previous_user = b.st().session.as_ref().map(|s| s.account.object_id.clone());
         let same_user = previous_user.as_ref() == Some(&session.account.object_id);
-        b.store_session(&setup, session);
+        b.store_session(session);
         let mut st = b.st_mut();
         st.epoch = st.epoch.wrapping_add(1);
         if !same_user {

@@ -109,7 +109,7 @@ fn user_token_silent<'a>(
                 &session.refresh_token,
                 &oauth::refresh_scope(&workload.user_scope),
             );
-            let reply = http::send(&b.win, &url, Some(&body), &[]).await?;
+            let reply = http::send(&b.win, &url, Some(&body), &[], None).await?;
             let tr = entra_response(&reply, setup, workload)?;
             let access = tr
                 .access_token
@@ -125,7 +125,7 @@ fn user_token_silent<'a>(
                         ),
                         account: session.account.clone(),
                     };
-                    b.store_session(setup, next);
+                    b.store_session(next);
                 }
                 let entry = Entry {
                     value: access.clone(),
@@ -154,7 +154,7 @@ fn exchange<'a>(
         let correlation_id = crypto::uuid(&b.win).map_err(StsFailure::Failed)?;
         let url = crate::text::cat(&[&setup.options.sts_url, "/token"]);
         let body = oauth::exchange_body(subject, scope, &workload.name, claims);
-        let reply = http::send(&b.win, &url, Some(&body), &[("x-correlation-id", &correlation_id)])
+        let reply = http::send(&b.win, &url, Some(&body), &[("x-correlation-id", &correlation_id)], None)
             .await
             .map_err(|e| StsFailure::Failed(e.correlated(Some(correlation_id.clone()))))?;
         let v = reply.json();
@@ -172,6 +172,7 @@ fn exchange<'a>(
                 reply.header("www-authenticate").as_deref(),
                 reply.header("retry-after").as_deref(),
                 &correlation_id,
+                &setup.config.authority,
             ));
         }
         let token = js::get_str(&v, "access_token").ok_or_else(|| {

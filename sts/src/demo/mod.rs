@@ -116,6 +116,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 "redirectUri": format!("{url}/redirect.html"),
                 "tenantId": demo::TENANT_ID,
                 "loginHint": directory::USER_UPN,
+                "authority": emulator.http_base(),
                 "workload": demo::WORKLOAD,
             });
             page_url = Some(url);
