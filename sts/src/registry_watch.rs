@@ -203,3 +203,35 @@ impl RegistryWatch {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::demo;
+
+    fn snapshot(edit: impl FnOnce(&mut registry::RegistryRows)) -> Snapshot {
+        let mut rows = demo::rows();
+        edit(&mut rows);
+        Snapshot::from_rows(rows)
+    }
+
+    #[test]
+    fn revocations_name_what_a_change_took_away() {
+        let base = snapshot(|_| {});
+        assert_eq!(revocations(&base, &base), vec![], "no change, nothing stale");
+        let client = demo::FILE_PICKER_CLIENT_APP_ID.to_owned();
+
+        let revoked = snapshot(|r| r.consents[0].status = registry::ConsentStatus::Revoked);
+        assert_eq!(
+            revocations(&base, &revoked),
+            vec![Revocation { tenant: Some(demo::TENANT_ID.into()), client_app_id: client.clone() }]
+        );
+        let deleted = snapshot(|r| r.consents.clear());
+        assert_eq!(revocations(&base, &deleted).len(), 1, "a deleted consent row revokes too");
+
+        let disabled = snapshot(|r| r.workloads[0].enabled = false);
+        assert_eq!(revocations(&base, &disabled), vec![Revocation { tenant: None, client_app_id: client }]);
+        assert_eq!(revocations(&disabled, &base), vec![], "enabling takes nothing away");
+        assert_eq!(revocations(&revoked, &base), vec![], "granting takes nothing away");
+    }
+}

@@ -149,13 +149,16 @@ impl Drop for OwnRedis {
     }
 }
 
-/// Three instances on `space` (the harness's own STS stays idle: it has no Redis).
+/// Three instances on `space` (the harness's own STS stays idle: it has no Redis). Redis calls
+/// may take up to 2 s here: on a loaded test machine a slow call would (rightly) make an instance
+/// go on without Redis, which is the outage test's subject, not the others'.
 async fn three(h: &Harness, space: &Space, extra: fn(&mut Config)) -> Vec<Peer> {
     let mut peers = Vec::new();
     for _ in 0..3 {
         peers.push(
             h.peer(|c| {
                 space.configure(c);
+                c.cache.redis_timeout_ms = 2_000;
                 extra(c);
             })
             .await,
@@ -234,7 +237,7 @@ fn looks_like_jwt(s: &str) -> bool {
 /// 3 instances × 64 concurrent identical misses, the first upstream answer held back 300 ms by the
 /// emulator and every request released at once by a barrier: exactly one upstream call. Without
 /// the cross-instance lock each instance fetches its own (3 calls).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_identical_misses_at_three_instances_make_one_upstream_call() {
     let h = Harness::start().await;
     let space = Space::new(SHARED_REDIS);
@@ -260,6 +263,13 @@ async fn concurrent_identical_misses_at_three_instances_make_one_upstream_call()
     let mut tokens = std::collections::BTreeSet::new();
     for t in tasks {
         tokens.insert(t.await.unwrap());
+    }
+    for p in &n {
+        let errors: u64 = ["get", "lock", "put", "unlock"]
+            .iter()
+            .map(|op| p.state.metrics.redis_errors.get_or_create(&vec![("op".into(), (*op).into())]).get())
+            .sum();
+        assert_eq!(errors, 0, "Redis answered every call in time");
     }
     assert_eq!(tokens.len(), 1, "everyone got the one token");
     assert_eq!(h.obo_requests(), 1, "one upstream call for 3 × 64 identical misses");
@@ -300,7 +310,7 @@ async fn a_dead_lock_holder_is_released_by_the_lock_ttl() {
 /// Redis slow (SIGSTOP), then gone (killed) in the middle of a load of hits and misses at three
 /// instances: no request fails, `/readyz` says degraded naming Redis, the metric says so; Redis
 /// back: ready again and tokens shared again, without a restart.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_mid_load_fails_no_request_and_recovers() {
     let h = Harness::start().await;
     let redis = OwnRedis::start(None).await;

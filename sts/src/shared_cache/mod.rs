@@ -185,10 +185,13 @@ impl SharedCache {
                 Lookup::Unavailable => return load().await.map(|t| (t, Source::Upstream)),
                 Lookup::Miss if taken => {
                     let result = load().await;
+                    // Write the entry and release the lock in one round trip.
+                    let mut pipe = redis::pipe();
                     if let Ok(token) = &result {
-                        self.put(key, token).await;
+                        self.put_into(&mut pipe, key, token);
                     }
-                    self.unlock(&lock, &mine).await;
+                    pipe.cmd("EVAL").arg(UNLOCK).arg(1).arg(&lock).arg(&mine).ignore();
+                    let _: Option<()> = self.call_pipe("put", &pipe).await;
                     return result.map(|t| (t, Source::Upstream));
                 }
                 Lookup::Miss => {
@@ -213,21 +216,29 @@ impl SharedCache {
     /// Writes the token (encrypted; TTL = expiry minus the margin) and lists it in its owner's
     /// index sets. Failures only cost the other instances a fetch.
     pub async fn put(&self, key: &str, token: &CachedToken) {
+        let mut pipe = redis::pipe();
+        if self.put_into(&mut pipe, key, token) {
+            let _: Option<()> = self.call_pipe("put", &pipe).await;
+        }
+    }
+
+    /// Adds the commands of [`Self::put`] to `pipe`; `false` when there is nothing to write (a
+    /// token inside the expiry margin).
+    fn put_into(&self, pipe: &mut Pipeline, key: &str, token: &CachedToken) -> bool {
         let ttl_secs = token.expires_at - self.margin - crate::clock::unix_now();
-        let Ok(ttl_ms) = u64::try_from(ttl_secs.saturating_mul(1000)) else { return };
+        let Ok(ttl_ms) = u64::try_from(ttl_secs.saturating_mul(1000)) else { return false };
         if ttl_ms == 0 {
-            return;
+            return false;
         }
         let entry = self.entry_key(key);
-        let Some(sealed) = self.keys.seal(&entry, token) else { return };
-        let mut pipe = redis::pipe();
+        let Some(sealed) = self.keys.seal(&entry, token) else { return false };
         pipe.cmd("SET").arg(&entry).arg(sealed).arg("PX").arg(ttl_ms).ignore();
         for index in self.keys.current_index_names(&token.owner) {
             let index = format!("{}idx:{index}", self.prefix);
             pipe.cmd("SADD").arg(&index).arg(key).ignore();
             pipe.cmd("PEXPIRE").arg(&index).arg(INDEX_TTL_MS).ignore();
         }
-        let _: Option<()> = self.call_pipe("put", &pipe).await;
+        true
     }
 
     /// Deletes the entries of `client_app_id` in `tenant` (every tenant with `None`), found
