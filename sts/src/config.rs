@@ -452,6 +452,23 @@ mod tests {
     }
 
     #[test]
+    fn redis_needs_keys_from_outside_the_configuration_and_its_password_is_redacted() {
+        let mut c = Config::default();
+        c.cache.redis_url = Some("redis://:s3cret@cache:6379/0".into());
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("redis_keys_file") && e.contains("redis_keys_env"), "{e}");
+        c.cache.redis_keys_env = Some("TESSERA_CACHE_KEYS".into());
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("not configuration"), "{e}");
+        c.cache.redis_keys_env = Some("REDIS_CACHE_KEYS".into());
+        c.validate().unwrap();
+        c.cache.redis_keys_file = Some("/run/secrets/keys".into());
+        assert!(c.validate().unwrap_err().to_string().contains("not both"));
+        let shown = c.redacted_toml();
+        assert!(!shown.contains("s3cret") && shown.contains("redis://"), "{shown}");
+    }
+
+    #[test]
     fn redaction_survives_passwords_with_separators() {
         // Percent-encoded, as a URL must carry them.
         let shown = redact_url_password("postgres://tessera:pa%2Fss%40w0rd@db:5432/tessera?sslmode=require");
