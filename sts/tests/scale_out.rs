@@ -411,6 +411,23 @@ async fn redis_stopped_mid_load_fails_no_request_and_recovers() {
 /// every memory cache and from Redis.
 #[tokio::test]
 async fn a_revocation_reaches_every_instance_within_two_seconds() {
+    revoked_everywhere(
+        &format!(
+            "UPDATE tenant_consents SET status = 'revoked', changed_at = '2026-12-03T09:00:00Z' \
+             WHERE tenant_id = '{TENANT}' AND workload = 'file-picker';"
+        ),
+        "consent_required",
+    )
+    .await;
+}
+
+/// The same for a workload an operator disables: every tenant's tokens of its client app go.
+#[tokio::test]
+async fn a_disabled_workload_is_dropped_on_every_instance_within_two_seconds() {
+    revoked_everywhere("UPDATE workloads SET enabled = false WHERE name = 'file-picker';", "access_denied").await;
+}
+
+async fn revoked_everywhere(sql: &str, refusal: &str) {
     let h = Harness::start().await;
     let space = Space::new(SHARED_REDIS);
     let n = three(&h, &space, |c| c.registry.poll_interval_secs = 3600).await;
@@ -423,11 +440,7 @@ async fn a_revocation_reaches_every_instance_within_two_seconds() {
     assert_eq!(space.entries().await, 1);
 
     let ops = tempfile::tempdir().unwrap();
-    std::fs::write(
-        ops.path().join("20261203090000_revoke.sql"),
-        format!("UPDATE tenant_consents SET status = 'revoked', changed_at = '2026-12-03T09:00:00Z' WHERE tenant_id = '{TENANT}' AND workload = 'file-picker';"),
-    )
-    .unwrap();
+    std::fs::write(ops.path().join("20261203090000_change.sql"), sql).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sts"))
         .arg("migrate")
         .env_clear()
@@ -438,7 +451,7 @@ async fn a_revocation_reaches_every_instance_within_two_seconds() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let took = until(Duration::from_secs(2), "revocation on every instance, memory and Redis dropped", || async {
+    let took = until(Duration::from_secs(2), "change on every instance, memory and Redis dropped", || async {
         let mut done = space.entries().await == 0;
         for p in &n {
             done &= p.state.metrics.cache_revoked.get_or_create(&vec![("tier".into(), "memory".into())]).get() == 1;
@@ -448,8 +461,8 @@ async fn a_revocation_reaches_every_instance_within_two_seconds() {
     .await;
     for p in &n {
         let a = h.exchange_at(&h.http, &p.base, &user, FILES_READ).await;
-        assert_eq!(a.error(), "consent_required", "{}", a.body);
+        assert_eq!(a.error(), refusal, "{}", a.body);
     }
-    eprintln!("revocation applied everywhere {took:?} after `sts migrate` returned");
+    eprintln!("applied everywhere {took:?} after `sts migrate` returned");
     space.cleanup().await;
 }
