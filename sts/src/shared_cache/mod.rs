@@ -147,7 +147,7 @@ impl SharedCache {
 
     /// The token for `key` from Redis, or `load`'s, fetched once across every instance sharing
     /// this Redis. Without Redis (down, slow) it is simply `load`.
-    pub async fn get_or_load<E, F, Fut>(&self, key: &str, load: F) -> Result<(Arc<CachedToken>, Source), E>
+    pub async fn get_or_load<E, F, Fut>(self: &Arc<Self>, key: &str, load: F) -> Result<(Arc<CachedToken>, Source), E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Arc<CachedToken>, E>>,
@@ -185,13 +185,18 @@ impl SharedCache {
                 Lookup::Unavailable => return load().await.map(|t| (t, Source::Upstream)),
                 Lookup::Miss if taken => {
                     let result = load().await;
-                    // Write the entry and release the lock in one round trip.
+                    // Write the entry and release the lock in one round trip, off the request's
+                    // path: the lock is held until the entry is there (a pipeline runs in order),
+                    // so another instance asking meanwhile waits for the entry, never fetches.
                     let mut pipe = redis::pipe();
                     if let Ok(token) = &result {
                         self.put_into(&mut pipe, key, token);
                     }
                     pipe.cmd("EVAL").arg(UNLOCK).arg(1).arg(&lock).arg(&mine).ignore();
-                    let _: Option<()> = self.call_pipe("put", &pipe).await;
+                    let this = Arc::clone(self);
+                    tokio::spawn(async move {
+                        let _: Option<()> = this.call_pipe("put", &pipe).await;
+                    });
                     return result.map(|t| (t, Source::Upstream));
                 }
                 Lookup::Miss => {
