@@ -3,7 +3,7 @@
 //! - [`run`] — the whole benchmark: starts `sts demo` (emulator + release STS), the msal-node
 //!   peer (`bench/peer`) and the bare axum ceiling ([`ceiling`]), then measures cached load
 //!   ([`load`], wrk), the miss path ([`miss`]), single-flight ([`single_flight`]) and cache
-//!   memory ([`memory`]), and prints the [`report`].
+//!   memory ([`memory`]), the three-instance run on Redis ([`scale`]), and prints the [`report`].
 //! - [`stack`] — the demo's `--write-info`, the emulator's admin API, `POST /token`.
 //! - [`procs`] — the child processes under test; [`stats`] — medians and quantiles.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -15,6 +15,7 @@ mod miss;
 mod procs;
 mod report;
 mod run;
+mod scale;
 mod single_flight;
 mod stack;
 mod stats;

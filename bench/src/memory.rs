@@ -95,6 +95,7 @@ pub async fn measure(args: &MemoryArgs) -> anyhow::Result<MemoryResult> {
             access_token: BackendToken::new(token_like(i, args.token_bytes)),
             expires_at,
             scope: scopes[0].clone(),
+            owner: Default::default(),
         };
         cache.put(key, Arc::new(token)).await;
     }

@@ -15,7 +15,7 @@ use crate::memory::MemoryResult;
 use crate::procs::Service;
 use crate::report::{self, Bundle, CachedRow, Report, System};
 use crate::stack::{Emulator, Info, exchange};
-use crate::{miss, single_flight};
+use crate::{miss, scale, single_flight};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Seconds per cached-load run (default 5, three rounds; smoke 1, one round).
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// Only the three-instance run on Redis (printed as JSON; no report is written).
+    #[arg(long)]
+    pub scale_only: bool,
 }
 
 /// Sizes of one run.
@@ -53,6 +56,9 @@ struct Plan {
     flight: usize,
     flight_delay_ms: u64,
     memory_entries: [u64; 2],
+    /// Interleaved rounds and round-robin tokens of the three-instance run.
+    scale_rounds: usize,
+    scale_rr_tokens: u64,
 }
 
 impl Plan {
@@ -71,6 +77,8 @@ impl Plan {
                 flight: 16,
                 flight_delay_ms: 200,
                 memory_entries: [1_000, 10_000],
+                scale_rounds: 10,
+                scale_rr_tokens: 5,
             }
         } else {
             Self {
@@ -83,6 +91,8 @@ impl Plan {
                 flight: 64,
                 flight_delay_ms: 300,
                 memory_entries: [10_000, 100_000],
+                scale_rounds: 300,
+                scale_rr_tokens: 100,
             }
         }
     }
@@ -253,6 +263,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let emulator = Emulator::new(http.clone(), &info);
 
+    if args.scale_only {
+        step("three instances on Redis only");
+        let x = scale::measure(&args.sts_bin, &out, &info, &emulator, plan.scale_rounds, plan.scale_rr_tokens).await?;
+        println!("{}", serde_json::to_string_pretty(&x)?);
+        sts.stop().await;
+        return Ok(());
+    }
+
     step("starting the peer (node + msal-node)");
     let mut peer = start_peer(&args, &out, &info)?;
     let peer_url = peer.ready::<Ready>(&out.join("peer-ready.json"), Duration::from_secs(60)).await?.url;
@@ -292,6 +310,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let peer_flight =
         single_flight::burst(&emulator, &peer_url, &info.scope, plan.flight, plan.flight_delay_ms).await?;
     let audit_not_persisted = metric(&http, &info.metrics, "tessera_audit_not_persisted_total").await;
+    let scale = if scale::redis_available() {
+        step(&format!(
+            "three instances on Redis: {} interleaved rounds, {} round-robin tokens",
+            plan.scale_rounds, plan.scale_rr_tokens
+        ));
+        Some(scale::measure(&args.sts_bin, &out, &info, &emulator, plan.scale_rounds, plan.scale_rr_tokens).await?)
+    } else {
+        step("three instances on Redis: skipped (no Redis on 127.0.0.1:6379; bash scripts/services.sh starts one)");
+        None
+    };
     sts.check_alive()?;
     peer.check_alive()?;
     peer.stop().await;
@@ -315,6 +343,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         memory: mem,
         bundle,
         audit_not_persisted,
+        scale,
     };
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let md = format!(

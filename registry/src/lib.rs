@@ -40,5 +40,6 @@ pub use model::{
 };
 pub use snapshot::{Backend, Snapshot, Workload};
 pub use store::{
-    AppliedMigration, AuditRecord, MigrationOrigin, MigrationRef, MigrationReport, MigrationStatus, Store, StoreError,
+    AppliedMigration, AuditRecord, CHANGE_CHANNEL, ChangeEvent, ChangeListener, MigrationOrigin, MigrationRef,
+    MigrationReport, MigrationStatus, Store, StoreError,
 };

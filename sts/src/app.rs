@@ -15,6 +15,7 @@ use crate::entra::obo::OboClient;
 use crate::exchange::Exchanger;
 use crate::metrics::Metrics;
 use crate::registry_watch::RegistryWatch;
+use crate::shared_cache::SharedCache;
 use crate::state::AppState;
 
 /// Opens the registry store named by the configuration (PostgreSQL, or the embedded SQLite file).
@@ -35,6 +36,10 @@ pub async fn migrate(config: &Config, store: &registry::Store) -> anyhow::Result
         .await
         .context("applying registry migrations")?;
     tracing::info!(?report, "registry migrations applied");
+    // Every serving instance listening reloads now instead of at its next poll.
+    if let Err(e) = store.notify_changed().await {
+        tracing::warn!(error = %e, "could not announce the registry change; instances will see it at their next poll");
+    }
     Ok(())
 }
 
@@ -71,7 +76,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         Duration::from_secs(config.registry.poll_interval_secs.max(1)),
         Duration::from_secs(config.registry.reload_interval_secs.max(1)),
     );
+    registry.spawn_listener();
     let metrics = Arc::new(Metrics::new());
+    let shared = SharedCache::from_config(&config.cache, Arc::clone(&metrics))
+        .context("setting up the shared cache")?
+        .map(Arc::new);
+    if let Some(shared) = &shared {
+        tracing::info!(key_id = shared.key_id(), "shared token cache on redis");
+    }
     let credentials = Arc::new(CredentialSet::load(&config.credentials).context("loading client certificates")?);
     let watched = Arc::clone(&registry);
     credentials.follow_registry(move || watched.snapshot(), metrics.certificates_unreferenced.clone());
@@ -118,10 +130,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         keys,
         obo: OboClient::new(http, config.entra.clone(), Arc::clone(&credentials), Arc::clone(&metrics)),
         cache: MemoryCache::new(&config.cache),
+        shared,
         audit: AuditSink::spawn(store, Arc::clone(&metrics), &config.audit).context("opening the audit spool")?,
         metrics: Arc::clone(&metrics),
         entra: config.entra.clone(),
     });
+    spawn_revocation_drops(&registry, &exchanger);
     Ok(AppState::new(crate::state::Shared {
         config: Arc::new(config),
         registry,
@@ -130,6 +144,27 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         credentials,
         readiness,
     }))
+}
+
+/// On every new registry snapshot, drops the cached tokens of revoked consents and disabled
+/// workloads (memory and Redis).
+fn spawn_revocation_drops(registry: &RegistryWatch, exchanger: &Arc<Exchanger>) {
+    let mut changes = registry.subscribe();
+    let exchanger = Arc::downgrade(exchanger);
+    tokio::spawn(async move {
+        loop {
+            let change = match changes.recv().await {
+                Ok(change) => change,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let Some(exchanger) = exchanger.upgrade() else { return };
+            let revoked = crate::registry_watch::revocations(&change.old, &change.new);
+            if !revoked.is_empty() {
+                exchanger.drop_revoked(&revoked).await;
+            }
+        }
+    });
 }
 
 /// Sets `tessera_certificate_days_left` per certificate, and warns well before expiry.

@@ -131,6 +131,25 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     /// Cached backend tokens are dropped this long before they expire.
     pub expiry_margin_secs: u64,
+    /// Redis URL of the shared second-level cache (`redis://host:6379/0`); none: memory only.
+    /// Several STS instances with the same URL (and keys) share tokens and single-flight misses.
+    pub redis_url: Option<String>,
+    /// File of entry-encryption keys, one `KEY_ID BASE64_32_BYTES` per line, the first encrypts
+    /// (the others still decrypt: rotation). Required with `redis_url` unless `redis_keys_env`.
+    pub redis_keys_file: Option<PathBuf>,
+    /// Name of an environment variable (outside `TESSERA_*`) holding the keys, in the file's format
+    /// (lines or `;`-separated).
+    pub redis_keys_env: Option<String>,
+    /// Longest wait for one Redis call; past it the call counts as failed and the exchange goes on
+    /// memory only.
+    pub redis_timeout_ms: u64,
+    /// After a failed Redis call, Redis is left alone this long (memory only), then tried again.
+    pub redis_retry_after_ms: u64,
+    /// Lifetime of the cross-instance single-flight lock: how long other instances wait for the
+    /// instance fetching a token before they fetch it themselves (a dead holder is released by it).
+    pub redis_lock_ms: u64,
+    /// Prefix of every Redis key this STS writes.
+    pub redis_prefix: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -227,7 +246,18 @@ impl Default for EntraConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self { max_entries: 100_000, max_bytes: 256 * 1024 * 1024, expiry_margin_secs: 300 }
+        Self {
+            max_entries: 100_000,
+            max_bytes: 256 * 1024 * 1024,
+            expiry_margin_secs: 300,
+            redis_url: None,
+            redis_keys_file: None,
+            redis_keys_env: None,
+            redis_timeout_ms: 100,
+            redis_retry_after_ms: 1_000,
+            redis_lock_ms: 10_000,
+            redis_prefix: "tessera:".into(),
+        }
     }
 }
 
@@ -296,6 +326,29 @@ impl Config {
         if self.entra.leeway_secs > MAX_LEEWAY_SECS {
             return Err(ConfigError::LeewayTooLarge(self.entra.leeway_secs));
         }
+        if self.cache.redis_url.is_some() {
+            match (&self.cache.redis_keys_file, &self.cache.redis_keys_env) {
+                (None, None) => {
+                    return Err(ConfigError::Invalid(
+                        "cache.redis_url needs the entry keys: cache.redis_keys_file or cache.redis_keys_env".into(),
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::Invalid(
+                        "give cache.redis_keys_file or cache.redis_keys_env, not both".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(var) = &self.cache.redis_keys_env
+            && var.to_ascii_uppercase().starts_with(env::PREFIX)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cache.redis_keys_env names {var}: keys are secrets, not configuration; use a variable outside {}*",
+                env::PREFIX
+            )));
+        }
         for (i, c) in self.credentials.iter().enumerate() {
             let pfx = c.pfx.is_some();
             let pem = c.cert_pem.is_some() || c.key_pem.is_some();
@@ -318,6 +371,7 @@ impl Config {
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.registry.database_url = shown.registry.database_url.as_deref().map(redact_url_password);
+        shown.cache.redis_url = shown.cache.redis_url.as_deref().map(redact_url_password);
         toml_string(&shown)
     }
 }
@@ -401,6 +455,23 @@ mod tests {
             assert!(err.contains("plain http is only allowed for loopback hosts"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn redis_needs_keys_from_outside_the_configuration_and_its_password_is_redacted() {
+        let mut c = Config::default();
+        c.cache.redis_url = Some("redis://:s3cret@cache:6379/0".into());
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("redis_keys_file") && e.contains("redis_keys_env"), "{e}");
+        c.cache.redis_keys_env = Some("TESSERA_CACHE_KEYS".into());
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("not configuration"), "{e}");
+        c.cache.redis_keys_env = Some("REDIS_CACHE_KEYS".into());
+        c.validate().unwrap();
+        c.cache.redis_keys_file = Some("/run/secrets/keys".into());
+        assert!(c.validate().unwrap_err().to_string().contains("not both"));
+        let shown = c.redacted_toml();
+        assert!(!shown.contains("s3cret") && shown.contains("redis://"), "{shown}");
     }
 
     #[test]

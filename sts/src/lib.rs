@@ -12,6 +12,8 @@
 //! - `secret`: one redacting type per kind of secret (tokens, assertions, keys, passwords).
 //! - `origin`: the allowed-origin patterns of `server.cors_origins`, parsed with the configuration.
 //! - `cache`: OBO results keyed by a hash of the subject token; single-flight.
+//! - `shared_cache`: the second level under it on Redis, shared by every instance: encrypted
+//!   entries, a cross-instance single-flight lock, memory only while Redis is away.
 //! - `audit`, `metrics`: what happened, off the request path (with a durable spool while the
 //!   database is away).
 //! - `readiness`: what `/readyz` probes, bounded in time.
@@ -43,6 +45,7 @@ mod origin;
 mod readiness;
 mod registry_watch;
 mod secret;
+mod shared_cache;
 mod state;
 mod telemetry;
 

@@ -18,6 +18,19 @@ pub struct Metrics {
     pub exchanges: Family<OutcomeLabel, Counter>,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
+    /// Hits served by the shared (Redis) cache after a memory miss (counted in `cache_hits` too).
+    pub cache_shared_hits: Counter,
+    /// Misses that waited for another instance's fetch of the same token (cross-instance
+    /// single-flight).
+    pub cache_shared_waits: Counter,
+    /// Failed or timed-out Redis calls by operation; the exchange went on memory only.
+    pub redis_errors: Family<Labels, Counter>,
+    /// 1 while the shared cache's Redis answers, 0 while the STS runs on memory only.
+    pub redis_up: Gauge,
+    /// Exchanges that skipped Redis (memory only) because it had just failed.
+    pub redis_skipped: Counter,
+    /// Cached tokens dropped because a consent was revoked or a workload disabled (by tier).
+    pub cache_revoked: Family<Labels, Counter>,
     /// Seconds per upstream (Entra) token request.
     pub upstream_latency: Histogram,
     /// Signing-key fetches by reason (`first`, `expired`, `unknown_kid`, `scheduled`, `timer`).
@@ -62,6 +75,12 @@ impl Metrics {
             exchanges: Family::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
+            cache_shared_hits: Counter::default(),
+            cache_shared_waits: Counter::default(),
+            redis_errors: Family::default(),
+            redis_up: Gauge::default(),
+            redis_skipped: Counter::default(),
+            cache_revoked: Family::default(),
             upstream_latency: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
             key_refreshes: Family::default(),
             certificate_days_left: Family::default(),
@@ -81,6 +100,28 @@ impl Metrics {
         registry.register("exchanges", "Token exchanges by outcome", m.exchanges.clone());
         registry.register("cache_hits", "Exchanges answered from the cache", m.cache_hits.clone());
         registry.register("cache_misses", "Exchanges that needed Entra", m.cache_misses.clone());
+        registry.register(
+            "cache_shared_hits",
+            "Exchanges answered from the shared Redis cache after a memory miss",
+            m.cache_shared_hits.clone(),
+        );
+        registry.register(
+            "cache_shared_waits",
+            "Misses that waited for another instance fetching the same token",
+            m.cache_shared_waits.clone(),
+        );
+        registry.register("redis_errors", "Failed or timed-out Redis calls by operation", m.redis_errors.clone());
+        registry.register("redis_up", "1 while the shared cache's Redis answers, else 0", m.redis_up.clone());
+        registry.register(
+            "redis_skipped",
+            "Exchanges that ran on memory only because Redis had just failed",
+            m.redis_skipped.clone(),
+        );
+        registry.register(
+            "cache_revoked",
+            "Cached tokens dropped after a consent revocation or a disabled workload, by tier",
+            m.cache_revoked.clone(),
+        );
         registry.register("upstream_latency_seconds", "Latency of token requests to Entra", m.upstream_latency.clone());
         registry.register("key_refreshes", "Signing-key fetches by reason", m.key_refreshes.clone());
         registry.register(
@@ -142,6 +183,11 @@ impl Metrics {
     /// Counts one failed request to Entra of `kind`.
     pub fn upstream_error(&self, kind: &str) {
         self.upstream_errors.get_or_create(&vec![("kind".to_owned(), kind.to_owned())]).inc();
+    }
+
+    /// Counts one failed Redis call of `op`.
+    pub fn redis_error(&self, op: &str) {
+        self.redis_errors.get_or_create(&vec![("op".to_owned(), op.to_owned())]).inc();
     }
 
     pub fn outcome(&self, outcome: &'static str) {

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("foundation: time, crypto provider, secret types, origin patterns", &["clock", "crypto", "secret", "origin"]),
     ("configuration", &["config"]),
     ("observability and stores", &["metrics", "telemetry", "registry_watch", "certs", "cache"]),
+    ("the shared (Redis) cache under the memory cache", &["shared_cache"]),
     ("audit", &["audit"]),
     ("Entra client: validation, keys, assertions, the OBO call", &["entra"]),
     ("domain: one exchange", &["exchange"]),
@@ -44,6 +45,7 @@ const NO_HTTP: &[&str] = &[
     "registry_watch",
     "certs",
     "cache",
+    "shared_cache",
     "audit",
     "exchange",
 ];

@@ -248,3 +248,52 @@ async fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
         _ => Ok(()),
     }
 }
+
+/// The PostgreSQL channel on which a registry change is announced (`sts migrate` notifies it after
+/// applying migrations; every serving STS listens).
+pub const CHANGE_CHANNEL: &str = "tessera_registry_changed";
+
+/// What a [`ChangeListener`] heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// A change was announced.
+    Changed,
+    /// The connection was lost (and is re-established by the next wait): changes may have been
+    /// missed meanwhile.
+    Lost,
+}
+
+/// A `LISTEN` on [`CHANGE_CHANNEL`] (PostgreSQL only).
+#[derive(Debug)]
+pub struct ChangeListener {
+    inner: sqlx::postgres::PgListener,
+}
+
+impl ChangeListener {
+    /// Waits for the next announcement (or the loss of the connection).
+    pub async fn next(&mut self) -> Result<ChangeEvent, StoreError> {
+        Ok(match self.inner.try_recv().await? {
+            Some(_) => ChangeEvent::Changed,
+            None => ChangeEvent::Lost,
+        })
+    }
+}
+
+impl Store {
+    /// Announces a registry change to every listening STS (PostgreSQL `NOTIFY`; nothing on SQLite,
+    /// whose single process polls).
+    pub async fn notify_changed(&self) -> Result<(), StoreError> {
+        if let Pool::Postgres(pool) = &self.pool {
+            sqlx::query("SELECT pg_notify($1, '')").bind(CHANGE_CHANNEL).execute(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Listens for announced changes; `None` on SQLite.
+    pub async fn change_listener(&self) -> Result<Option<ChangeListener>, StoreError> {
+        let Pool::Postgres(pool) = &self.pool else { return Ok(None) };
+        let mut inner = sqlx::postgres::PgListener::connect_with(pool).await?;
+        inner.listen(CHANGE_CHANNEL).await?;
+        Ok(Some(ChangeListener { inner }))
+    }
+}

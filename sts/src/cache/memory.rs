@@ -93,6 +93,18 @@ impl MemoryCache {
         self.inner.insert(key, token).await
     }
 
+    /// Drops every entry of `client_app_id` in `tenant` (every tenant when `None`); returns how
+    /// many. A walk over the whole cache: for revocations, which are rare, so the lookup path pays
+    /// nothing for them.
+    pub async fn drop_owned(&self, tenant: Option<&str>, client_app_id: &str) -> usize {
+        let doomed: Vec<Arc<String>> =
+            self.inner.iter().filter(|(_, v)| v.owner.is_covered_by(tenant, client_app_id)).map(|(k, _)| k).collect();
+        for key in &doomed {
+            self.inner.invalidate(key.as_str()).await;
+        }
+        doomed.len()
+    }
+
     pub fn entry_count(&self) -> u64 {
         self.inner.entry_count()
     }
@@ -110,7 +122,12 @@ mod tests {
     struct Down;
 
     fn cache() -> MemoryCache {
-        MemoryCache::new(&CacheConfig { max_entries: 1000, max_bytes: 1 << 20, expiry_margin_secs: 300 })
+        MemoryCache::new(&CacheConfig {
+            max_entries: 1000,
+            max_bytes: 1 << 20,
+            expiry_margin_secs: 300,
+            ..Default::default()
+        })
     }
 
     fn token(ttl: i64) -> Arc<CachedToken> {
@@ -118,6 +135,7 @@ mod tests {
             access_token: BackendToken::new("t".repeat(100)),
             expires_at: crate::clock::unix_now() + ttl,
             scope: "s".into(),
+            owner: super::super::Owner { tenant: "t1".into(), client_app_id: "c1".into() },
         })
     }
 
@@ -176,8 +194,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn drop_owned_drops_only_the_owners_entries() {
+        let c = cache();
+        c.put("a".into(), token(3600)).await;
+        let other = Arc::new(CachedToken {
+            owner: super::super::Owner { tenant: "t2".into(), client_app_id: "c1".into() },
+            ..Arc::unwrap_or_clone(token(3600))
+        });
+        c.put("b".into(), other).await;
+        assert_eq!(c.drop_owned(Some("T1"), "C1").await, 1);
+        assert!(c.get("a").await.is_none());
+        assert!(c.get("b").await.is_some());
+        assert_eq!(c.drop_owned(None, "c1").await, 1);
+        assert!(c.get("b").await.is_none());
+    }
+
+    #[tokio::test]
     async fn entry_bound_holds() {
-        let c = MemoryCache::new(&CacheConfig { max_entries: 10, max_bytes: 1 << 20, expiry_margin_secs: 0 });
+        let c = MemoryCache::new(&CacheConfig {
+            max_entries: 10,
+            max_bytes: 1 << 20,
+            expiry_margin_secs: 0,
+            ..Default::default()
+        });
         for i in 0..100 {
             c.put(format!("k{i}"), token(3600)).await;
         }

@@ -379,6 +379,7 @@ fn parse_success(body: &[u8]) -> Result<CachedToken, OboError> {
         access_token: BackendToken::new(s.access_token),
         expires_at: crate::clock::unix_now().saturating_add(expires_in),
         scope: s.scope,
+        owner: crate::cache::Owner::default(),
     })
 }
 

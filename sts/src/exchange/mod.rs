@@ -11,6 +11,7 @@ mod form;
 mod request;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use error::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
@@ -18,14 +19,15 @@ pub use form::parse as parse_form;
 pub use request::TokenForm;
 
 use crate::audit::AuditSink;
-use crate::cache::{CachedToken, MemoryCache, cache_key};
+use crate::cache::{CachedToken, MemoryCache, Owner, cache_key};
 use crate::clock::{unix_now, unix_now_ms};
 use crate::config::EntraConfig;
 use crate::entra::keys::KeyStore;
 use crate::entra::obo::{OboClient, OboRequest};
 use crate::entra::validate;
 use crate::metrics::Metrics;
-use crate::registry_watch::RegistryWatch;
+use crate::registry_watch::{RegistryWatch, Revocation};
+use crate::shared_cache::{SharedCache, Source};
 
 /// Everything an exchange needs; one per process, shared by all requests.
 #[derive(Debug)]
@@ -34,6 +36,8 @@ pub struct Exchanger {
     pub keys: Arc<KeyStore>,
     pub obo: OboClient,
     pub cache: MemoryCache,
+    /// The second-level cache on Redis shared by every instance (`cache.redis_url`), if any.
+    pub shared: Option<Arc<SharedCache>>,
     pub audit: AuditSink,
     pub metrics: Arc<Metrics>,
     pub entra: EntraConfig,
@@ -95,6 +99,29 @@ impl Exchanger {
             last_at_ms: None,
         });
         result
+    }
+
+    /// Drops the cached tokens a registry change made stale, in memory and in the shared cache
+    /// (every instance does this on its own change notice; deleting twice is harmless).
+    pub async fn drop_revoked(&self, revocations: &[Revocation]) {
+        for r in revocations {
+            let memory = self.cache.drop_owned(r.tenant.as_deref(), &r.client_app_id).await;
+            self.metrics
+                .cache_revoked
+                .get_or_create(&vec![("tier".to_owned(), "memory".to_owned())])
+                .inc_by(memory as u64);
+            let shared = match &self.shared {
+                Some(shared) => shared.drop_owned(r.tenant.as_deref(), &r.client_app_id).await,
+                None => Some(0),
+            };
+            if let Some(n) = shared {
+                self.metrics
+                    .cache_revoked
+                    .get_or_create(&vec![("tier".to_owned(), "shared".to_owned())])
+                    .inc_by(n as u64);
+            }
+            tracing::info!(tenant = ?r.tenant, client_app = %r.client_app_id, memory, shared = ?shared, "registry revoked a grant: cached tokens dropped");
+        }
     }
 
     async fn run(&self, form: TokenForm, trail: &mut Trail) -> Result<Issued, ExchangeError> {
@@ -184,25 +211,44 @@ impl Exchanger {
             scopes,
             claims_challenge: req.claims.as_deref(),
         };
+        let owner = Owner { tenant: peeked.tenant.clone(), client_app_id: workload.client_app_id.clone() };
+        let fetch = || async {
+            let mut fresh = self.obo.exchange(&obo).await.map_err(|e| ExchangeError::from_obo(e, consent_url))?;
+            fresh.owner = owner.clone();
+            Ok::<_, ExchangeError>(Arc::new(fresh))
+        };
         if req.claims.is_some() {
-            // A claims challenge must reach Entra: bypass the cache, then refresh it.
+            // A claims challenge must reach Entra: bypass the caches, then refresh them.
             self.metrics.cache_misses.inc();
-            let fresh = Arc::new(self.obo.exchange(&obo).await.map_err(|e| ExchangeError::from_obo(e, consent_url))?);
+            let fresh = fetch().await?;
+            if let Some(shared) = &self.shared {
+                shared.put(&cache_slot, &fresh).await;
+            }
             self.cache.put(cache_slot, Arc::clone(&fresh)).await;
             return Ok(Issued { token: fresh, from_cache: false });
         }
-        let (token, from_cache) = self
+        // A memory miss: one load per key in this process, which asks the shared cache (one fetch
+        // per key across the instances) when there is one.
+        let from_shared = AtomicBool::new(false);
+        let (token, from_memory) = self
             .cache
-            .get_or_load(cache_slot, async {
-                self.obo.exchange(&obo).await.map(Arc::new).map_err(|e| ExchangeError::from_obo(e, consent_url))
+            .get_or_load(cache_slot.clone(), async {
+                let Some(shared) = &self.shared else { return fetch().await };
+                let (token, source) = shared.get_or_load(&cache_slot, fetch).await?;
+                from_shared.store(source == Source::Shared, Ordering::Relaxed);
+                Ok(token)
             })
             .await
             .map_err(Arc::unwrap_or_clone)?;
+        let from_cache = from_memory || from_shared.load(Ordering::Relaxed);
         if from_cache {
-            self.metrics.cache_hits.inc()
+            self.metrics.cache_hits.inc();
+            if !from_memory {
+                self.metrics.cache_shared_hits.inc();
+            }
         } else {
-            self.metrics.cache_misses.inc()
-        };
+            self.metrics.cache_misses.inc();
+        }
         Ok(Issued { token, from_cache })
     }
 }

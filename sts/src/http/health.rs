@@ -10,7 +10,8 @@
 //!   database does not answer (the last good snapshot is serving; audit records go to the
 //!   spool), Entra's authority is unreachable (cached tokens are still served, new exchanges fail
 //!   until it is back), Entra rejected every certificate of some, but not all, client apps, or
-//!   the audit spool is full (records go to the log only);
+//!   the audit spool is full (records go to the log only), or the shared cache's Redis does not
+//!   answer (`checks.redis`: every instance serves from its own memory, nothing fails);
 //! - **200 `ready`** otherwise.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +22,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::registry_watch::RegistryHealth;
+use crate::shared_cache::SharedHealth;
 use crate::state::AppState;
 
 pub async fn healthz() -> &'static str {
@@ -28,7 +30,14 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (registry_health, entra) = tokio::join!(state.readiness.registry(&state.registry), state.readiness.entra());
+    let shared_probe = async {
+        match &state.exchanger.shared {
+            Some(shared) => Some(shared.probe().await),
+            None => None,
+        }
+    };
+    let (registry_health, entra, shared) =
+        tokio::join!(state.readiness.registry(&state.registry), state.readiness.entra(), shared_probe);
     let backend = state.registry.store().backend_name();
     let mut degraded = false;
     let registry = match registry_health {
@@ -92,6 +101,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     } else {
         json!({ "status": "ready" })
     };
+    // The shared cache only saves work: without Redis every instance serves from memory.
+    let redis = match shared {
+        None => json!({ "status": "off" }),
+        Some(SharedHealth::Ready) => json!({ "status": "ready" }),
+        Some(SharedHealth::Degraded(error)) => {
+            degraded = true;
+            json!({ "status": "degraded", "error": error, "serving": "memory only" })
+        }
+    };
     let keys = json!({ "status": "ready", "tenants_loaded": state.exchanger.keys.loaded_tenants() });
     let (code, status) = if !missing.is_empty() || nothing_servable {
         (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
@@ -109,6 +127,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 "credentials": credentials,
                 "entra": entra,
                 "audit": audit,
+                "redis": redis,
                 "signing_keys": keys,
             },
         })),

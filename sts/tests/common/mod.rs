@@ -77,6 +77,8 @@ pub struct Harness {
     pub metrics_base: String,
     pub http: reqwest::Client,
     pub certs: Vec<Generated>,
+    /// The configuration the STS was built from (peers are built from it too).
+    pub config: Config,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -157,7 +159,7 @@ impl Harness {
         (options.configure)(&mut config);
         config.audit.spool_dir = dir.path().join("audit-spool");
 
-        let state = sts::build_state(config).await.unwrap();
+        let state = sts::build_state(config.clone()).await.unwrap();
         let listeners = sts::Listeners {
             public: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             metrics: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -176,6 +178,7 @@ impl Harness {
             metrics_base,
             http: reqwest::Client::new(),
             certs,
+            config,
             _dir: dir,
             shutdown: Some(tx),
             served: Some(served),
@@ -245,6 +248,56 @@ impl Harness {
     pub async fn registry_sql(&self, sql: &str) {
         self.db.store().execute_script(sql).await.unwrap();
         assert!(self.state.registry.refresh(true).await);
+    }
+}
+
+/// Another STS instance on the same registry database, emulator and certificates (its own port,
+/// memory cache and audit spool): a replica behind a load balancer.
+pub struct Peer {
+    pub state: AppState,
+    pub base: String,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Harness {
+    /// Starts a peer with this STS's configuration, adjusted by `configure`.
+    pub async fn peer(&self, configure: impl FnOnce(&mut Config)) -> Peer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = self.config.clone();
+        config.audit.spool_dir = dir.path().join("audit-spool");
+        configure(&mut config);
+        let state = sts::build_state(config).await.unwrap();
+        let listeners = sts::Listeners {
+            public: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            metrics: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let base = format!("http://{}", listeners.public.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(sts::serve(listeners, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Peer { state, base, _dir: dir, shutdown: Some(tx) }
+    }
+
+    /// `POST /token` at `base` (this STS or a peer) through `http`.
+    pub async fn exchange_at(&self, http: &reqwest::Client, base: &str, subject_token: &str, scope: &str) -> Answer {
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+            ("subject_token", subject_token),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+            ("scope", scope),
+        ];
+        let r = http.post(format!("{base}/token")).form(&form).send().await.unwrap();
+        Answer::read(r).await
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
     }
 }
 
