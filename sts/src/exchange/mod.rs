@@ -6,6 +6,7 @@
 //! signature soundly: an entry exists only for token bytes that already passed the signature and
 //! issuer checks, and everything else was checked on this request (see `run`).
 
+mod app_only;
 mod error;
 mod form;
 mod request;
@@ -13,8 +14,9 @@ mod request;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use error::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
+pub use error::{ExchangeError, PortalTokenError, RequestError, SubjectTokenError, UpstreamError};
 pub use form::parse as parse_form;
+use request::SubjectKind;
 pub use request::TokenForm;
 
 use crate::audit::AuditSink;
@@ -22,9 +24,10 @@ use crate::cache::{CachedToken, MemoryCache, cache_key};
 use crate::clock::{unix_now, unix_now_ms};
 use crate::config::EntraConfig;
 use crate::entra::keys::KeyStore;
-use crate::entra::obo::{OboClient, OboRequest};
+use crate::entra::obo::{OboClient, OboRequest, Upstream};
 use crate::entra::validate;
 use crate::metrics::Metrics;
+use crate::portal::keys::SiteKeys;
 use crate::registry_watch::RegistryWatch;
 
 /// Everything an exchange needs; one per process, shared by all requests.
@@ -32,6 +35,8 @@ use crate::registry_watch::RegistryWatch;
 pub struct Exchanger {
     pub registry: Arc<RegistryWatch>,
     pub keys: Arc<KeyStore>,
+    /// Power Pages sites' public keys.
+    pub site_keys: SiteKeys,
     pub obo: OboClient,
     pub cache: MemoryCache,
     pub audit: AuditSink,
@@ -51,7 +56,9 @@ pub struct Issued {
 #[derive(Debug, Default)]
 struct Trail {
     tenant: Option<String>,
+    /// The Entra user's `oid`, or a portal contact's id (then `site` is set).
     user_oid: Option<String>,
+    site: Option<String>,
     broker: Option<String>,
     client: Option<String>,
     workload: Option<String>,
@@ -93,12 +100,16 @@ impl Exchanger {
             latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
             hits: 1,
             last_at_ms: None,
+            site: trail.site,
         });
         result
     }
 
     async fn run(&self, form: TokenForm, trail: &mut Trail) -> Result<Issued, ExchangeError> {
         let req = form.check()?;
+        if req.kind == SubjectKind::PortalJwt {
+            return self.run_portal(req, trail).await;
+        }
         let token = req.subject_token.expose();
         let leeway = i64::try_from(self.entra.leeway_secs).unwrap_or(60);
         let peeked = validate::peek(token, unix_now(), leeway)?;
@@ -143,6 +154,15 @@ impl Exchanger {
             }));
         }
 
+        if workload.app_only.is_some() {
+            // The workload's own token, for users holding its role or group: checked here, then
+            // the signature (an app-only cache entry is not tied to this token's bytes).
+            registry::authorize_app_only_user(workload, &peeked.roles, &peeked.groups)?;
+            let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
+            validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)?;
+            return self.app_only(&peeked.tenant, &grant).await;
+        }
+
         // The cache is keyed by a hash of the exact token bytes, and an entry exists only after
         // those bytes passed the signature and issuer checks below; expiry, audience, broker,
         // consent and scopes were checked above on this request. So a hit skips only work already
@@ -164,7 +184,7 @@ impl Exchanger {
         let obo = OboRequest {
             tenant: &peeked.tenant,
             client_app_id: &workload.client_app_id,
-            user_token: &req.subject_token,
+            grant: Upstream::OnBehalfOf(&req.subject_token),
             scopes: &grant.scopes,
             claims_challenge: req.claims.as_deref(),
         };
