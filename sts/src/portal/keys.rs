@@ -48,6 +48,8 @@ pub struct SiteKeys {
     min_forced_interval: Duration,
     fetch_timeout: Duration,
     entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
+    /// The monotonic clock the intervals are measured with (a test advances its own).
+    clock: Arc<dyn Fn() -> Instant + Send + Sync>,
 }
 
 impl std::fmt::Debug for SiteKeys {
@@ -81,7 +83,15 @@ impl SiteKeys {
         min_forced_interval: Duration,
         fetch_timeout: Duration,
     ) -> Self {
-        Self { http, metrics, refresh_every, min_forced_interval, fetch_timeout, entries: Mutex::default() }
+        Self {
+            http,
+            metrics,
+            refresh_every,
+            min_forced_interval,
+            fetch_timeout,
+            entries: Mutex::default(),
+            clock: Arc::new(Instant::now),
+        }
     }
 
     fn entry(&self, key_url: &str) -> Arc<tokio::sync::Mutex<Entry>> {
@@ -93,7 +103,7 @@ impl SiteKeys {
     pub async fn key(&self, site: &str, key_url: &str) -> Result<Arc<DecodingKey>, SiteKeyError> {
         let entry = self.entry(key_url);
         let mut e = entry.lock().await;
-        let now = Instant::now();
+        let now = (self.clock)();
         let fresh = e.fetched_at.is_some_and(|t| now.duration_since(t) < self.refresh_every);
         let due = e.due && e.forced_at.is_none_or(|t| now.duration_since(t) >= self.min_forced_interval);
         match (&e.key, fresh, due) {
@@ -131,7 +141,7 @@ impl SiteKeys {
         {
             return Ok(Refetched::NewKey(Arc::clone(current)));
         }
-        let now = Instant::now();
+        let now = (self.clock)();
         if e.forced_at.is_some_and(|t| now.duration_since(t) < self.min_forced_interval) {
             e.due = true;
             return Ok(Refetched::Nothing);
@@ -160,7 +170,7 @@ impl SiteKeys {
         let key = Arc::new(key);
         e.key = Some(Arc::clone(&key));
         e.pem = pem;
-        e.fetched_at = Some(Instant::now());
+        e.fetched_at = Some((self.clock)());
         tracing::info!(site, reason, "fetched the site's public key");
         Ok(key)
     }
@@ -189,5 +199,103 @@ impl SiteKeys {
             return Err("the answer is not a PEM public key".into());
         }
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    /// A site serving whatever PEM the test sets, counting the fetches.
+    struct Site {
+        url: String,
+        pem: Arc<Mutex<String>>,
+        fetches: Arc<AtomicU64>,
+    }
+
+    async fn site() -> Site {
+        let pem = Arc::new(Mutex::new(new_pem()));
+        let fetches = Arc::new(AtomicU64::new(0));
+        let (p, f) = (Arc::clone(&pem), Arc::clone(&fetches));
+        let app = axum::Router::new().route(
+            "/_services/auth/publickey",
+            axum::routing::get(move || {
+                let (p, f) = (Arc::clone(&p), Arc::clone(&f));
+                async move {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    p.lock().unwrap().clone()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/_services/auth/publickey", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Site { url, pem, fetches }
+    }
+
+    fn new_pem() -> String {
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap().public_key_pem()
+    }
+
+    /// The site keys on a clock the test moves by hand, with a 30 s refetch interval.
+    fn keys() -> (SiteKeys, Arc<AtomicU64>) {
+        let offset = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let o = Arc::clone(&offset);
+        let mut keys = SiteKeys::new(
+            reqwest::Client::new(),
+            Arc::new(Metrics::new()),
+            Duration::from_secs(3600),
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+        );
+        keys.clock = Arc::new(move || start + Duration::from_secs(o.load(Ordering::SeqCst)));
+        (keys, offset)
+    }
+
+    #[tokio::test]
+    async fn a_rotation_is_fetched_once_per_interval_and_a_refused_one_is_fetched_after_it() {
+        crate::crypto::install_provider();
+        let site = site().await;
+        let (keys, clock) = keys();
+        let a = keys.key("s", &site.url).await.unwrap();
+        assert_eq!(site.fetches.load(Ordering::SeqCst), 1);
+        assert!(Arc::ptr_eq(&a, &keys.key("s", &site.url).await.unwrap()), "cached");
+
+        // Rotation: the first signature failure fetches and finds the new key.
+        *site.pem.lock().unwrap() = new_pem();
+        let Refetched::NewKey(b) = keys.refetch("s", &site.url, &a).await.unwrap() else { panic!("no new key") };
+        assert_eq!(site.fetches.load(Ordering::SeqCst), 2);
+
+        // A second rotation inside the interval: junk and genuine failures alike fetch nothing...
+        *site.pem.lock().unwrap() = new_pem();
+        for _ in 0..100 {
+            assert!(matches!(keys.refetch("s", &site.url, &b).await.unwrap(), Refetched::Nothing));
+        }
+        assert!(Arc::ptr_eq(&b, &keys.key("s", &site.url).await.unwrap()));
+        assert_eq!(site.fetches.load(Ordering::SeqCst), 2, "one forced fetch per interval");
+
+        // ...and the first request after the interval fetches the key that was refused.
+        clock.store(31, Ordering::SeqCst);
+        let c = keys.key("s", &site.url).await.unwrap();
+        assert!(!Arc::ptr_eq(&b, &c));
+        assert_eq!(site.fetches.load(Ordering::SeqCst), 3);
+        assert!(Arc::ptr_eq(&c, &keys.key("s", &site.url).await.unwrap()), "then cached again");
+        assert_eq!(site.fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn what_is_not_a_pem_public_key_is_a_fetch_error() {
+        crate::crypto::install_provider();
+        let site = site().await;
+        let (keys, _) = keys();
+        *site.pem.lock().unwrap() = "<html>sign in</html>".into();
+        let e = keys.key("s", &site.url).await.unwrap_err();
+        assert!(e.to_string().contains("not a PEM public key"), "{e}");
+        let e = keys.key("s", "http://127.0.0.1:1/none").await.unwrap_err();
+        assert!(e.to_string().contains("cannot fetch the public key of site s"), "{e}");
     }
 }
