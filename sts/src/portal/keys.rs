@@ -120,7 +120,19 @@ impl SiteKeys {
                     e.forced_at = Some(now);
                     e.due = false;
                 }
-                self.fetch_into(&mut e, site, key_url, reason).await
+                match self.fetch_into(&mut e, site, key_url, reason).await {
+                    Ok(key) => Ok(key),
+                    // A site that is down for a moment does not revoke the key it published: keep
+                    // using it, and try again after the refetch interval rather than per request.
+                    Err(err) => match e.key.clone() {
+                        Some(old) => {
+                            tracing::warn!(site, error = %err, "keeping the site's cached key");
+                            e.fetched_at = now.checked_sub(self.refresh_every.saturating_sub(self.min_forced_interval));
+                            Ok(old)
+                        }
+                        None => Err(err),
+                    },
+                }
             }
         }
     }
@@ -149,8 +161,16 @@ impl SiteKeys {
         e.forced_at = Some(now);
         e.due = false;
         let before = e.pem.clone();
-        let key = self.fetch_into(&mut e, site, key_url, "signature_failure").await?;
-        Ok(if e.pem == before { Refetched::Nothing } else { Refetched::NewKey(key) })
+        match self.fetch_into(&mut e, site, key_url, "signature_failure").await {
+            Ok(key) if e.pem != before => Ok(Refetched::NewKey(key)),
+            Ok(_) => Ok(Refetched::Nothing),
+            // The token's signature failed with the key we have; that it cannot be fetched again
+            // just now does not make the token good (nor the caller's request a 502).
+            Err(err) => {
+                tracing::warn!(site, error = %err, "refetching the site's key after a signature failure");
+                Ok(Refetched::Nothing)
+            }
+        }
     }
 
     async fn fetch_into(
@@ -285,6 +305,24 @@ mod tests {
         assert_eq!(site.fetches.load(Ordering::SeqCst), 3);
         assert!(Arc::ptr_eq(&c, &keys.key("s", &site.url).await.unwrap()), "then cached again");
         assert_eq!(site.fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_site_that_stops_answering_keeps_its_cached_key() {
+        crate::crypto::install_provider();
+        let site = site().await;
+        let (keys, clock) = keys();
+        let a = keys.key("s", &site.url).await.unwrap();
+        *site.pem.lock().unwrap() = "down for maintenance".into();
+        clock.store(3601, Ordering::SeqCst);
+        assert!(Arc::ptr_eq(&a, &keys.key("s", &site.url).await.unwrap()), "the old key, not an error");
+        assert_eq!(site.fetches.load(Ordering::SeqCst), 2);
+        assert!(Arc::ptr_eq(&a, &keys.key("s", &site.url).await.unwrap()));
+        assert_eq!(site.fetches.load(Ordering::SeqCst), 2, "not retried on every request");
+        assert!(matches!(keys.refetch("s", &site.url, &a).await.unwrap(), Refetched::Nothing));
+        clock.store(3601 + 31, Ordering::SeqCst);
+        *site.pem.lock().unwrap() = new_pem();
+        assert!(!Arc::ptr_eq(&a, &keys.key("s", &site.url).await.unwrap()), "retried after the interval");
     }
 
     #[tokio::test]
