@@ -76,7 +76,8 @@ pub fn router(shared: Arc<Shared>, scheme: Scheme) -> Router {
         .route("/{tenant}/v2.0/adminconsent", get(admin_consent::show).post(admin_consent::decide))
         .route("/_portal/{host}/_services/auth/token", post(portal::token))
         .route("/_portal/{host}/_services/auth/publickey", get(portal::public_key))
-        .route("/_portal/{host}/SignIn", get(portal::sign_in_page).post(portal::sign_in));
+        .route("/_portal/{host}/SignIn", get(portal::sign_in_page).post(portal::sign_in))
+        .route("/_portal/{host}/", get(portal::home));
     if admin {
         router = router.nest("/_admin", admin_api::router());
     }

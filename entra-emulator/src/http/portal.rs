@@ -200,3 +200,61 @@ pub async fn sign_in(State(ctx): State<Ctx>, Path(host): Path<String>, body: Byt
     res.headers_mut().insert(header::SET_COOKIE, set_cookie);
     res
 }
+
+/// `GET /_portal/{host}/`: a Power Pages-like home page. Like a real portal page that reads its
+/// site settings through Liquid, it takes the STS URL, workload and scope from the site settings
+/// `Tessera/StsUrl`, `Tessera/Workload` and `Tessera/Scope`, and the client id from
+/// `ImplicitGrantFlow/RegisteredClientId`. Its script asks the site for the contact's token (same
+/// origin, the session cookie: no popup) and exchanges it at the STS. It shows the backend token's
+/// claims, never a token.
+pub async fn home(State(ctx): State<Ctx>, Path(host): Path<String>) -> Response {
+    let settings = ctx.shared.portal.with_site(&host, |s| {
+        let get = |k: &str| s.setting(k).unwrap_or_default().to_owned();
+        let client_id =
+            get(portal::SETTING_REGISTERED_CLIENT_ID).split(';').next().unwrap_or_default().trim().to_owned();
+        serde_json::json!({
+            "stsUrl": get("Tessera/StsUrl"),
+            "workload": get("Tessera/Workload"),
+            "scope": get("Tessera/Scope"),
+            "clientId": client_id,
+            "signIn": format!("/_portal/{}/SignIn?returnUrl=/_portal/{}/", s.config.host, s.config.host),
+        })
+    });
+    let Some(settings) = settings else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // `</` cannot end the script early: JSON strings escape it.
+    let json = settings.to_string().replace("</", "<\\/");
+    let mut res = Html(format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{h}</title></head>\
+<body><h1>{h}</h1><p>A Power Pages-like page: the site's own token for the signed-in contact, exchanged at Tessera for an app-only backend token. No popup.</p>\
+<button id=\"get\">Get a backend token</button> <a id=\"signin\" hidden>Sign in to the site first</a><pre id=\"out\"></pre>\
+<script>\nconst cfg = {json};\n{PAGE_SCRIPT}</script></body></html>", h = html_escape(&host)))
+    .into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+const PAGE_SCRIPT: &str = r#"
+const out = document.getElementById('out');
+const claims = (jwt) => JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+document.getElementById('get').onclick = async () => {
+  out.textContent = '…';
+  const state = crypto.getRandomValues(new Uint32Array(2)).join('').slice(0, 20);
+  const site = await fetch('./_services/auth/token', { method: 'POST', credentials: 'same-origin',
+    body: new URLSearchParams({ client_id: cfg.clientId, response_type: 'token', state }) });
+  if (site.status === 401) {
+    const a = document.getElementById('signin'); a.href = cfg.signIn; a.hidden = false;
+    out.textContent = 'not signed in to the site'; return;
+  }
+  if (!site.ok || site.headers.get('state') !== state) { out.textContent = 'the site refused: ' + site.status; return; }
+  const portalToken = await site.text();
+  const sts = await fetch(cfg.stsUrl + '/token', { method: 'POST', body: new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: portalToken,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: cfg.workload, scope: cfg.scope }) });
+  const body = await sts.json();
+  if (!sts.ok) { out.textContent = body.error + ': ' + body.error_description; return; }
+  const c = claims(body.access_token);
+  out.textContent = JSON.stringify({ contact: claims(portalToken).sub, portalTokenExpiresIn: site.headers.get('expires_in'),
+    backend: { aud: c.aud, idtyp: c.idtyp, roles: c.roles, expires_in: body.expires_in } }, null, 2);
+};
+"#;
