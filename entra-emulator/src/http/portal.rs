@@ -205,8 +205,9 @@ pub async fn sign_in(State(ctx): State<Ctx>, Path(host): Path<String>, body: Byt
 /// site settings through Liquid, it takes the STS URL, workload and scope from the site settings
 /// `Tessera/StsUrl`, `Tessera/Workload` and `Tessera/Scope`, and the client id from
 /// `ImplicitGrantFlow/RegisteredClientId`. Its script asks the site for the contact's token (same
-/// origin, the session cookie: no popup) and exchanges it at the STS. It shows the backend token's
-/// claims, never a token.
+/// origin, the session cookie: no popup) and exchanges it at the STS — through the Tessera broker
+/// (`Tessera.configure({ identity: "powerPages", … })`) when the setting `Tessera/BrokerScriptUrl`
+/// names its bundle, by hand otherwise. It shows the backend token's claims, never a token.
 pub async fn home(State(ctx): State<Ctx>, Path(host): Path<String>) -> Response {
     let settings = ctx.shared.portal.with_site(&host, |s| {
         let get = |k: &str| s.setting(k).unwrap_or_default().to_owned();
@@ -218,17 +219,26 @@ pub async fn home(State(ctx): State<Ctx>, Path(host): Path<String>) -> Response 
             "scope": get("Tessera/Scope"),
             "clientId": client_id,
             "signIn": format!("/_portal/{}/SignIn?returnUrl=/_portal/{}/", s.config.host, s.config.host),
+            "sitePath": format!("/_portal/{}", s.config.host),
+            "brokerScript": get("Tessera/BrokerScriptUrl"),
         })
     });
     let Some(settings) = settings else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let broker_script = settings["brokerScript"].as_str().unwrap_or_default().to_owned();
     // `</` cannot end the script early: JSON strings escape it.
     let json = settings.to_string().replace("</", "<\\/");
     let mut res = Html(format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{h}</title></head>\
 <body><h1>{h}</h1><p>A Power Pages-like page: the site's own token for the signed-in contact, exchanged at Tessera for an app-only backend token. No popup.</p>\
 <button id=\"get\">Get a backend token</button> <a id=\"signin\" hidden>Sign in to the site first</a><pre id=\"out\"></pre>\
-<script>\nconst cfg = {json};\n{PAGE_SCRIPT}</script></body></html>", h = html_escape(&host)))
+<script>\nconst cfg = {json};\n{PAGE_SCRIPT}</script>{broker}</body></html>",
+        h = html_escape(&host),
+        broker = if broker_script.is_empty() {
+            String::new()
+        } else {
+            format!("<script src=\"{}\"></script>", html_escape(&broker_script))
+        }))
     .into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
@@ -237,15 +247,32 @@ pub async fn home(State(ctx): State<Ctx>, Path(host): Path<String>) -> Response 
 const PAGE_SCRIPT: &str = r#"
 const out = document.getElementById('out');
 const claims = (jwt) => JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+const show = (contact, portalTokenExpiresIn, token, expiresIn, via) => {
+  const c = claims(token);
+  out.textContent = JSON.stringify({ via, contact, portalTokenExpiresIn,
+    backend: { aud: c.aud, idtyp: c.idtyp, roles: c.roles, expires_in: expiresIn } }, null, 2);
+};
+const notSignedIn = () => {
+  const a = document.getElementById('signin'); a.href = cfg.signIn; a.hidden = false;
+  out.textContent = 'not signed in to the site';
+};
 document.getElementById('get').onclick = async () => {
   out.textContent = '…';
+  if (window.Tessera) {
+    // The broker: no popup, the site's token and the STS exchange, both cached until near expiry.
+    try {
+      await Tessera.configure({ identity: 'powerPages', clientId: cfg.clientId, stsUrl: cfg.stsUrl, sitePath: cfg.sitePath });
+      const t = await Tessera.getToken({ workload: cfg.workload, scopes: [cfg.scope] });
+      show(null, null, t.accessToken, Math.round((t.expiresOn - Date.now()) / 1000), t.fromCache ? 'broker (cached)' : 'broker');
+    } catch (e) {
+      if (e.code === 'interaction_required') notSignedIn(); else out.textContent = e.code + ': ' + e.message;
+    }
+    return;
+  }
   const state = crypto.getRandomValues(new Uint32Array(2)).join('').slice(0, 20);
   const site = await fetch('./_services/auth/token', { method: 'POST', credentials: 'same-origin',
     body: new URLSearchParams({ client_id: cfg.clientId, response_type: 'token', state }) });
-  if (site.status === 401) {
-    const a = document.getElementById('signin'); a.href = cfg.signIn; a.hidden = false;
-    out.textContent = 'not signed in to the site'; return;
-  }
+  if (site.status === 401) { notSignedIn(); return; }
   if (!site.ok || site.headers.get('state') !== state) { out.textContent = 'the site refused: ' + site.status; return; }
   const portalToken = await site.text();
   const sts = await fetch(cfg.stsUrl + '/token', { method: 'POST', body: new URLSearchParams({
@@ -253,8 +280,6 @@ document.getElementById('get').onclick = async () => {
     subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', audience: cfg.workload, scope: cfg.scope }) });
   const body = await sts.json();
   if (!sts.ok) { out.textContent = body.error + ': ' + body.error_description; return; }
-  const c = claims(body.access_token);
-  out.textContent = JSON.stringify({ contact: claims(portalToken).sub, portalTokenExpiresIn: site.headers.get('expires_in'),
-    backend: { aud: c.aud, idtyp: c.idtyp, roles: c.roles, expires_in: body.expires_in } }, null, 2);
+  show(claims(portalToken).sub, site.headers.get('expires_in'), body.access_token, body.expires_in, 'page');
 };
 "#;

@@ -23,8 +23,14 @@ pub fn scope() -> String {
 }
 
 /// Registers the workload's client app (with its Graph application permission) in both demo
-/// tenants, and the site, whose page calls the STS at `sts_url`.
-pub fn add_to_emulator(config: &mut EmulatorConfig, certificates_pem: &[String], sts_url: &str) {
+/// tenants, and the site, whose page calls the STS at `sts_url` — through the broker bundle at
+/// `broker_script` when the demo serves one.
+pub fn add_to_emulator(
+    config: &mut EmulatorConfig,
+    certificates_pem: &[String],
+    sts_url: &str,
+    broker_script: Option<&str>,
+) {
     for tenant in &mut config.tenants {
         tenant.apps.push(AppConfig {
             client_id: CLIENT_APP_ID.into(),
@@ -47,6 +53,7 @@ pub fn add_to_emulator(config: &mut EmulatorConfig, certificates_pem: &[String],
         ("Tessera/StsUrl", sts_url.to_owned()),
         ("Tessera/Workload", WORKLOAD.to_owned()),
         ("Tessera/Scope", scope()),
+        ("Tessera/BrokerScriptUrl", broker_script.unwrap_or_default().to_owned()),
     ];
     config.sites.push(SiteConfig {
         host: SITE_HOST.into(),
