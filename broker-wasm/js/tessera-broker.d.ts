@@ -75,6 +75,22 @@ export interface ConfigureOptions {
   persistence?: "memory";
 }
 
+/**
+ * On a Power Pages site: no Entra sign-in and no popup. The broker asks the site for its signed-in
+ * contact's token (`POST /_services/auth/token`, same origin) and exchanges it at the STS for the
+ * workload's app-only token; both are cached until shortly before they expire. `getToken` then
+ * takes the backend's `.default` scope, fully qualified.
+ */
+export interface PowerPagesOptions {
+  identity: "powerPages";
+  /** Base URL of the Tessera STS (its `server.cors_origins` must allow the site). */
+  stsUrl: string;
+  /** A client id of the site setting `ImplicitGrantFlow/RegisteredClientId` (registered at the STS too). */
+  clientId: string;
+  /** Path of the site on its origin when it is not the root (default `""`). */
+  sitePath?: string;
+}
+
 export interface TokenRequest {
   /** Workload name, as configured at the STS (e.g. `"file-picker"`). */
   workload: string;
@@ -135,7 +151,7 @@ export interface TesseraApi {
    * first call's promise, so a ribbon enable rule may call it every time it runs. A failed call may
    * be retried. Calls to `getToken` made before it completes wait for it.
    */
-  configure(options: ConfigureOptions): Promise<void>;
+  configure(options: ConfigureOptions | PowerPagesOptions): Promise<void>;
   /**
    * A backend token for a workload. Silent by default. Identical concurrent calls share one promise;
    * results are cached until 5 minutes before expiry. Interactive sign-ins are queued, never

@@ -151,11 +151,11 @@ pub fn from_sts(
     match (status, error) {
         (403, "consent_required") => {
             let mut e = fail(ErrorCode::ConsentRequired, false, description);
-            // Only a page of the pinned authority: the STS must not send the user elsewhere.
-            e.consent_url = body
-                .consent_url
-                .clone()
-                .filter(|u| u.as_bytes().get(authority.len()) == Some(&b'/') && u.starts_with(authority));
+            // Only a page of the pinned authority: the STS must not send the user elsewhere (and
+            // none without one: Power Pages mode has no authority).
+            e.consent_url = body.consent_url.clone().filter(|u| {
+                !authority.is_empty() && u.as_bytes().get(authority.len()) == Some(&b'/') && u.starts_with(authority)
+            });
             StsFailure::Failed(e)
         }
         (400, "invalid_grant") => StsFailure::SubjectRejected(fail(ErrorCode::StsError, false, description)),

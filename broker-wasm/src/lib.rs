@@ -41,6 +41,7 @@ pub mod form;
 pub mod id_token;
 pub mod oauth;
 pub mod pkce;
+pub mod portal;
 pub mod request;
 pub mod scopes;
 pub mod secret;

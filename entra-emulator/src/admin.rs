@@ -94,6 +94,23 @@ impl Default for UserTokenRequest {
     }
 }
 
+/// A request to mint a portal (Power Pages) token directly, bypassing the sign-in page: for tests
+/// that need one already expired or otherwise unusual.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalTokenRequest {
+    /// The site's host.
+    pub host: String,
+    /// Contact id.
+    pub contact: String,
+    /// `aud`/`appid`; need not be registered (the endpoint would refuse it, a test may not).
+    pub client_id: Option<String>,
+    /// Lifetime; `None` = the site's setting. Negative for an expired token.
+    pub lifetime_secs: Option<i64>,
+    /// Claims added or overriding the standard ones.
+    pub extra_claims: Map<String, Value>,
+}
+
 mod seconds {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -341,6 +358,62 @@ impl Admin {
             },
         )
         .map_err(|e| AdminError::Crypto(e.to_string()))
+    }
+}
+
+impl Admin {
+    /// Signs a portal token as the site `req.host` would.
+    pub fn issue_portal_token(&self, req: PortalTokenRequest) -> Result<String, AdminError> {
+        let now = self.shared.now().unix_timestamp();
+        self.shared
+            .portal
+            .with_site(&req.host, |site| {
+                let contact = site.contact(&req.contact).ok_or_else(|| AdminError::UnknownUser(req.contact.clone()))?;
+                let t = crate::portal::PortalToken {
+                    client_id: req.client_id.as_deref(),
+                    nonce: None,
+                    iat: now,
+                    lifetime_secs: req.lifetime_secs.unwrap_or_else(|| site.lifetime_secs()),
+                    extra: Some(&req.extra_claims),
+                };
+                site.sign(contact, &t).map_err(|e| AdminError::Crypto(e.to_string()))
+            })
+            .ok_or_else(|| AdminError::Invalid(format!("unknown site {}", req.host)))?
+    }
+
+    /// Replaces the site's signing key (a portal publishes one key: the old one stops verifying).
+    pub fn rotate_site_key(&self, host: &str) -> Result<(), AdminError> {
+        let key = crate::portal::SiteKey::generate().map_err(|e| AdminError::Crypto(e.to_string()))?;
+        self.shared
+            .portal
+            .with_site_mut(host, |s| s.key = Arc::new(key))
+            .ok_or_else(|| AdminError::Invalid(format!("unknown site {host}")))
+    }
+
+    /// The site's current public key, PEM.
+    pub fn site_public_key_pem(&self, host: &str) -> Result<String, AdminError> {
+        self.shared
+            .portal
+            .with_site(host, |s| s.key.public_pem().to_owned())
+            .ok_or_else(|| AdminError::Invalid(format!("unknown site {host}")))
+    }
+
+    /// Sets (or, with `None`, removes) a site setting.
+    pub fn set_site_setting(&self, host: &str, name: &str, value: Option<&str>) -> Result<(), AdminError> {
+        self.shared
+            .portal
+            .with_site_mut(host, |s| {
+                s.config.settings.retain(|k, _| !k.eq_ignore_ascii_case(name));
+                if let Some(v) = value {
+                    s.config.settings.insert(name.to_owned(), v.to_owned());
+                }
+            })
+            .ok_or_else(|| AdminError::Invalid(format!("unknown site {host}")))
+    }
+
+    /// Tokens the sites' token endpoints issued.
+    pub fn portal_tokens_issued(&self) -> u64 {
+        self.shared.portal.issued()
     }
 }
 

@@ -20,6 +20,34 @@ pub struct EmulatorConfig {
     pub server: ServerConfig,
     /// The initial directory; changeable later through [`crate::Admin`].
     pub tenants: Vec<TenantConfig>,
+    /// Power Pages sites, served under `/_portal/{host}/…` (see [`crate::portal`]).
+    pub sites: Vec<SiteConfig>,
+}
+
+/// A Power Pages site: its host name (the tokens' `iss`), its site settings and its contacts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Host name without scheme, e.g. `contoso.powerappsportals.com`.
+    pub host: String,
+    /// Site settings by name, as a maker sets them (`ImplicitGrantFlow/RegisteredClientId` =
+    /// `"id1;id2"`, `ImplicitGrantFlow/TokenExpirationTime` = `"600"`, …).
+    pub settings: std::collections::BTreeMap<String, String>,
+    /// Contacts who can sign in on the site's sign-in page.
+    pub contacts: Vec<ContactConfig>,
+}
+
+/// A portal contact (Dataverse `contact` row).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactConfig {
+    /// Contact id (GUID): the token's `sub`.
+    pub id: String,
+    /// `preferred_username`.
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
 }
 
 /// Listeners, issuer bases and token lifetimes.
@@ -114,6 +142,21 @@ pub struct UserConfig {
     pub given_name: Option<String>,
     /// Family name (v1 `family_name`).
     pub family_name: Option<String>,
+    /// Security group object ids: the `groups` claim of the user's access tokens.
+    pub groups: Vec<String>,
+    /// App roles assigned to the user, per resource app: the `roles` claim of the user's access
+    /// tokens for that resource (Entra's app role assignments to users).
+    pub app_roles: Vec<UserAppRoleConfig>,
+}
+
+/// App roles a user holds on one resource app.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserAppRoleConfig {
+    /// The resource app's client id.
+    pub resource: String,
+    /// Role values.
+    pub roles: Vec<String>,
 }
 
 /// An app registration.

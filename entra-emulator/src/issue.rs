@@ -55,7 +55,7 @@ pub fn delegated(shared: &Shared, d: &Delegated<'_>) -> anyhow::Result<String> {
         client_acr: d.client_acr,
         subject: Subject::User { user: d.user, acrs: d.acrs },
         scp: d.scp.clone(),
-        roles: Vec::new(),
+        roles: user_roles(d.user, d.resource),
         xms_cc: d.xms_cc.clone(),
         iat: shared.now().unix_timestamp(),
         lifetime_secs: d.lifetime_secs,
@@ -67,6 +67,15 @@ pub fn delegated(shared: &Shared, d: &Delegated<'_>) -> anyhow::Result<String> {
         }
     }
     shared.sign(&token)
+}
+
+/// The app roles `user` holds on `resource` (Entra puts them in the user's tokens for it).
+fn user_roles(user: &User, resource: &App) -> Vec<String> {
+    user.app_roles
+        .iter()
+        .filter(|a| a.resource.eq_ignore_ascii_case(&resource.client_id))
+        .flat_map(|a| a.roles.iter().cloned())
+        .collect()
 }
 
 /// Signs an app-only access token (client credentials).

@@ -12,6 +12,8 @@
 //! - [`jwt`] — client-assertion validation (every form MSAL sends, Entra's rejection codes),
 //!   validation of the OBO user assertion, and the claims of issued tokens.
 //! - [`error`] — Entra's error body and status codes.
+//! - [`portal`] and [`http::portal`] — Power Pages sites: the portal's own token endpoint, its
+//!   PEM public key (rotatable), a contact sign-in page.
 //! - [`faults`] and [`counters`] — fault injection and per-grant / per-client counters.
 //! - [`admin`] — the in-process [`Admin`] handle (including minting user tokens for tests).
 //! - [`server`] — [`Emulator::start`] binds HTTP and HTTPS (locally generated CA).
@@ -37,15 +39,16 @@ pub mod faults;
 pub mod http;
 mod issue;
 pub mod jwt;
+pub mod portal;
 pub mod server;
 pub mod state;
 pub mod token;
 
-pub use admin::{Admin, AdminError, UserTokenRequest};
+pub use admin::{Admin, AdminError, PortalTokenRequest, UserTokenRequest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    AppConfig, AppRoleGrantConfig, CertificateConfig, ConsentConfig, EmulatorConfig, ServerConfig, TenantConfig,
-    UserConfig,
+    AppConfig, AppRoleGrantConfig, CertificateConfig, ConsentConfig, ContactConfig, EmulatorConfig, ServerConfig,
+    SiteConfig, TenantConfig, UserAppRoleConfig, UserConfig,
 };
 pub use counters::{CounterSnapshot, GrantKind};
 pub use faults::{FaultDuration, FaultKind, FaultSpec};

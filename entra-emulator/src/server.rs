@@ -41,8 +41,9 @@ impl Emulator {
     pub async fn start_with_clock(config: EmulatorConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningEmulator> {
         let directory = Directory::from_config(&config.tenants).context("loading the directory")?;
         // Key generation is CPU work (RSA 2048): keep it off the async worker.
-        let (key, tls) = tokio::task::spawn_blocking(|| -> anyhow::Result<_> {
-            Ok((SigningKey::generate()?, LocalTls::generate()?))
+        let sites = config.sites.clone();
+        let (key, tls, portal) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            Ok((SigningKey::generate()?, LocalTls::generate()?, crate::portal::Portal::from_config(&sites)?))
         })
         .await
         .context("key generation task")??;
@@ -65,6 +66,7 @@ impl Emulator {
             directory,
             KeyRing::new(key),
             EmulatorClock::new(clock),
+            portal,
         ));
         let (shutdown, signal) = watch::channel(false);
 

@@ -92,6 +92,8 @@ pub struct Shared {
     pub(crate) faults: Mutex<Faults>,
     pub(crate) counters: Counters,
     pub(crate) clock: EmulatorClock,
+    /// Power Pages sites.
+    pub(crate) portal: crate::portal::Portal,
     codes: Mutex<HashMap<String, CodeRecord>>,
     refresh_tokens: Mutex<HashMap<String, RefreshRecord>>,
 }
@@ -116,6 +118,7 @@ impl Shared {
         directory: Directory,
         keys: KeyRing,
         clock: EmulatorClock,
+        portal: crate::portal::Portal,
     ) -> Self {
         let issuer_base = config.issuer_base.clone().unwrap_or_else(|| https_base.clone());
         let v1_issuer_base = config.v1_issuer_base.clone().unwrap_or_else(|| format!("{https_base}/sts.windows.net"));
@@ -131,6 +134,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             counters: Counters::default(),
             clock,
+            portal,
             codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
         }

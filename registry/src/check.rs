@@ -79,6 +79,36 @@ pub enum Problem {
     #[error("App ID URI {uri} belongs to app {app_id}, which has no row in app_registrations")]
     AppIdUriForUnknownApp { app_id: String, uri: String },
 
+    #[error("site {host} has no registered client id, so none of its tokens is accepted (add rows to site_client_ids)")]
+    SiteWithoutClientIds { host: String },
+
+    #[error("{table} has a row for site {host}, which is not registered in sites")]
+    RowForUnknownSite { table: &'static str, host: String },
+
+    #[error("site {host} may use workload '{workload}', which is not registered")]
+    SiteWorkloadUnknown { host: String, workload: String },
+
+    #[error(
+        "site {host} may use workload '{workload}', which is delegated (no workload_app_only row); \
+         a portal user has no Entra token, so the site's requests are refused"
+    )]
+    SiteWorkloadNotAppOnly { host: String, workload: String },
+
+    #[error(
+        "site {host} may use workload '{workload}', but the site's tenant {tenant_id} has not consented \
+         to it (or revoked), so every request is refused"
+    )]
+    SiteTenantNotConsented { host: String, workload: String, tenant_id: String },
+
+    #[error("workload_app_only lists workload '{workload}', which is not registered")]
+    AppOnlyForUnknownWorkload { workload: String },
+
+    #[error(
+        "app-only workload '{workload}' has backend scope {backend_app_id}/{scope}; an app-only token is \
+         requested for <resource>/.default only, so only '.default' rows can ever be granted"
+    )]
+    AppOnlyScopeNotDefault { workload: String, backend_app_id: String, scope: String },
+
     #[error(
         "certificate {thumbprint_sha256} ({source_name}) is configured for client app {client_app_id} but \
          the registry does not reference it, so the STS never signs with it (add a client_certificates \
@@ -166,8 +196,21 @@ pub fn check(snapshot: &Snapshot) -> Vec<Problem> {
 
     for w in snapshot.workloads() {
         let name = &w.name;
-        if w.brokers.is_empty() {
+        // An app-only workload that a site uses is reached without a broker.
+        let used_by_site = w.app_only.is_some() && snapshot.sites().iter().any(|s| s.workloads.contains(name));
+        if w.brokers.is_empty() && !used_by_site {
             problems.insert(Problem::WorkloadWithoutBroker { workload: name.clone() });
+        }
+        if w.app_only.is_some() {
+            for b in w.backends() {
+                for scope in b.scopes().filter(|s| !s.eq_ignore_ascii_case(crate::scope::DEFAULT_SCOPE)) {
+                    problems.insert(Problem::AppOnlyScopeNotDefault {
+                        workload: name.clone(),
+                        backend_app_id: b.app_id.clone(),
+                        scope: scope.to_owned(),
+                    });
+                }
+            }
         }
         if w.backends().next().is_none() {
             problems.insert(Problem::WorkloadWithoutBackendScopes { workload: name.clone() });
@@ -246,7 +289,38 @@ pub fn check(snapshot: &Snapshot) -> Vec<Problem> {
         }
     }
 
+    check_sites(snapshot, &mut problems);
     problems.into_iter().collect()
+}
+
+/// Sites and app-only workloads (`migrations/0004_sites_app_only.sql`).
+fn check_sites(snapshot: &Snapshot, problems: &mut BTreeSet<Problem>) {
+    let rows = snapshot.rows();
+    let known = |host: &str| snapshot.site(host).is_some();
+    for c in rows.site_client_ids.iter().filter(|c| !known(&c.host)) {
+        problems.insert(Problem::RowForUnknownSite { table: "site_client_ids", host: c.host.clone() });
+    }
+    for w in rows.site_workloads.iter().filter(|w| !known(&w.host)) {
+        problems.insert(Problem::RowForUnknownSite { table: "site_workloads", host: w.host.clone() });
+    }
+    for a in rows.app_only.iter().filter(|a| snapshot.workload(&a.workload).is_none()) {
+        problems.insert(Problem::AppOnlyForUnknownWorkload { workload: a.workload.clone() });
+    }
+    for site in snapshot.sites() {
+        if site.client_ids.is_empty() {
+            problems.insert(Problem::SiteWithoutClientIds { host: site.host.clone() });
+        }
+        for name in &site.workloads {
+            let (host, workload) = (site.host.clone(), name.clone());
+            match snapshot.workload(name) {
+                None => problems.insert(Problem::SiteWorkloadUnknown { host, workload }),
+                Some(w) if w.app_only.is_none() => problems.insert(Problem::SiteWorkloadNotAppOnly { host, workload }),
+                Some(_) if !snapshot.is_consented(&site.tenant_id, name) => problems
+                    .insert(Problem::SiteTenantNotConsented { host, workload, tenant_id: site.tenant_id.clone() }),
+                Some(_) => false,
+            };
+        }
+    }
 }
 
 /// `scheme://host…` with both parts non-empty, or a GUID (36 hex digits and dashes).

@@ -114,6 +114,40 @@ pub enum Denial {
 
     #[error("workload '{workload}' is not allowed the scope(s) {}", .scopes.join(" "))]
     ScopeNotAllowed { workload: String, scopes: Vec<String> },
+
+    #[error("workload '{workload}' hands out app-only tokens, which are requested as {resource}/.default only")]
+    AppOnlyScope { workload: String, resource: String },
+
+    #[error("{}", role_required_message(.workload, .required_role.as_deref(), .required_group.as_deref()))]
+    RoleRequired { workload: String, required_role: Option<String>, required_group: Option<String> },
+
+    #[error("site {host} is not a registered Power Pages site")]
+    UnknownSite { host: String },
+
+    #[error("site {host} is disabled in the registry")]
+    SiteDisabled { host: String },
+
+    #[error("a portal token must name its workload (audience): site {host} may use several")]
+    WorkloadRequired { host: String },
+
+    #[error(
+        "workload '{workload}' is delegated (on-behalf-of): a portal user has no Entra token to \
+         exchange, so only app-only workloads serve portal tokens"
+    )]
+    DelegatedOnly { workload: String },
+
+    #[error("site {host} is not allowed to obtain tokens for workload '{workload}'")]
+    SiteNotAllowed { host: String, workload: String },
+}
+
+fn role_required_message(workload: &str, role: Option<&str>, group: Option<&str>) -> String {
+    let what = match (role, group) {
+        (Some(r), Some(g)) => format!("app role '{r}' or membership of group {g}"),
+        (Some(r), None) => format!("app role '{r}'"),
+        (None, Some(g)) => format!("membership of group {g}"),
+        (None, None) => "an app role the registry does not name".to_owned(),
+    };
+    format!("workload '{workload}' hands out app-only tokens only to users with {what}, which the user's token lacks")
 }
 
 impl Denial {
@@ -138,8 +172,82 @@ pub fn decide(snapshot: &Snapshot, req: &ConsentRequest<'_>) -> Result<Grant, De
     if !workload.brokers.contains(&broker) {
         return Err(Denial::BrokerNotAllowed { broker_app_id: broker, workload: workload.name.clone() });
     }
-    check_consent(snapshot, workload, req)?;
-    grant_scopes(workload, req.scope)
+    check_consent(snapshot, workload, req.tenant_id, req.authority)?;
+    let grant = grant_scopes(workload, req.scope)?;
+    if workload.app_only.is_some() {
+        only_default(workload, &grant)?;
+    }
+    Ok(grant)
+}
+
+/// An app-only grant is exactly `<resource>/.default` (client credentials accept nothing else).
+fn only_default(workload: &Workload, grant: &Grant) -> Result<(), Denial> {
+    let default = format!("{}/{DEFAULT_SCOPE}", grant.resource);
+    if grant.scopes.len() == 1 && grant.scopes[0].eq_ignore_ascii_case(&default) {
+        return Ok(());
+    }
+    Err(Denial::AppOnlyScope { workload: workload.name.clone(), resource: grant.resource.clone() })
+}
+
+/// Whether an Entra user may obtain an app-only workload's token: the user's token carries the
+/// workload's required app role (`roles`) or group (`groups`). A delegated workload requires
+/// nothing more of the user (`Ok`).
+pub fn authorize_app_only_user(workload: &Workload, roles: &[String], groups: &[String]) -> Result<(), Denial> {
+    let Some(app_only) = &workload.app_only else {
+        return Ok(());
+    };
+    let has_role = app_only.required_role.as_deref().is_some_and(|r| roles.iter().any(|x| x == r));
+    let in_group = app_only.required_group.as_deref().is_some_and(|g| groups.iter().any(|x| x.eq_ignore_ascii_case(g)));
+    if has_role || in_group {
+        return Ok(());
+    }
+    Err(Denial::RoleRequired {
+        workload: workload.name.clone(),
+        required_role: app_only.required_role.clone(),
+        required_group: app_only.required_group.clone(),
+    })
+}
+
+/// What the STS asks the registry for a portal (Power Pages) subject, once the token is known to
+/// be the site's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortalRequest<'a> {
+    /// The site's host (the token's `iss`).
+    pub host: &'a str,
+    /// The workload named by the request's `audience`, if any.
+    pub workload: Option<&'a str>,
+    pub scope: &'a str,
+    /// The Entra authority host, for the admin-consent URL.
+    pub authority: &'a str,
+}
+
+/// The consent decision for a portal contact: the site is enabled, the workload is app-only, the
+/// site may use it, the site's tenant consented, and the scope is the backend's `.default`. On
+/// success, the grant and the tenant the token is requested in (the site's).
+pub fn decide_portal(snapshot: &Snapshot, req: &PortalRequest<'_>) -> Result<(Grant, String), Denial> {
+    let site = snapshot.site(req.host).ok_or_else(|| Denial::UnknownSite { host: req.host.to_ascii_lowercase() })?;
+    if !site.enabled {
+        return Err(Denial::SiteDisabled { host: site.host.clone() });
+    }
+    let name = match (req.workload, site.workloads.len()) {
+        (Some(w), _) => w,
+        (None, 1) => site.workloads.iter().next().map(String::as_str).unwrap_or_default(),
+        (None, _) => return Err(Denial::WorkloadRequired { host: site.host.clone() }),
+    };
+    let workload = snapshot.workload(name).ok_or_else(|| Denial::UnknownWorkload { workload: name.to_owned() })?;
+    if !workload.enabled {
+        return Err(Denial::WorkloadDisabled { workload: workload.name.clone() });
+    }
+    if workload.app_only.is_none() {
+        return Err(Denial::DelegatedOnly { workload: workload.name.clone() });
+    }
+    if !site.workloads.contains(&workload.name) {
+        return Err(Denial::SiteNotAllowed { host: site.host.clone(), workload: workload.name.clone() });
+    }
+    check_consent(snapshot, workload, &site.tenant_id, req.authority)?;
+    let grant = grant_scopes(workload, req.scope)?;
+    only_default(workload, &grant)?;
+    Ok((grant, site.tenant_id.clone()))
 }
 
 fn resolve_target<'s>(snapshot: &'s Snapshot, target: Target<'_>) -> Result<&'s Workload, Denial> {
@@ -164,13 +272,13 @@ fn resolve_target<'s>(snapshot: &'s Snapshot, target: Target<'_>) -> Result<&'s 
     }
 }
 
-fn check_consent(snapshot: &Snapshot, workload: &Workload, req: &ConsentRequest<'_>) -> Result<(), Denial> {
-    let tenant_id = req.tenant_id.to_ascii_lowercase();
+fn check_consent(snapshot: &Snapshot, workload: &Workload, tenant_id: &str, authority: &str) -> Result<(), Denial> {
+    let tenant_id = tenant_id.to_ascii_lowercase();
     let status = snapshot.consent(&tenant_id, &workload.name).map(|c| c.status);
     if status == Some(ConsentStatus::Granted) {
         return Ok(());
     }
-    let admin_consent_url = admin_consent_url(req.authority, &tenant_id, &workload.client_app_id);
+    let admin_consent_url = admin_consent_url(authority, &tenant_id, &workload.client_app_id);
     let workload = workload.name.clone();
     Err(match status {
         Some(_) => Denial::ConsentRevoked { tenant_id, workload, admin_consent_url },

@@ -99,6 +99,7 @@ pub fn rows() -> RegistryRows {
             description: "demo file-picker certificate (reference only)".into(),
             added_at: "2026-01-01T00:00:00Z".into(),
         }],
+        ..RegistryRows::default()
     }
 }
 

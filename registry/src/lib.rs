@@ -32,13 +32,16 @@ pub mod store;
 pub mod testing;
 
 pub use check::{ConfiguredCertificate, Problem, check, check_certificates};
-pub use decision::{ConsentRequest, Denial, Grant, Target, admin_consent_url, decide};
+pub use decision::{
+    ConsentRequest, Denial, Grant, PortalRequest, Target, admin_consent_url, authorize_app_only_user, decide,
+    decide_portal,
+};
 pub use matrix::render_matrix;
 pub use model::{
-    AppIdUri, AppRegistration, AppRole, BackendScope, CertificateRef, ConsentStatus, RegistryRows, TenantConsent,
-    UnknownValue, WorkloadBroker, WorkloadRow,
+    AppIdUri, AppOnlyRow, AppRegistration, AppRole, BackendScope, CertificateRef, ConsentStatus, RegistryRows,
+    SiteClientId, SiteRow, SiteWorkload, TenantConsent, UnknownValue, WorkloadBroker, WorkloadRow,
 };
-pub use snapshot::{Backend, Snapshot, Workload};
+pub use snapshot::{AppOnly, Backend, Site, Snapshot, Workload};
 pub use store::{
     AppliedMigration, AuditRecord, CHANGE_CHANNEL, ChangeEvent, ChangeListener, MigrationOrigin, MigrationRef,
     MigrationReport, MigrationStatus, Store, StoreError,

@@ -57,6 +57,49 @@ pub fn render_matrix(snapshot: &Snapshot) -> String {
     }
     out.push_str(&table(&["WORKLOAD", "CLIENT APP", "ENABLED", "BROKERS", "BACKEND (RESOURCE)", "SCOPES"], lines));
 
+    // App-only grants: who may obtain the workload's own (client-credentials) token.
+    let app_only: Vec<_> = workloads.iter().filter_map(|w| w.app_only.as_ref().map(|a| (w, a))).collect();
+    section(&mut out, "App-only workloads", app_only.len());
+    out.push_str(&table(
+        &["WORKLOAD", "ENTRA USERS WITH ROLE", "OR GROUP", "SITES"],
+        app_only
+            .iter()
+            .map(|(w, a)| {
+                let sites: Vec<&str> = snapshot
+                    .sites()
+                    .into_iter()
+                    .filter(|s| s.workloads.contains(&w.name))
+                    .map(|s| s.host.as_str())
+                    .collect();
+                vec![
+                    w.name.clone(),
+                    a.required_role.clone().unwrap_or_else(|| "-".into()),
+                    a.required_group.clone().unwrap_or_else(|| "-".into()),
+                    if sites.is_empty() { "-".into() } else { sites.join(" ") },
+                ]
+            })
+            .collect(),
+    ));
+
+    let sites = snapshot.sites();
+    section(&mut out, "Power Pages sites", sites.len());
+    out.push_str(&table(
+        &["SITE (ISS)", "TENANT", "ENABLED", "CLIENT IDS (AUD)", "WORKLOADS", "KEY URL"],
+        sites
+            .iter()
+            .map(|s| {
+                vec![
+                    s.host.clone(),
+                    s.tenant_id.clone(),
+                    (if s.enabled { "yes" } else { "no" }).to_owned(),
+                    s.client_ids.iter().cloned().collect::<Vec<_>>().join(" "),
+                    s.workloads.iter().cloned().collect::<Vec<_>>().join(" "),
+                    s.key_url.clone(),
+                ]
+            })
+            .collect(),
+    ));
+
     // Columns: every workload, plus any a consent names that is not registered (check says so).
     let mut columns: BTreeSet<&str> = workloads.iter().map(|w| w.name.as_str()).collect();
     columns.extend(rows.consents.iter().map(|c| c.workload.as_str()));

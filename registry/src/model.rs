@@ -154,6 +154,41 @@ pub struct CertificateRef {
     pub added_at: String,
 }
 
+/// A row of `sites`: a Power Pages site whose portal tokens the STS accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRow {
+    /// Host name without scheme, lower case: the tokens' `iss`.
+    pub host: String,
+    /// Where the site's PEM public key is fetched.
+    pub key_url: String,
+    /// The Entra tenant of the site's environment.
+    pub tenant_id: String,
+    pub enabled: bool,
+}
+
+/// A row of `site_client_ids`: a registered client id accepted as a portal token's `aud`/`appid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteClientId {
+    pub host: String,
+    pub client_id: String,
+}
+
+/// A row of `site_workloads`: a workload a site's contacts may obtain app-only tokens of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteWorkload {
+    pub host: String,
+    pub workload: String,
+}
+
+/// A row of `workload_app_only`: the workload hands out app-only tokens, to Entra users holding
+/// `required_role` (in `roles`) or `required_group` (in `groups`), and to contacts of its sites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppOnlyRow {
+    pub workload: String,
+    pub required_role: Option<String>,
+    pub required_group: Option<String>,
+}
+
 /// Every registry table's rows (audit records excluded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistryRows {
@@ -164,6 +199,10 @@ pub struct RegistryRows {
     pub backend_scopes: Vec<BackendScope>,
     pub consents: Vec<TenantConsent>,
     pub certificates: Vec<CertificateRef>,
+    pub sites: Vec<SiteRow>,
+    pub site_client_ids: Vec<SiteClientId>,
+    pub site_workloads: Vec<SiteWorkload>,
+    pub app_only: Vec<AppOnlyRow>,
 }
 
 impl RegistryRows {
@@ -180,5 +219,9 @@ impl RegistryRows {
         self.consents.sort_by(|a, b| (&a.tenant_id, &a.workload).cmp(&(&b.tenant_id, &b.workload)));
         self.certificates
             .sort_by(|a, b| (&a.client_app_id, &a.thumbprint_sha256).cmp(&(&b.client_app_id, &b.thumbprint_sha256)));
+        self.sites.sort_by(|a, b| a.host.cmp(&b.host));
+        self.site_client_ids.sort_by(|a, b| (&a.host, &a.client_id).cmp(&(&b.host, &b.client_id)));
+        self.site_workloads.sort_by(|a, b| (&a.host, &a.workload).cmp(&(&b.host, &b.workload)));
+        self.app_only.sort_by(|a, b| a.workload.cmp(&b.workload));
     }
 }

@@ -21,6 +21,30 @@ pub struct Snapshot {
     consents: HashMap<(String, String), usize>,
     certificates: HashMap<String, Vec<usize>>,
     audiences: HashMap<String, String>,
+    sites: HashMap<String, Site>,
+}
+
+/// A Power Pages site as the STS sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// Lower-case host: the tokens' `iss`.
+    pub host: String,
+    pub key_url: String,
+    /// Lower-case tenant id.
+    pub tenant_id: String,
+    pub enabled: bool,
+    /// Lower-case registered client ids (`aud`/`appid`).
+    pub client_ids: BTreeSet<String>,
+    /// Workload names the site's contacts may use.
+    pub workloads: BTreeSet<String>,
+}
+
+/// What an app-only workload requires of an Entra user (either suffices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppOnly {
+    pub required_role: Option<String>,
+    /// Lower-case group object id.
+    pub required_group: Option<String>,
 }
 
 /// One workload as the decision sees it: its client app, brokers and backends.
@@ -32,6 +56,8 @@ pub struct Workload {
     pub required_scope: String,
     /// Lower-case broker app ids.
     pub brokers: BTreeSet<String>,
+    /// `Some` when the workload hands out app-only tokens (and then only those).
+    pub app_only: Option<AppOnly>,
     backends: BTreeMap<String, Backend>,
     /// Normalised resource spelling → backend app id. Only backends with a resource are here.
     resources: HashMap<String, String>,
@@ -101,6 +127,7 @@ impl Snapshot {
                     enabled: w.enabled,
                     required_scope: w.required_scope.clone(),
                     brokers: BTreeSet::new(),
+                    app_only: None,
                     backends: BTreeMap::new(),
                     resources: HashMap::new(),
                 },
@@ -109,6 +136,17 @@ impl Snapshot {
         for b in &rows.brokers {
             if let Some(w) = workloads.get_mut(&b.workload) {
                 w.brokers.insert(b.broker_app_id.to_ascii_lowercase());
+            }
+        }
+
+        for a in &rows.app_only {
+            if let Some(w) = workloads.get_mut(&a.workload)
+                && w.app_only.is_none()
+            {
+                w.app_only = Some(AppOnly {
+                    required_role: a.required_role.clone(),
+                    required_group: a.required_group.as_deref().map(str::to_ascii_lowercase),
+                });
             }
         }
 
@@ -154,7 +192,41 @@ impl Snapshot {
             }
         }
 
-        Snapshot { rows, apps, workloads, by_client, consents, certificates, audiences }
+        let mut sites: HashMap<String, Site> = HashMap::new();
+        for s in &rows.sites {
+            sites.entry(s.host.to_ascii_lowercase()).or_insert_with(|| Site {
+                host: s.host.to_ascii_lowercase(),
+                key_url: s.key_url.clone(),
+                tenant_id: s.tenant_id.to_ascii_lowercase(),
+                enabled: s.enabled,
+                client_ids: BTreeSet::new(),
+                workloads: BTreeSet::new(),
+            });
+        }
+        for c in &rows.site_client_ids {
+            if let Some(site) = sites.get_mut(&c.host.to_ascii_lowercase()) {
+                site.client_ids.insert(c.client_id.to_ascii_lowercase());
+            }
+        }
+        for w in &rows.site_workloads {
+            if let Some(site) = sites.get_mut(&w.host.to_ascii_lowercase()) {
+                site.workloads.insert(w.workload.clone());
+            }
+        }
+
+        Snapshot { rows, apps, workloads, by_client, consents, certificates, audiences, sites }
+    }
+
+    /// A Power Pages site by host (any case).
+    pub fn site(&self, host: &str) -> Option<&Site> {
+        self.sites.get(&host.to_ascii_lowercase())
+    }
+
+    /// All sites, sorted by host.
+    pub fn sites(&self) -> Vec<&Site> {
+        let mut all: Vec<&Site> = self.sites.values().collect();
+        all.sort_by(|a, b| a.host.cmp(&b.host));
+        all
     }
 
     /// The rows this snapshot was built from.

@@ -58,7 +58,7 @@ fn example_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 5, "expected the five example migrations");
+    assert_eq!(files.len(), 7, "expected the seven example migrations");
     files
 }
 
@@ -77,15 +77,26 @@ async fn schema_and_example_migrations_build_the_registry(db: TestDb) {
     let schema: Vec<i64> =
         report.applied.iter().filter(|m| m.origin == MigrationOrigin::Schema).map(|m| m.version).collect();
     // Only the top-level files: examples/ and demo-registry/ are not part of the schema.
-    assert_eq!(schema, vec![1, 2, 3]);
+    assert_eq!(schema, vec![1, 2, 3, 4]);
     let operator_versions: Vec<i64> =
         report.applied.iter().filter(|m| m.origin == MigrationOrigin::Operator).map(|m| m.version).collect();
-    assert_eq!(operator_versions, vec![20261122100000, 20261122100100, 20261122100200, 20261122100300, 20261122100400]);
+    assert_eq!(
+        operator_versions,
+        vec![
+            20261122100000,
+            20261122100100,
+            20261122100200,
+            20261122100300,
+            20261122100400,
+            20261122100500,
+            20261122100600
+        ]
+    );
     assert_eq!(report.already_applied, 0);
 
     let again = store.migrate(Some(operator.path())).await.unwrap();
     assert!(again.applied.is_empty(), "{again}");
-    assert_eq!(again.already_applied, 8);
+    assert_eq!(again.already_applied, 11);
 
     let snapshot = store.load_snapshot().await.unwrap();
     assert_eq!(check(&snapshot), vec![], "the examples are consistent");
@@ -109,6 +120,25 @@ async fn schema_and_example_migrations_build_the_registry(db: TestDb) {
     )
     .unwrap_err();
     assert!(matches!(denial, Denial::ConsentRevoked { .. }), "{denial}");
+
+    // The app-only workload and the Power Pages site of the last two examples.
+    let site = snapshot.site("Contoso.PowerAppsPortals.com").unwrap();
+    assert!(site.client_ids.contains("contoso-invoices") && site.workloads.contains("invoice-archive"));
+    let archive = snapshot.workload("invoice-archive").unwrap();
+    assert_eq!(archive.app_only.as_ref().unwrap().required_role.as_deref(), Some("Invoices.Archive.Reader"));
+    let (grant, tenant) = registry::decide_portal(
+        &snapshot,
+        &registry::PortalRequest {
+            host: "contoso.powerappsportals.com",
+            workload: Some("invoice-archive"),
+            scope: "api://8e2d4b7a-1c3f-4e5d-a6b7-c8d9e0f1a2b3/.default",
+            authority: "https://login.microsoftonline.com",
+        },
+    )
+    .unwrap();
+    assert_eq!((grant.scopes.len(), tenant.as_str()), (1, CONTOSO_TENANT));
+    let text = render_matrix(&snapshot);
+    assert!(text.contains("Power Pages sites (1)") && text.contains("App-only workloads (1)"), "{text}");
     db.cleanup().await;
 }
 
@@ -145,7 +175,7 @@ async fn demo_registry_loads_as_demo_rows(db: TestDb) {
 async fn embedded_and_folder_demo_migrations_are_the_same(db: TestDb) {
     let store = db.store();
     let embedded = store.migrate_demo().await.unwrap();
-    assert_eq!(embedded.applied.len(), 4, "three schema migrations and the demo registry");
+    assert_eq!(embedded.applied.len(), 5, "four schema migrations and the demo registry");
     // Same versions and checksums from the folder: nothing new, and no "modified" error.
     let folder = store.migrate(Some(&demo::migrations_dir())).await.unwrap();
     assert!(folder.applied.is_empty(), "{folder}");
@@ -228,6 +258,7 @@ fn audit(i: i64) -> AuditRecord {
         latency_us: 1_500 + i,
         hits: if i % 4 == 0 { 3 } else { 1 },
         last_at_ms: if i % 4 == 0 { Some(1_790_000_000_500 + i) } else { None },
+        site: if i % 3 == 0 { Some("contoso.powerappsportals.com".into()) } else { None },
     }
 }
 

@@ -128,6 +128,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let exchanger = Arc::new(Exchanger {
         registry: Arc::clone(&registry),
         keys,
+        site_keys: crate::portal::keys::SiteKeys::new(
+            http.clone(),
+            Arc::clone(&metrics),
+            refresh,
+            Duration::from_secs(config.entra.key_refetch_interval_secs.max(1)),
+            Duration::from_millis(config.entra.upstream_timeout_ms.max(1)),
+        ),
         obo: OboClient::new(http, config.entra.clone(), Arc::clone(&credentials), Arc::clone(&metrics)),
         cache: MemoryCache::new(&config.cache),
         shared,

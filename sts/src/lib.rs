@@ -8,6 +8,8 @@
 //! - `exchange`: one token exchange from form to backend token — the order of checks lives here.
 //! - `entra`: subject-token validation, signing keys, client assertions, the OBO call (one
 //!   deadline, typed `OboError`; the exchange decides what each refusal means for the broker).
+//! - `portal`: Power Pages tokens as subject tokens: their claims, signature and each site's PEM
+//!   key (cached, refetch bounded); a contact only ever gets an app-only token.
 //! - `certs`: client-app certificates and their rotation state.
 //! - `secret`: one redacting type per kind of secret (tokens, assertions, keys, passwords).
 //! - `origin`: the allowed-origin patterns of `server.cors_origins`, parsed with the configuration.
@@ -42,6 +44,7 @@ mod exchange;
 mod http;
 mod metrics;
 mod origin;
+mod portal;
 mod readiness;
 mod registry_watch;
 mod secret;
@@ -59,7 +62,10 @@ pub use state::AppState;
 pub use config::{AssertionAlg, AuditConfig, CacheConfig, Config, ConfigError, CredentialConfig, MAX_LEEWAY_SECS};
 
 // The exchange's inputs and refusals (the OAuth answers are derived from these at the edge).
-pub use exchange::{ExchangeError, RequestError, SubjectTokenError, TokenForm, UpstreamError, parse_form};
+pub use exchange::{
+    ExchangeError, PortalTokenError, RequestError, SubjectTokenError, TokenForm, UpstreamError, parse_form,
+};
+pub use portal::keys::SiteKeyError;
 
 // The parts measured or reused on their own: the token cache (bench: memory per entry), the client
 // assertion (bench: the miss path's peer signs as the STS does), the audit sink and metrics (tests).

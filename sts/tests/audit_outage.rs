@@ -128,6 +128,7 @@ fn record(hits: i64) -> AuditRecord {
         latency_us: 1,
         hits,
         last_at_ms: None,
+        site: None,
     }
 }
 

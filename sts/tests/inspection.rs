@@ -125,3 +125,53 @@ fn a_missing_sqlite_registry_is_reported_not_created() {
         assert!(!file.exists(), "`registry {command}` created the SQLite file");
     }
 }
+
+/// `show` lists the Power Pages sites and the app-only workloads with who may obtain them; `check`
+/// names a site that lists a delegated workload.
+#[tokio::test]
+async fn show_and_check_cover_sites_and_app_only_grants() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/examples");
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    assert!(sts(&db, dir.path(), &["migrate"]).status.success());
+
+    let show = sts(&db, dir.path(), &["registry", "show"]);
+    assert!(show.status.success(), "{}", all(&show));
+    let out = stdout(&show);
+    let app_only = out.lines().find(|l| l.starts_with("invoice-archive  Invoices.Archive.Reader")).unwrap_or_default();
+    assert!(
+        app_only.contains("0b6c7f3e-2a51-4d8e-9c47-1f2e3d4c5b6a") && app_only.contains("contoso.powerappsportals.com"),
+        "{out}"
+    );
+    let site = out.lines().find(|l| l.starts_with("contoso.powerappsportals.com")).unwrap_or_default();
+    for expected in [
+        "caf30cf9-f297-46b2-aa07-de549604846f",
+        "yes",
+        "contoso-invoices",
+        "invoice-archive",
+        "/_services/auth/publickey",
+    ] {
+        assert!(site.contains(expected), "{expected} missing:\n{out}");
+    }
+
+    std::fs::write(
+        dir.path().join("20261201000000_site_lists_a_delegated_workload.sql"),
+        "INSERT INTO site_workloads (host, workload) VALUES ('contoso.powerappsportals.com', 'expense-report');\n",
+    )
+    .unwrap();
+    assert!(sts(&db, dir.path(), &["migrate"]).status.success());
+    let check = sts(&db, dir.path(), &["registry", "check"]);
+    assert!(!check.status.success(), "{}", all(&check));
+    assert!(
+        stdout(&check).contains(
+            "site contoso.powerappsportals.com may use workload 'expense-report', which is delegated (no workload_app_only row)"
+        ),
+        "{}",
+        all(&check)
+    );
+    db.cleanup().await;
+}

@@ -23,7 +23,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("observability and stores", &["metrics", "telemetry", "registry_watch", "certs", "cache"]),
     ("the shared (Redis) cache under the memory cache", &["shared_cache"]),
     ("audit", &["audit"]),
-    ("Entra client: validation, keys, assertions, the OBO call", &["entra"]),
+    (
+        "upstream identity providers: the Entra client (validation, keys, assertions, OBO and client \
+         credentials) and Power Pages sites (portal token validation, site keys)",
+        &["entra", "portal"],
+    ),
     ("domain: one exchange", &["exchange"]),
     ("readiness probes", &["readiness"]),
     ("the one state struct", &["state"]),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sts::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
+use sts::{ExchangeError, RequestError, SiteKeyError, SubjectTokenError, UpstreamError};
 
 /// One value of every variant. The `match` makes a new variant a compile error here until it is
 /// added to the list (and so to the document).
@@ -26,6 +26,7 @@ fn every_variant() -> Vec<ExchangeError> {
         ExchangeError::InsufficientClaims { message: String::new(), claims: String::new() },
         ExchangeError::Unavailable { message: String::new(), retry_after: Duration::from_secs(1) },
         ExchangeError::Upstream(UpstreamError::CutOff),
+        ExchangeError::SiteUnreachable(SiteKeyError::Fetch { site: String::new(), reason: String::new() }),
         ExchangeError::Internal(String::new()),
     ];
     for e in &all {
@@ -41,6 +42,7 @@ fn every_variant() -> Vec<ExchangeError> {
             | ExchangeError::InsufficientClaims { .. }
             | ExchangeError::Unavailable { .. }
             | ExchangeError::Upstream(_)
+            | ExchangeError::SiteUnreachable(_)
             | ExchangeError::Internal(_) => {}
         }
     }

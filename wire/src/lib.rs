@@ -32,6 +32,42 @@ pub mod token_type {
     pub const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 }
 
+/// Power Pages (portal) implicit-grant tokens (`../shared/spec/power-platform.md`): the paths a
+/// site serves, the response headers its token endpoint answers with, its site settings and its
+/// error id. The emulator serves these; the STS reads portal tokens as
+/// `subject_token_type` [`token_type::JWT`].
+pub mod portal {
+    /// `POST <site>/_services/auth/token`: the signed-in contact's token, as the body.
+    pub const TOKEN_PATH: &str = "/_services/auth/token";
+    /// `GET <site>/_services/auth/publickey`: the verification key, PEM (SPKI RSA).
+    pub const PUBLIC_KEY_PATH: &str = "/_services/auth/publickey";
+    /// Response header echoing the request's `state`.
+    pub const STATE_HEADER: &str = "state";
+    /// Response header carrying the token's lifetime in seconds.
+    pub const EXPIRES_IN_HEADER: &str = "expires_in";
+    /// Site setting: client ids that may be named in `client_id`, `;`-separated.
+    pub const SETTING_REGISTERED_CLIENT_ID: &str = "ImplicitGrantFlow/RegisteredClientId";
+    /// Site setting: token lifetime in seconds, clamped to
+    /// [`MIN_LIFETIME_SECS`]..=[`MAX_LIFETIME_SECS`]; non-numeric means [`DEFAULT_LIFETIME_SECS`].
+    pub const SETTING_TOKEN_EXPIRATION: &str = "ImplicitGrantFlow/TokenExpirationTime";
+    /// Site setting: `False` switches the token endpoint off.
+    pub const SETTING_ENABLED: &str = "Connector/ImplicitGrantFlowEnabled";
+    pub const DEFAULT_LIFETIME_SECS: i64 = 900;
+    pub const MIN_LIFETIME_SECS: i64 = 60;
+    pub const MAX_LIFETIME_SECS: i64 = 3600;
+    /// `ErrorId` of a refused token request (an unregistered or malformed `client_id`).
+    pub const ERROR_INVALID_CLIENT: &str = "PortalSTS0001";
+    /// The lifetime a `TokenExpirationTime` setting value gives.
+    pub fn lifetime_secs(setting: Option<&str>) -> i64 {
+        match setting.and_then(|s| s.trim().parse::<i64>().ok()) {
+            Some(n) if n < MIN_LIFETIME_SECS => MIN_LIFETIME_SECS,
+            Some(n) if n > MAX_LIFETIME_SECS => MAX_LIFETIME_SECS,
+            Some(n) => n,
+            None => DEFAULT_LIFETIME_SECS,
+        }
+    }
+}
+
 /// `error` codes of token and authorization responses (RFC 6749 §4.1.2.1, §5.2; RFC 8693 §2.2.2;
 /// OpenID Connect Core §3.1.2.6) and the `suberror` Entra adds (spec §7).
 pub mod error {
@@ -97,6 +133,17 @@ pub mod aadsts {
 #[cfg(test)]
 mod tests {
     use super::aadsts::is_certificate_refusal;
+
+    #[test]
+    fn portal_lifetime_is_clamped_and_defaults() {
+        use super::portal::lifetime_secs;
+        assert_eq!(lifetime_secs(None), 900);
+        assert_eq!(lifetime_secs(Some("abc")), 900);
+        assert_eq!(lifetime_secs(Some("10")), 60);
+        assert_eq!(lifetime_secs(Some("-5")), 60);
+        assert_eq!(lifetime_secs(Some(" 600 ")), 600);
+        assert_eq!(lifetime_secs(Some("99999")), 3600);
+    }
 
     #[test]
     fn certificate_refusals_are_exactly_the_spec_list() {

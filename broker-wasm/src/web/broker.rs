@@ -200,6 +200,11 @@ impl Broker {
         self.refresh_status();
     }
 
+    /// Resolves `ready` (Power Pages mode, which reads no `/broker/config`).
+    pub fn resolve_ready(&self) {
+        let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
+    }
+
     /// `configure`: checks the options, fetches `/broker/config`. Boxed:
     /// see [`super::Fut`].
     pub fn configure(self: Rc<Self>, raw: RawOptions) -> super::Fut<'static, Result<(), BrokerError>> {

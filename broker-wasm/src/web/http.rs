@@ -69,8 +69,11 @@ pub fn send<'a>(
                 // web-sys's typed setters are one wasm import (and JS wrapper) each.
                 let init = super::js::bare();
                 let set = |key: &str, value: &JsValue| super::js::set(&init, key, value);
-                set("mode", &JsValue::from_str("cors"));
-                set("credentials", &JsValue::from_str("omit"));
+                // A path (no scheme) is the page's own site — Power Pages' token endpoint, which
+                // needs the portal's session cookie; everything else is cross-origin, cookie-less.
+                let own_site = url.starts_with('/');
+                set("mode", &JsValue::from_str(if own_site { "same-origin" } else { "cors" }));
+                set("credentials", &JsValue::from_str(if own_site { "same-origin" } else { "omit" }));
                 set("cache", &JsValue::from_str("no-store"));
                 let h = super::js::bare();
                 for (name, value) in headers {

@@ -7,6 +7,7 @@ mod crypto;
 mod http;
 mod js;
 mod popup;
+mod portal;
 mod signin;
 mod tokens;
 
@@ -71,6 +72,8 @@ fn opt_str(v: &JsValue, key: &str) -> Option<String> {
 #[derive(Debug)]
 pub struct TesseraBroker {
     inner: Rc<Broker>,
+    /// Set by `configure({ identity: "powerPages", … })`: then `getToken` is the portal's.
+    portal: RefCell<Option<Rc<portal::PortalBroker>>>,
 }
 
 #[wasm_bindgen(js_class = TesseraBroker)]
@@ -86,7 +89,7 @@ impl TesseraBroker {
         if let Some(url) = js::get_str(&prefetched, "0") {
             inner.st_mut().config_fetch = Some((url, js::get(&prefetched, "1").unchecked_into()));
         }
-        TesseraBroker { inner }
+        TesseraBroker { inner, portal: RefCell::new(None) }
     }
 
     /// The `ready` promise: resolves once `configure` has succeeded.
@@ -100,6 +103,9 @@ impl TesseraBroker {
         let b = &self.inner;
         if let Some(p) = b.st().configuring.clone() {
             return p;
+        }
+        if opt_str(&options, "identity").as_deref() == Some("powerPages") {
+            return self.configure_power_pages(&options);
         }
         let raw = RawOptions {
             sts_url: opt_str(&options, "stsUrl"),
@@ -139,6 +145,10 @@ impl TesseraBroker {
             Ok(r) => r,
             Err(e) => return reject(&e),
         };
+        let portal = self.portal.borrow().clone();
+        if let Some(p) = portal {
+            return spawn(Box::pin(async move { p.get_token(req).await }));
+        }
         let key = req.dedup_key();
         if let Some(p) = b.st().in_flight.get(&key) {
             return p.clone();
@@ -154,6 +164,26 @@ impl TesseraBroker {
         }));
         b.st_mut().in_flight.insert(key, promise.clone());
         promise
+    }
+
+    /// Power Pages mode (`web/portal.rs`): no Entra sign-in, the site's own token for its contact.
+    fn configure_power_pages(&self, options: &JsValue) -> Promise {
+        let made = portal::PortalBroker::new(
+            self.inner.win.clone(),
+            opt_str(options, "stsUrl"),
+            opt_str(options, "clientId"),
+            opt_str(options, "sitePath"),
+        );
+        match made {
+            Ok(p) => {
+                *self.portal.borrow_mut() = Some(Rc::new(p));
+                self.inner.resolve_ready();
+                let done = Promise::resolve(&JsValue::UNDEFINED);
+                self.inner.st_mut().configuring = Some(done.clone());
+                done
+            }
+            Err(e) => reject(&e),
+        }
     }
 
     /// `signIn({ prompt?, loginHint? })` → the account. Opens the popup synchronously, except

@@ -193,7 +193,7 @@ fn exchange<'a>(
 }
 
 /// `{ accessToken, tokenType, expiresOn, scopes, fromCache, correlationId }`, frozen.
-fn result_js(entry: &Entry<BackendToken>, from_cache: bool) -> JsValue {
+pub(super) fn result_js(entry: &Entry<BackendToken>, from_cache: bool) -> JsValue {
     let t = &entry.value;
     let o = js::object();
     js::set_str(&o, "accessToken", Some(t.token.expose()));

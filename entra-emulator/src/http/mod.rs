@@ -9,6 +9,7 @@ pub mod admin_api;
 pub mod admin_consent;
 pub mod authorize;
 pub mod discovery;
+pub mod portal;
 pub mod sign_in_page;
 
 use std::sync::Arc;
@@ -72,7 +73,11 @@ pub fn router(shared: Arc<Shared>, scheme: Scheme) -> Router {
         .route("/{tenant}/oauth2/v2.0/logout", get(authorize::logout))
         .route("/{tenant}/oauth2/v2.0/token", post(crate::token::token).options(crate::token::preflight))
         .route("/{tenant}/adminconsent", get(admin_consent::show).post(admin_consent::decide))
-        .route("/{tenant}/v2.0/adminconsent", get(admin_consent::show).post(admin_consent::decide));
+        .route("/{tenant}/v2.0/adminconsent", get(admin_consent::show).post(admin_consent::decide))
+        .route("/_portal/{host}/_services/auth/token", post(portal::token))
+        .route("/_portal/{host}/_services/auth/publickey", get(portal::public_key))
+        .route("/_portal/{host}/SignIn", get(portal::sign_in_page).post(portal::sign_in))
+        .route("/_portal/{host}/", get(portal::home));
     if admin {
         router = router.nest("/_admin", admin_api::router());
     }

@@ -121,6 +121,9 @@ pub fn access_token(spec: &AccessTokenSpec<'_>) -> Value {
             if !acrs.is_empty() {
                 put("acrs", json!(acrs));
             }
+            if !user.groups.is_empty() {
+                put("groups", json!(user.groups));
+            }
             put("name", json!(user.name));
             put("oid", json!(user.oid));
             put("scp", json!(spec.scp.join(" ")));

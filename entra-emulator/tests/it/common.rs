@@ -117,6 +117,7 @@ pub fn tenant_config() -> TenantConfig {
                 name: "Adele Vance".into(),
                 given_name: Some("Adele".into()),
                 family_name: Some("Vance".into()),
+                ..Default::default()
             },
             UserConfig { oid: USER2_OID.into(), upn: USER2_UPN.into(), name: "Bob".into(), ..Default::default() },
         ],
@@ -191,6 +192,7 @@ pub fn config() -> EmulatorConfig {
             tenant_config(),
             TenantConfig { id: OTHER_TENANT.into(), display_name: "Fabrikam".into(), ..Default::default() },
         ],
+        sites: Vec::new(),
     }
 }
 

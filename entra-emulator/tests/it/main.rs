@@ -15,4 +15,5 @@ mod faults;
 mod fuzz;
 mod keys;
 mod obo;
+mod portal;
 mod refresh;

@@ -15,17 +15,17 @@ use uuid::Uuid;
 
 use super::{Store, StoreError, with_pool};
 
-/// Rows per INSERT statement. 16 parameters per row keeps a statement far below SQLite's
+/// Rows per INSERT statement. 17 parameters per row keeps a statement far below SQLite's
 /// 32,766 and PostgreSQL's 65,535 bind-parameter limits.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 const INSERT: &str = "INSERT INTO audit_records (id, at_ms, correlation_id, tenant_id, user_oid, \
                       broker_app_id, client_app_id, workload, backend, scopes, outcome, error, \
-                      cache_hit, latency_us, hits, last_at_ms) ";
+                      cache_hit, latency_us, hits, last_at_ms, site) ";
 
 const SELECT: &str = "SELECT id, at_ms, correlation_id, tenant_id, user_oid, broker_app_id, \
                       client_app_id, workload, backend, scopes, outcome, error, cache_hit, \
-                      latency_us, hits, last_at_ms FROM audit_records";
+                      latency_us, hits, last_at_ms, site FROM audit_records";
 
 /// One token-exchange decision. Ids, scopes and outcomes only: no token, no assertion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,26 +56,11 @@ pub struct AuditRecord {
     pub hits: i64,
     /// The last of the coalesced exchanges (`at_ms` is the first); `None` when `hits` is 1.
     pub last_at_ms: Option<i64>,
+    /// The Power Pages site whose contact asked (`user_oid` is then the contact id); `None` for an
+    /// Entra user. Absent in spool lines of earlier versions.
+    #[serde(default)]
+    pub site: Option<String>,
 }
-
-type AuditTuple = (
-    String,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    bool,
-    i64,
-    i64,
-    Option<i64>,
-);
 
 impl Store {
     /// Writes a batch of audit records in one transaction (one INSERT per 1,000 records): all of
@@ -105,7 +90,8 @@ impl Store {
                         .push_bind(r.cache_hit)
                         .push_bind(r.latency_us)
                         .push_bind(r.hits)
-                        .push_bind(r.last_at_ms);
+                        .push_bind(r.last_at_ms)
+                        .push_bind(r.site.as_deref());
                 });
                 query.push(" ON CONFLICT (id) DO NOTHING");
                 query.build().execute(&mut *tx).await?;
@@ -118,35 +104,46 @@ impl Store {
     /// The most recent audit records, newest first (ties broken by id).
     pub async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = format!("{SELECT} ORDER BY at_ms DESC, id DESC LIMIT $1");
-        let tuples: Vec<AuditTuple> = with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(i64::from(limit)).fetch_all(pool).await?
-        });
-        tuples
-            .into_iter()
-            .map(|t| {
-                let id = Uuid::parse_str(&t.0).map_err(|e| StoreError::InvalidRow {
+        // 17 columns: one more than sqlx's tuples decode, so read by index (a macro, not a
+        // function: the same code is compiled once per engine's row type).
+        macro_rules! read {
+            ($row:expr) => {{
+                use sqlx::Row as _;
+                let row = $row;
+                let id: String = row.try_get(0)?;
+                let id = Uuid::parse_str(&id).map_err(|e| StoreError::InvalidRow {
                     table: "audit_records",
-                    detail: format!("id {:?}: {e}", t.0),
+                    detail: format!("id {id:?}: {e}"),
                 })?;
-                Ok(AuditRecord {
+                AuditRecord {
                     id,
-                    at_ms: t.1,
-                    correlation_id: t.2,
-                    tenant_id: t.3,
-                    user_oid: t.4,
-                    broker_app_id: t.5,
-                    client_app_id: t.6,
-                    workload: t.7,
-                    backend: t.8,
-                    scopes: t.9,
-                    outcome: t.10,
-                    error: t.11,
-                    cache_hit: t.12,
-                    latency_us: t.13,
-                    hits: t.14,
-                    last_at_ms: t.15,
-                })
-            })
-            .collect()
+                    at_ms: row.try_get(1)?,
+                    correlation_id: row.try_get(2)?,
+                    tenant_id: row.try_get(3)?,
+                    user_oid: row.try_get(4)?,
+                    broker_app_id: row.try_get(5)?,
+                    client_app_id: row.try_get(6)?,
+                    workload: row.try_get(7)?,
+                    backend: row.try_get(8)?,
+                    scopes: row.try_get(9)?,
+                    outcome: row.try_get(10)?,
+                    error: row.try_get(11)?,
+                    cache_hit: row.try_get(12)?,
+                    latency_us: row.try_get(13)?,
+                    hits: row.try_get(14)?,
+                    last_at_ms: row.try_get(15)?,
+                    site: row.try_get(16)?,
+                }
+            }};
+        }
+        let records: Vec<AuditRecord> = with_pool!(self, pool => {
+            let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(read!(row));
+            }
+            out
+        });
+        Ok(records)
     }
 }

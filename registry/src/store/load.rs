@@ -2,7 +2,8 @@
 //! never mixes rows from before and after an operator's migration.
 
 use crate::model::{
-    AppIdUri, AppRegistration, BackendScope, CertificateRef, RegistryRows, TenantConsent, WorkloadBroker, WorkloadRow,
+    AppIdUri, AppOnlyRow, AppRegistration, BackendScope, CertificateRef, RegistryRows, SiteClientId, SiteRow,
+    SiteWorkload, TenantConsent, WorkloadBroker, WorkloadRow,
 };
 use crate::snapshot::Snapshot;
 
@@ -20,6 +21,10 @@ struct Raw {
     backend_scopes: Vec<(String, String, String)>,
     consents: Vec<ConsentTuple>,
     certificates: Vec<(String, String, String, String)>,
+    sites: Vec<(String, String, String, bool)>,
+    site_client_ids: Vec<(String, String)>,
+    site_workloads: Vec<(String, String)>,
+    app_only: Vec<(String, Option<String>, Option<String>)>,
 }
 
 /// Reads every table through `$conn`. A macro, not a function: the same portable queries are
@@ -49,6 +54,14 @@ macro_rules! read_raw {
             )
             .fetch_all(&mut *$conn)
             .await?,
+            sites: sqlx::query_as("SELECT host, key_url, tenant_id, enabled FROM sites").fetch_all(&mut *$conn).await?,
+            site_client_ids: sqlx::query_as("SELECT host, client_id FROM site_client_ids")
+                .fetch_all(&mut *$conn)
+                .await?,
+            site_workloads: sqlx::query_as("SELECT host, workload FROM site_workloads").fetch_all(&mut *$conn).await?,
+            app_only: sqlx::query_as("SELECT workload, required_role, required_group FROM workload_app_only")
+                .fetch_all(&mut *$conn)
+                .await?,
         }
     };
 }
@@ -142,6 +155,26 @@ fn parse(raw: Raw) -> Result<RegistryRows, StoreError> {
                 description,
                 added_at,
             })
+            .collect(),
+        sites: raw
+            .sites
+            .into_iter()
+            .map(|(host, key_url, tenant_id, enabled)| SiteRow { host, key_url, tenant_id, enabled })
+            .collect(),
+        site_client_ids: raw
+            .site_client_ids
+            .into_iter()
+            .map(|(host, client_id)| SiteClientId { host, client_id })
+            .collect(),
+        site_workloads: raw
+            .site_workloads
+            .into_iter()
+            .map(|(host, workload)| SiteWorkload { host, workload })
+            .collect(),
+        app_only: raw
+            .app_only
+            .into_iter()
+            .map(|(workload, required_role, required_group)| AppOnlyRow { workload, required_role, required_group })
             .collect(),
     };
     rows.sort();

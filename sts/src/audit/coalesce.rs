@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use registry::AuditRecord;
 
 /// What makes two cache hits "the same": who asked, through which apps, for what.
-type HitKey<'a> = [Option<&'a str>; 7];
+type HitKey<'a> = [Option<&'a str>; 8];
 
 fn hit_key(r: &AuditRecord) -> Option<HitKey<'_>> {
     (r.cache_hit && r.error.is_none()).then(|| {
-        [&r.tenant_id, &r.user_oid, &r.broker_app_id, &r.client_app_id, &r.workload, &r.backend, &r.scopes]
+        [&r.tenant_id, &r.user_oid, &r.site, &r.broker_app_id, &r.client_app_id, &r.workload, &r.backend, &r.scopes]
             .map(|f| f.as_deref())
     })
 }
@@ -97,6 +97,7 @@ mod tests {
             latency_us,
             hits: 1,
             last_at_ms: None,
+            site: None,
         }
     }
 

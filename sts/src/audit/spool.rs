@@ -307,6 +307,7 @@ mod tests {
             latency_us: 10,
             hits,
             last_at_ms: None,
+            site: None,
         }
     }
 

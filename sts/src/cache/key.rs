@@ -21,6 +21,13 @@ pub fn cache_key(subject_token: &str, client_app_id: &str, scopes: &[String]) ->
     URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
+/// The key of an app-only token: `base64url(SHA-256(1 ‖ "app-only" ‖ 0 ‖ tenant ‖ 0 ‖ client ‖ 0 ‖
+/// scopes))`. Per client app, tenant and backend scopes — never per user: the token is the client
+/// app's own. The leading byte 1 keeps it apart from [`cache_key`], whose input starts with a JWT.
+pub fn app_only_cache_key(tenant: &str, client_app_id: &str, scopes: &[String]) -> String {
+    cache_key(&format!("\u{1}app-only\0{}", tenant.to_ascii_lowercase()), client_app_id, scopes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 
 pub mod directory;
 mod page;
+pub mod portal;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let redirects: Vec<String> = page_origins.iter().map(|o| format!("{o}/redirect.html")).collect();
 
-    let mut emulator_config = directory::emulator_config(&[cert_pem], &redirects, 1);
+    let sts_url = format!("http://{}", sts_listener.local_addr()?);
+    let mut emulator_config = directory::emulator_config(std::slice::from_ref(&cert_pem), &redirects, 1);
+    let broker_script = page_origins.first().map(|o| format!("{o}/tessera-broker.js"));
+    portal::add_to_emulator(&mut emulator_config, &[cert_pem], &sts_url, broker_script.as_deref());
     emulator_config.server.http_port = args.emulator_port;
     emulator_config.server.admin_api = true;
     emulator_config.server.admin_consent_auto_accept = true;
@@ -84,20 +88,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = Config::default();
     config.server.listen = sts_listener.local_addr()?;
     config.server.metrics_listen = metrics_listener.local_addr()?;
-    config.server.cors_origins = page_origins.iter().map(|o| o.parse()).collect::<Result<_, _>>()?;
+    // The demo page, and the emulator's Power Pages site (its page calls /token from there).
+    let emulator_port = emulator.http_base().rsplit(':').next().unwrap_or_default().to_owned();
+    let site_origins = [format!("http://127.0.0.1:{emulator_port}"), format!("http://localhost:{emulator_port}")];
+    config.server.cors_origins =
+        page_origins.iter().chain(site_origins.iter()).map(|o| o.parse()).collect::<Result<_, _>>()?;
     config.registry.sqlite_path = dir.join("registry.db");
     config.audit.spool_dir = dir.join("audit-spool");
     config.registry.operator_migrations_dir = Some(migrations);
     config.entra.authority = emulator.http_base().parse()?;
     config.entra.broker_app_id = Some(demo::BROKER_APP_ID.into());
     config.log = LogConfig { format: LogFormat::Pretty, level: args.log_level.clone() };
-    config.credentials = vec![CredentialConfig {
-        client_app_id: demo::FILE_PICKER_CLIENT_APP_ID.into(),
-        cert_pem: Some(cert_path.clone()),
-        key_pem: Some(key_path.clone()),
-        ..Default::default()
-    }];
+    config.credentials = [demo::FILE_PICKER_CLIENT_APP_ID, portal::CLIENT_APP_ID]
+        .into_iter()
+        .map(|client| CredentialConfig {
+            client_app_id: client.into(),
+            cert_pem: Some(cert_path.clone()),
+            key_pem: Some(key_path.clone()),
+            ..Default::default()
+        })
+        .collect();
     let state = crate::app::build_state(config).await?;
+    state.registry.store().execute_script(&portal::key_url_sql(&emulator.http_base())).await?;
+    state.registry.refresh(true).await;
     let sts_url = format!("http://{}", sts_listener.local_addr()?);
     let metrics_url = format!("http://{}/metrics", metrics_listener.local_addr()?);
 
@@ -140,6 +153,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "client_app_id": demo::FILE_PICKER_CLIENT_APP_ID,
         "workload": demo::WORKLOAD,
         "scope": format!("{}/Files.Read", demo::GRAPH_RESOURCE),
+        "portal_site": format!("{}/_portal/{}/", emulator.http_base(), portal::SITE_HOST),
+        "portal_host": portal::SITE_HOST,
+        "portal_contact": portal::CONTACT_ID,
+        "portal_client_id": portal::PORTAL_CLIENT_ID,
+        "app_only_workload": portal::WORKLOAD,
+        "app_only_scope": portal::scope(),
         "cert_pem": cert_path,
         "key_pem": key_path,
     });
@@ -189,6 +208,10 @@ fn ensure_registry_migrations(dir: &Path, cert_pem: &str) -> anyhow::Result<Path
     if !workload.exists() {
         std::fs::write(&workload, registry::demo::DEMO_REGISTRY_SQL)?;
     }
+    let power_pages = migrations.join("20260101000200_demo_power_pages.sql");
+    if !power_pages.exists() {
+        std::fs::write(&power_pages, portal::registry_sql(&CertInfo::from_pem(cert_pem)?.sha256_hex()))?;
+    }
     let cert_ref = migrations.join("20260101000100_demo_certificate.sql");
     if !cert_ref.exists() {
         let cert = CertInfo::from_pem(cert_pem)?;
@@ -231,6 +254,9 @@ fn print_banner(info: &serde_json::Value, dist: &Path) {
     println!("  STS:                 {sts}   ({sts}/ lists its endpoints)");
     println!("  Metrics (operators): {}", s("metrics"));
     println!("  Entra emulator:      {emu}");
+    if let Some(site) = info["portal_site"].as_str() {
+        println!("  Power Pages site:    {site}   (sign in as the contact, then get an app-only token: no popup)");
+    }
     println!("\n  An exchange from the terminal (a user token minted by the emulator, then /token):\n");
     println!(
         "  TOKEN=$(curl -s -X POST {emu}/_admin/tokens/user -H 'content-type: application/json' \\\n    \

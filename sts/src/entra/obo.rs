@@ -59,14 +59,24 @@ type AssertionSlot = (String, String, [u8; 32]);
 /// An assertion is reused while it has at least this long left.
 const ASSERTION_REUSE_MARGIN_SECS: i64 = 120;
 
-/// One OBO call's inputs.
+/// One call's inputs: on behalf of a user, or (client credentials) as the client app itself.
 #[derive(Debug)]
 pub struct OboRequest<'a> {
     pub tenant: &'a str,
     pub client_app_id: &'a str,
-    pub user_token: &'a SubjectToken,
+    pub grant: Upstream<'a>,
     pub scopes: &'a [String],
     pub claims_challenge: Option<&'a str>,
+}
+
+/// What the client app asks Entra for.
+#[derive(Debug, Clone, Copy)]
+pub enum Upstream<'a> {
+    /// A delegated token, on behalf of the user whose token this is (RFC 7523 JWT bearer with
+    /// `requested_token_use=on_behalf_of`).
+    OnBehalfOf(&'a SubjectToken),
+    /// An app-only token (RFC 6749 §4.4 client credentials; the scope is `<resource>/.default`).
+    AppOnly,
 }
 
 #[derive(Deserialize)]
@@ -226,15 +236,34 @@ impl OboClient {
                 Ok(a) => a,
                 Err(e) => return Attempt::Done(Err(e)),
             };
-            let mut form: Vec<(&str, &str)> = vec![
-                ("grant_type", tessera_wire::grant_type::JWT_BEARER),
-                ("client_id", req.client_app_id),
-                ("client_assertion_type", tessera_wire::CLIENT_ASSERTION_TYPE_JWT_BEARER),
-                ("client_assertion", assertion.expose()),
-                ("assertion", req.user_token.expose()),
-                ("scope", &scope),
-                ("requested_token_use", tessera_wire::REQUESTED_TOKEN_USE_OBO),
-            ];
+            // Client credentials go through this same request, not through oauth2-rs's
+            // `exchange_client_credentials().add_extra_param("client_assertion", …)`, which would
+            // send the form fine but cannot read what Entra answers: its `StandardTokenResponse`
+            // has `expires_in: Option<u64>`, so Entra's string `"3599"` fails to parse (a
+            // `RequestTokenError::Parse` for a good token); its error type keeps `error`,
+            // `error_description` and `error_uri` only, dropping the `error_codes` that tell a
+            // rejected certificate (fall back to the next one) from other `invalid_client`s, and
+            // the `suberror`/`claims` of a Conditional Access refusal; and it hides the status and
+            // `Retry-After` of a 429/5xx, which this loop retries within one deadline. So both
+            // grants share this loop, the certificate fallback and the parsers below.
+            let mut form: Vec<(&str, &str)> = match req.grant {
+                Upstream::OnBehalfOf(user_token) => vec![
+                    ("grant_type", tessera_wire::grant_type::JWT_BEARER),
+                    ("client_id", req.client_app_id),
+                    ("client_assertion_type", tessera_wire::CLIENT_ASSERTION_TYPE_JWT_BEARER),
+                    ("client_assertion", assertion.expose()),
+                    ("assertion", user_token.expose()),
+                    ("scope", &scope),
+                    ("requested_token_use", tessera_wire::REQUESTED_TOKEN_USE_OBO),
+                ],
+                Upstream::AppOnly => vec![
+                    ("grant_type", tessera_wire::grant_type::CLIENT_CREDENTIALS),
+                    ("client_id", req.client_app_id),
+                    ("client_assertion_type", tessera_wire::CLIENT_ASSERTION_TYPE_JWT_BEARER),
+                    ("client_assertion", assertion.expose()),
+                    ("scope", &scope),
+                ],
+            };
             if let Some(c) = &claims {
                 form.push(("claims", c));
             }

@@ -49,6 +49,12 @@ struct SubjectClaims<'a> {
     scp: Option<Cow<'a, str>>,
     #[serde(borrow)]
     idtyp: Option<Cow<'a, str>>,
+    /// App roles of the user on the token's audience (app-only workloads require one).
+    #[serde(borrow, default)]
+    roles: Vec<Cow<'a, str>>,
+    /// Group object ids (app-only workloads may require one).
+    #[serde(borrow, default)]
+    groups: Vec<Cow<'a, str>>,
     /// Any JSON value, so that a string or an array is named as a bad time rather than as bad JSON;
     /// [`numeric_date`] decides. (A number is held inline: no allocation for the usual case.)
     exp: Option<serde_json::Value>,
@@ -77,6 +83,10 @@ pub struct Peeked {
     pub calling_app: String,
     pub oid: String,
     pub scopes: Vec<String>,
+    /// `roles`: the user's app roles on the audience (empty when absent).
+    pub roles: Vec<String>,
+    /// `groups`: group object ids (empty when absent).
+    pub groups: Vec<String>,
     /// `iss`, checked against the tenant's metadata by [`verify`].
     pub issuer: String,
 }
@@ -222,7 +232,20 @@ pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, PeekError> {
     if nbf.is_some_and(|nbf| nbf.saturating_sub(leeway) > now) {
         return Err(PeekError::NotYetValid);
     }
-    Ok(Peeked { kid, version, tenant, audience, calling_app, oid, scopes, issuer: claims.iss.into_owned() })
+    let roles = claims.roles.into_iter().map(Cow::into_owned).collect();
+    let groups = claims.groups.into_iter().map(Cow::into_owned).collect();
+    Ok(Peeked {
+        kid,
+        version,
+        tenant,
+        audience,
+        calling_app,
+        oid,
+        scopes,
+        roles,
+        groups,
+        issuer: claims.iss.into_owned(),
+    })
 }
 
 /// A NumericDate claim as Entra writes it: a JSON integer within [`PLAUSIBLE_TIMES`]. `None` when

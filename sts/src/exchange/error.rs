@@ -9,6 +9,8 @@ use crate::entra::keys::KeyError;
 use crate::entra::obo::OboError;
 pub use crate::entra::upstream::UpstreamError;
 use crate::entra::validate::{PeekError, VerifyError};
+use crate::portal::keys::SiteKeyError;
+pub use crate::portal::validate::PortalTokenError;
 
 /// Waiters of one single flight share an error, hence `Clone`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +54,10 @@ pub enum ExchangeError {
     /// Entra's trouble from ours (500) without reading logs.
     #[error("{0}")]
     Upstream(UpstreamError),
+    /// 502 `server_error`: a Power Pages site's public key could not be fetched (its outcome is
+    /// `upstream_error`, like Entra's trouble).
+    #[error("{0}")]
+    SiteUnreachable(SiteKeyError),
     /// 500 `server_error`: our own fault (configuration, no usable credential). Logged in full,
     /// answered briefly.
     #[error("{0}")]
@@ -71,7 +77,7 @@ impl ExchangeError {
             Self::UnauthorizedClient(_) | Self::ConsentRequired { .. } | Self::AccessDenied { .. } => 403,
             Self::InsufficientClaims { .. } => 401,
             Self::Unavailable { .. } => 503,
-            Self::Upstream(_) => 502,
+            Self::Upstream(_) | Self::SiteUnreachable(_) => 502,
             Self::Internal(_) => 500,
         }
     }
@@ -90,7 +96,7 @@ impl ExchangeError {
             Self::AccessDenied { .. } => code::ACCESS_DENIED,
             Self::InsufficientClaims { .. } => code::INSUFFICIENT_CLAIMS,
             Self::Unavailable { .. } => code::TEMPORARILY_UNAVAILABLE,
-            Self::Upstream(_) | Self::Internal(_) => code::SERVER_ERROR,
+            Self::Upstream(_) | Self::SiteUnreachable(_) | Self::Internal(_) => code::SERVER_ERROR,
         }
     }
 
@@ -98,7 +104,7 @@ impl ExchangeError {
     /// a 502 (`upstream_error`) is told apart from our own 500 (`server_error`), which share it.
     pub fn outcome(&self) -> &'static str {
         match self {
-            Self::Upstream(_) => "upstream_error",
+            Self::Upstream(_) | Self::SiteUnreachable(_) => "upstream_error",
             other => other.oauth_code(),
         }
     }
@@ -140,7 +146,10 @@ pub enum RequestError {
     SubjectTokenTooLarge,
     #[error("subject_token_type is required")]
     NoSubjectTokenType,
-    #[error("subject_token_type must be urn:ietf:params:oauth:token-type:access_token")]
+    #[error(
+        "subject_token_type must be urn:ietf:params:oauth:token-type:access_token (an Entra user token) \
+         or urn:ietf:params:oauth:token-type:jwt (a Power Pages token)"
+    )]
     SubjectTokenType,
     #[error("requested_token_type: only urn:ietf:params:oauth:token-type:access_token can be issued")]
     RequestedTokenType,
@@ -182,6 +191,10 @@ pub enum SubjectTokenError {
     /// `scp` lacks the scope the workload requires of its callers.
     #[error("scp does not contain {scope:?}, the scope workload {workload:?} requires")]
     MissingScope { scope: String, workload: String },
+    /// A Power Pages token that is malformed, expired, of an unknown site or client id, or whose
+    /// signature does not verify with the site's key.
+    #[error(transparent)]
+    Portal(#[from] PortalTokenError),
     /// Entra refused it in the OBO call (`invalid_grant`, `interaction_required`): the first line
     /// of Entra's description (`AADSTS500133: …`).
     #[error("{0}")]
@@ -193,6 +206,18 @@ pub enum SubjectTokenError {
 impl From<PeekError> for ExchangeError {
     fn from(e: PeekError) -> Self {
         Self::InvalidSubjectToken(e.into())
+    }
+}
+
+impl From<PortalTokenError> for ExchangeError {
+    fn from(e: PortalTokenError) -> Self {
+        Self::InvalidSubjectToken(e.into())
+    }
+}
+
+impl From<SiteKeyError> for ExchangeError {
+    fn from(e: SiteKeyError) -> Self {
+        Self::SiteUnreachable(e)
     }
 }
 
@@ -246,15 +271,22 @@ impl From<registry::Denial> for ExchangeError {
                 Self::ConsentRequired { message, consent_url: admin_consent_url }
             }
             D::BrokerNotAllowed { .. } => Self::UnauthorizedClient(message),
-            D::WorkloadDisabled { .. } => Self::AccessDenied { message, claims: None },
-            D::UnknownClientApp { .. } | D::UnknownWorkload { .. } | D::WorkloadClientMismatch { .. } => {
-                Self::InvalidTarget(message)
+            D::WorkloadDisabled { .. } | D::SiteDisabled { .. } | D::RoleRequired { .. } => {
+                Self::AccessDenied { message, claims: None }
             }
+            D::SiteNotAllowed { .. } => Self::UnauthorizedClient(message),
+            D::UnknownClientApp { .. }
+            | D::UnknownWorkload { .. }
+            | D::WorkloadClientMismatch { .. }
+            | D::UnknownSite { .. }
+            | D::WorkloadRequired { .. }
+            | D::DelegatedOnly { .. } => Self::InvalidTarget(message),
             D::MalformedScope { .. }
             | D::NoScope
             | D::MultipleResources { .. }
             | D::DefaultScopeCombined { .. }
-            | D::ScopeNotAllowed { .. } => Self::InvalidScope(message),
+            | D::ScopeNotAllowed { .. }
+            | D::AppOnlyScope { .. } => Self::InvalidScope(message),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! signature soundly: an entry exists only for token bytes that already passed the signature and
 //! issuer checks, and everything else was checked on this request (see `run`).
 
+mod app_only;
 mod error;
 mod form;
 mod request;
@@ -14,8 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-pub use error::{ExchangeError, RequestError, SubjectTokenError, UpstreamError};
+pub use error::{ExchangeError, PortalTokenError, RequestError, SubjectTokenError, UpstreamError};
 pub use form::parse as parse_form;
+use request::SubjectKind;
 pub use request::TokenForm;
 
 use crate::audit::AuditSink;
@@ -23,9 +25,10 @@ use crate::cache::{CachedToken, MemoryCache, Owner, cache_key};
 use crate::clock::{unix_now, unix_now_ms};
 use crate::config::EntraConfig;
 use crate::entra::keys::KeyStore;
-use crate::entra::obo::{OboClient, OboRequest};
+use crate::entra::obo::{OboClient, OboRequest, Upstream};
 use crate::entra::validate;
 use crate::metrics::Metrics;
+use crate::portal::keys::SiteKeys;
 use crate::registry_watch::{RegistryWatch, Revocation};
 use crate::shared_cache::{SharedCache, Source};
 
@@ -34,6 +37,8 @@ use crate::shared_cache::{SharedCache, Source};
 pub struct Exchanger {
     pub registry: Arc<RegistryWatch>,
     pub keys: Arc<KeyStore>,
+    /// Power Pages sites' public keys.
+    pub site_keys: SiteKeys,
     pub obo: OboClient,
     pub cache: MemoryCache,
     /// The second-level cache on Redis shared by every instance (`cache.redis_url`), if any.
@@ -55,7 +60,9 @@ pub struct Issued {
 #[derive(Debug, Default)]
 struct Trail {
     tenant: Option<String>,
+    /// The Entra user's `oid`, or a portal contact's id (then `site` is set).
     user_oid: Option<String>,
+    site: Option<String>,
     broker: Option<String>,
     client: Option<String>,
     workload: Option<String>,
@@ -97,6 +104,7 @@ impl Exchanger {
             latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
             hits: 1,
             last_at_ms: None,
+            site: trail.site,
         });
         result
     }
@@ -126,6 +134,9 @@ impl Exchanger {
 
     async fn run(&self, form: TokenForm, trail: &mut Trail) -> Result<Issued, ExchangeError> {
         let req = form.check()?;
+        if req.kind == SubjectKind::PortalJwt {
+            return Box::pin(self.run_portal(req, trail)).await; // boxed: see `miss`
+        }
         let token = req.subject_token.expose();
         let leeway = i64::try_from(self.entra.leeway_secs).unwrap_or(60);
         let peeked = validate::peek(token, unix_now(), leeway)?;
@@ -170,6 +181,15 @@ impl Exchanger {
             }));
         }
 
+        if workload.app_only.is_some() {
+            // The workload's own token, for users holding its role or group: checked here, then
+            // the signature (an app-only cache entry is not tied to this token's bytes).
+            registry::authorize_app_only_user(workload, &peeked.roles, &peeked.groups)?;
+            let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
+            validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)?;
+            return Box::pin(self.app_only(&peeked.tenant, &grant)).await; // boxed: see `miss`
+        }
+
         // The cache is keyed by a hash of the exact token bytes, and an entry exists only after
         // those bytes passed the signature and issuer checks below; expiry, audience, broker,
         // consent and scopes were checked above on this request. So a hit skips only work already
@@ -207,11 +227,11 @@ impl Exchanger {
         let obo = OboRequest {
             tenant: &peeked.tenant,
             client_app_id,
-            user_token: &req.subject_token,
+            grant: Upstream::OnBehalfOf(&req.subject_token),
             scopes,
             claims_challenge: req.claims.as_deref(),
         };
-        let owner = Owner { tenant: peeked.tenant.clone(), client_app_id: workload.client_app_id.clone() };
+        let owner = Owner { tenant: peeked.tenant.clone(), client_app_id: client_app_id.to_owned() };
         let fetch = || async {
             let mut fresh = self.obo.exchange(&obo).await.map_err(|e| ExchangeError::from_obo(e, consent_url))?;
             fresh.owner = owner.clone();

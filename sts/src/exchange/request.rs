@@ -29,10 +29,20 @@ pub struct TokenForm {
     pub claims: Option<String>,
 }
 
+/// What kind of subject token the request says it carries (`subject_token_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// `…:token-type:access_token`: an Entra user's access token for the workload's client app.
+    EntraAccessToken,
+    /// `…:token-type:jwt`: a Power Pages site's token for its signed-in contact.
+    PortalJwt,
+}
+
 /// A checked exchange request.
 #[derive(Debug)]
 pub struct ExchangeRequest {
     pub subject_token: SubjectToken,
+    pub kind: SubjectKind,
     /// Space-separated backend scopes, as sent (the registry normalises them).
     pub scope: String,
     /// Workload name from `audience` (or `resource` when it is not a URI).
@@ -56,11 +66,12 @@ impl TokenForm {
         if subject_token.expose().len() > MAX_SUBJECT_TOKEN_BYTES {
             return Err(invalid(RequestError::SubjectTokenTooLarge));
         }
-        match self.subject_token_type.as_deref() {
-            Some(token_type::ACCESS_TOKEN) => {}
+        let kind = match self.subject_token_type.as_deref() {
+            Some(token_type::ACCESS_TOKEN) => SubjectKind::EntraAccessToken,
+            Some(token_type::JWT) => SubjectKind::PortalJwt,
             Some(_) => return Err(invalid(RequestError::SubjectTokenType)),
             None => return Err(invalid(RequestError::NoSubjectTokenType)),
-        }
+        };
         if let Some(t) = self.requested_token_type.as_deref()
             && t != token_type::ACCESS_TOKEN
         {
@@ -96,7 +107,7 @@ impl TokenForm {
                 _ => return Err(invalid(RequestError::ClaimsNotObject)),
             },
         };
-        Ok(ExchangeRequest { subject_token, scope, workload, claims })
+        Ok(ExchangeRequest { subject_token, kind, scope, workload, claims })
     }
 }
 
@@ -134,6 +145,9 @@ mod tests {
         let r = form().check().unwrap();
         assert_eq!(r.scope, "https://graph.microsoft.com/User.Read");
         assert_eq!(r.workload.as_deref(), Some("file-picker"));
+        assert_eq!(r.kind, SubjectKind::EntraAccessToken);
+        let portal = TokenForm { subject_token_type: Some(token_type::JWT.into()), ..form() }.check().unwrap();
+        assert_eq!(portal.kind, SubjectKind::PortalJwt);
         assert!(!format!("{r:?}").contains("eyJ"), "Debug must not show the token");
         assert!(!format!("{:?}", form()).contains("eyJ"), "nor the form's");
     }

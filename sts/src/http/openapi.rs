@@ -37,10 +37,10 @@ pub fn document() -> Value {
                     "required": ["grant_type", "subject_token", "subject_token_type", "scope"],
                     "properties": {
                         "grant_type": { "const": grant_type::TOKEN_EXCHANGE },
-                        "subject_token": { "type": "string", "description": "The user's Entra access token for the workload's client app." },
-                        "subject_token_type": { "const": token_type::ACCESS_TOKEN },
+                        "subject_token": { "type": "string", "description": "The user's Entra access token for the workload's client app, or a Power Pages site's token for its signed-in contact (then subject_token_type is ...:jwt, and only app-only workloads the site may use are served)." },
+                        "subject_token_type": { "enum": [token_type::ACCESS_TOKEN, token_type::JWT] },
                         "scope": { "type": "string", "description": "Space-separated backend scopes of one resource, e.g. https://graph.microsoft.com/Files.Read" },
-                        "audience": { "type": "string", "description": "Workload name (optional; must match the token)." },
+                        "audience": { "type": "string", "description": "Workload name (optional; must match an Entra token; names the workload of a Power Pages token when its site may use several)." },
                         "resource": { "type": "string" },
                         "requested_token_type": { "const": token_type::ACCESS_TOKEN },
                         "claims": { "type": "string", "description": "Claims challenge JSON a backend returned; bypasses the cache." }
