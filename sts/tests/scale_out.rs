@@ -466,3 +466,37 @@ async fn revoked_everywhere(sql: &str, refusal: &str) {
     eprintln!("applied everywhere {took:?} after `sts migrate` returned");
     space.cleanup().await;
 }
+
+/// A memory hit never calls Redis: with Redis gone, repeated asks of a cached token count no failed
+/// read and no skipped call (a miss right after does: it tried). Every Redis conversation of an
+/// exchange starts with a read (`get`, then `lock`); the entry's write after the first answer is
+/// left out (it may race the stop).
+#[tokio::test]
+async fn a_memory_hit_makes_no_redis_call() {
+    let h = Harness::start().await;
+    let redis = OwnRedis::start(None).await;
+    let space = Space::new(&redis.url());
+    let a = h.peer(|c| space.configure(c)).await;
+    let user = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    // The entry is written after the answer: let that finish before Redis goes.
+    until(Duration::from_secs(2), "the entry in Redis", || async { space.entries().await == 1 }).await;
+    redis.stop();
+    let m = &a.state.metrics;
+    let redis_calls_failed = || {
+        ["get", "lock"]
+            .iter()
+            .map(|op| m.redis_errors.get_or_create(&vec![("op".into(), (*op).into())]).get())
+            .sum::<u64>()
+            + m.redis_skipped.get()
+    };
+    let before = redis_calls_failed();
+    for _ in 0..20 {
+        assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    }
+    assert_eq!(redis_calls_failed(), before, "memory hits did not touch Redis");
+    assert_eq!(m.cache_hits.get(), 20);
+    let fresh = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &fresh, FILES_READ).await.status, StatusCode::OK);
+    assert!(redis_calls_failed() > before, "a miss does go to Redis (and finds it gone)");
+}
