@@ -500,3 +500,33 @@ async fn a_memory_hit_makes_no_redis_call() {
     assert_eq!(h.exchange_at(&h.http, &a.base, &fresh, FILES_READ).await.status, StatusCode::OK);
     assert!(redis_calls_failed() > before, "a miss does go to Redis (and finds it gone)");
 }
+
+/// Redis absent when the STS starts: it starts, serves from memory, says `degraded` naming Redis;
+/// Redis arriving later is picked up without a restart.
+#[tokio::test]
+async fn redis_absent_at_start_is_picked_up_when_it_comes() {
+    let h = Harness::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let space = Space::new(&format!("redis://127.0.0.1:{port}/0"));
+    let a = h
+        .peer(|c| {
+            space.configure(c);
+            c.cache.redis_retry_after_ms = 100;
+        })
+        .await;
+    let user = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    let body = readyz(&h.http, &a.base).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["redis"]["status"], "degraded", "{body}");
+    assert!(body["checks"]["redis"]["error"].as_str().unwrap().contains("redis"), "{body}");
+    let _redis = OwnRedis::start(Some(port)).await;
+    let http = &h.http;
+    until(Duration::from_secs(5), "ready once Redis is there", || async {
+        readyz(http, &a.base).await["checks"]["redis"]["status"] == "ready"
+    })
+    .await;
+    let fresh = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &fresh, FILES_READ).await.status, StatusCode::OK);
+    until(Duration::from_secs(2), "the entry in Redis", || async { space.entries().await == 1 }).await;
+}
