@@ -530,3 +530,42 @@ async fn redis_absent_at_start_is_picked_up_when_it_comes() {
     assert_eq!(h.exchange_at(&h.http, &a.base, &fresh, FILES_READ).await.status, StatusCode::OK);
     until(Duration::from_secs(2), "the entry in Redis", || async { space.entries().await == 1 }).await;
 }
+
+/// A revocation while Redis hangs: the instances apply it at once (memory), and the Redis entries
+/// go as soon as Redis answers again.
+#[tokio::test]
+async fn a_revocation_while_redis_hangs_reaches_redis_when_it_is_back() {
+    let h = Harness::start().await;
+    let redis = OwnRedis::start(None).await;
+    let space = Space::new(&redis.url());
+    let a = h
+        .peer(|c| {
+            space.configure(c);
+            c.cache.redis_timeout_ms = 100;
+            c.cache.redis_retry_after_ms = 100;
+            c.registry.poll_interval_secs = 3600;
+        })
+        .await;
+    let user = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    until(Duration::from_secs(2), "the entry in Redis", || async { space.entries().await == 1 }).await;
+    redis.signal("-STOP");
+    h.db.store()
+        .execute_script(&format!(
+            "UPDATE tenant_consents SET status = 'revoked' WHERE tenant_id = '{TENANT}' AND workload = 'file-picker';"
+        ))
+        .await
+        .unwrap();
+    h.db.store().notify_changed().await.unwrap();
+    let memory = || a.state.metrics.cache_revoked.get_or_create(&vec![("tier".into(), "memory".into())]).get();
+    until(Duration::from_secs(2), "dropped from memory", || async { memory() == 1 }).await;
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.error(), "consent_required");
+    // The drop reached Redis while it hung, and failed (or was skipped): only a retry can do it now.
+    let failed = || {
+        a.state.metrics.redis_errors.get_or_create(&vec![("op".into(), "smembers".into())]).get()
+            + a.state.metrics.redis_skipped.get()
+    };
+    until(Duration::from_secs(2), "the drop failed while Redis hangs", || async { failed() >= 1 }).await;
+    redis.signal("-CONT");
+    until(Duration::from_secs(5), "dropped from Redis once it answers", || async { space.entries().await == 0 }).await;
+}
