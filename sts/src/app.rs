@@ -83,6 +83,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .map(Arc::new);
     if let Some(shared) = &shared {
         tracing::info!(key_id = shared.key_id(), "shared token cache on redis");
+        shared.spawn_retries();
     }
     let credentials = Arc::new(CredentialSet::load(&config.credentials).context("loading client certificates")?);
     let watched = Arc::clone(&registry);

@@ -84,6 +84,19 @@ impl Space {
     }
 }
 
+/// A test that fails before its `cleanup` still leaves nothing behind (every key has a TTL too).
+impl Drop for Space {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500)) else { return };
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut conn).unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
 fn rand_byte() -> u8 {
     uuid::Uuid::new_v4().as_bytes()[0]
 }
@@ -465,4 +478,107 @@ async fn revoked_everywhere(sql: &str, refusal: &str) {
     }
     eprintln!("applied everywhere {took:?} after `sts migrate` returned");
     space.cleanup().await;
+}
+
+/// A memory hit never calls Redis: with Redis gone, repeated asks of a cached token count no failed
+/// read and no skipped call (a miss right after does: it tried). Every Redis conversation of an
+/// exchange starts with a read (`get`, then `lock`); the entry's write after the first answer is
+/// left out (it may race the stop).
+#[tokio::test]
+async fn a_memory_hit_makes_no_redis_call() {
+    let h = Harness::start().await;
+    let redis = OwnRedis::start(None).await;
+    let space = Space::new(&redis.url());
+    let a = h.peer(|c| space.configure(c)).await;
+    let user = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    // The entry is written after the answer: let that finish before Redis goes.
+    until(Duration::from_secs(2), "the entry in Redis", || async { space.entries().await == 1 }).await;
+    redis.stop();
+    let m = &a.state.metrics;
+    let redis_calls_failed = || {
+        ["get", "lock"]
+            .iter()
+            .map(|op| m.redis_errors.get_or_create(&vec![("op".into(), (*op).into())]).get())
+            .sum::<u64>()
+            + m.redis_skipped.get()
+    };
+    let before = redis_calls_failed();
+    for _ in 0..20 {
+        assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    }
+    assert_eq!(redis_calls_failed(), before, "memory hits did not touch Redis");
+    assert_eq!(m.cache_hits.get(), 20);
+    let fresh = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &fresh, FILES_READ).await.status, StatusCode::OK);
+    assert!(redis_calls_failed() > before, "a miss does go to Redis (and finds it gone)");
+}
+
+/// Redis absent when the STS starts: it starts, serves from memory, says `degraded` naming Redis;
+/// Redis arriving later is picked up without a restart.
+#[tokio::test]
+async fn redis_absent_at_start_is_picked_up_when_it_comes() {
+    let h = Harness::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let space = Space::new(&format!("redis://127.0.0.1:{port}/0"));
+    let a = h
+        .peer(|c| {
+            space.configure(c);
+            c.cache.redis_retry_after_ms = 100;
+        })
+        .await;
+    let user = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    let body = readyz(&h.http, &a.base).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["redis"]["status"], "degraded", "{body}");
+    assert!(body["checks"]["redis"]["error"].as_str().unwrap().contains("redis"), "{body}");
+    let _redis = OwnRedis::start(Some(port)).await;
+    let http = &h.http;
+    until(Duration::from_secs(5), "ready once Redis is there", || async {
+        readyz(http, &a.base).await["checks"]["redis"]["status"] == "ready"
+    })
+    .await;
+    let fresh = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &fresh, FILES_READ).await.status, StatusCode::OK);
+    until(Duration::from_secs(2), "the entry in Redis", || async { space.entries().await == 1 }).await;
+}
+
+/// A revocation while Redis hangs: the instances apply it at once (memory), and the Redis entries
+/// go as soon as Redis answers again.
+#[tokio::test]
+async fn a_revocation_while_redis_hangs_reaches_redis_when_it_is_back() {
+    let h = Harness::start().await;
+    let redis = OwnRedis::start(None).await;
+    let space = Space::new(&redis.url());
+    let a = h
+        .peer(|c| {
+            space.configure(c);
+            c.cache.redis_timeout_ms = 100;
+            c.cache.redis_retry_after_ms = 100;
+            c.registry.poll_interval_secs = 3600;
+        })
+        .await;
+    let user = h.user_token(|_| {});
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.status, StatusCode::OK);
+    until(Duration::from_secs(2), "the entry in Redis", || async { space.entries().await == 1 }).await;
+    redis.signal("-STOP");
+    h.db.store()
+        .execute_script(&format!(
+            "UPDATE tenant_consents SET status = 'revoked' WHERE tenant_id = '{TENANT}' AND workload = 'file-picker';"
+        ))
+        .await
+        .unwrap();
+    h.db.store().notify_changed().await.unwrap();
+    let memory = || a.state.metrics.cache_revoked.get_or_create(&vec![("tier".into(), "memory".into())]).get();
+    until(Duration::from_secs(2), "dropped from memory", || async { memory() == 1 }).await;
+    assert_eq!(h.exchange_at(&h.http, &a.base, &user, FILES_READ).await.error(), "consent_required");
+    // The drop reached Redis while it hung, and failed (or was skipped): only a retry can do it now.
+    let failed = || {
+        a.state.metrics.redis_errors.get_or_create(&vec![("op".into(), "smembers".into())]).get()
+            + a.state.metrics.redis_skipped.get()
+    };
+    until(Duration::from_secs(2), "the drop failed while Redis hangs", || async { failed() >= 1 }).await;
+    redis.signal("-CONT");
+    until(Duration::from_secs(5), "dropped from Redis once it answers", || async { space.entries().await == 0 }).await;
 }

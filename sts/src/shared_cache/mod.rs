@@ -71,6 +71,8 @@ pub struct SharedCache {
     margin: i64,
     state: Mutex<State>,
     probed: tokio::sync::Mutex<Option<Instant>>,
+    /// Drops Redis could not take (it was away): retried until it does (see [`Self::spawn_retries`]).
+    pending_drops: Mutex<Vec<(Option<String>, String)>>,
     metrics: Arc<Metrics>,
 }
 
@@ -137,6 +139,7 @@ impl SharedCache {
             margin: i64::try_from(config.expiry_margin_secs).unwrap_or(300),
             state: Mutex::new(State::default()),
             probed: tokio::sync::Mutex::new(None),
+            pending_drops: Mutex::new(Vec::new()),
             metrics,
         }))
     }
@@ -248,7 +251,41 @@ impl SharedCache {
 
     /// Deletes the entries of `client_app_id` in `tenant` (every tenant with `None`), found
     /// through the index sets of every key in the keyring; returns how many were deleted.
+    /// When Redis does not take it, the drop is kept and retried once Redis answers.
     pub async fn drop_owned(&self, tenant: Option<&str>, client_app_id: &str) -> Option<usize> {
+        let done = self.try_drop_owned(tenant, client_app_id).await;
+        if done.is_none() {
+            let mut pending = self.pending_drops.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.push((tenant.map(str::to_owned), client_app_id.to_owned()));
+        }
+        done
+    }
+
+    /// Retries, every second, the drops Redis could not take; ends with the cache.
+    pub fn spawn_retries(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(this) = weak.upgrade() else { return };
+                let pending =
+                    std::mem::take(&mut *this.pending_drops.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                for (tenant, client) in pending {
+                    if let Some(n) = this.drop_owned(tenant.as_deref(), &client).await {
+                        tracing::info!(tenant = ?tenant, client_app = %client, n, "revoked tokens dropped from redis, now that it answers");
+                        this.metrics
+                            .cache_revoked
+                            .get_or_create(&vec![("tier".to_owned(), "shared".to_owned())])
+                            .inc_by(n as u64);
+                    }
+                }
+            }
+        });
+    }
+
+    async fn try_drop_owned(&self, tenant: Option<&str>, client_app_id: &str) -> Option<usize> {
         let mut dropped = 0;
         for index in self.keys.index_names(tenant, client_app_id) {
             let index = format!("{}idx:{index}", self.prefix);
