@@ -18,12 +18,10 @@
   // iframe, PCF controls in the main document: both reach window.top), else on our own window.
   var host = window;
   try {
-    if (window.top && window.top !== window) {
-      void window.top.document; // throws when cross-origin
-      host = window.top;
-    }
+    void window.top.document; // throws when cross-origin (or detached)
+    host = window.top; // our own window when we are the top
   } catch (e) {
-    host = window;
+    /* stay on our own window */
   }
 
   function alias(api) {
@@ -37,13 +35,17 @@
     }
   }
 
-  // Loading the script twice (ribbon + a form library, or two frames) keeps the first instance.
-  var loaded = Symbol.for("tessera.broker.v1");
-  if (host[loaded]) {
-    if (host.Tessera) alias(host.Tessera);
+  // Loading the script twice (ribbon + a form library, or two frames) keeps the first instance
+  // (its `Tessera` is registered synchronously below, non-configurable); a copy of another
+  // version says so, with both versions (two solutions shipping the bundle).
+  var running = host.Tessera;
+  if (running) {
+    if (running.version !== "@@VERSION@@") {
+      console.warn("Tessera @@VERSION@@ not started: Tessera " + running.version + " already runs");
+    }
+    alias(running);
     return;
   }
-  Object.defineProperty(host, loaded, { value: true });
 
   // The built-ins the broker uses, taken now (issue 17): the glue below calls these names, which
   // resolve here in the loader's scope, never on the window. A page script that later wraps
