@@ -94,8 +94,8 @@
   function prefetch(options) {
     var sts = options && own(options, "stsUrl");
     if (prefetched || typeof sts !== "string") return;
+    // Not checked here: the broker uses this fetch only if its checked stsUrl gives this URL.
     var url = sts.trim().replace(/\/+$/, "") + "/broker/config";
-    if (!/^https?:\/\//.test(url)) return;
     // A prototype-less init, as the broker's own: nothing inherited (a polluted `body`, say) counts.
     var init = assign(bare(), { mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(30000) });
     var reply = fetch(url, init);

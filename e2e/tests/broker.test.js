@@ -276,6 +276,30 @@ test("closing the popup rejects with user_cancelled, and a later sign-in still w
   }
 });
 
+test("configure is idempotent for the same options and rejects other options with invalid_request", async () => {
+  const { context, page } = await fresh();
+  try {
+    const outcome = await page.evaluate(async (sts) => {
+      const options = { stsUrl: sts, redirectUri: location.origin + "/redirect.html", tenantId: new URLSearchParams(location.search).get("tenant"), authority: new URLSearchParams(location.search).get("authority") };
+      const settle = (p) => p.then(() => "ok", (e) => `${e.code}: ${e.description}`);
+      return {
+        same: await settle(Tessera.configure({ ...options })),
+        other: await settle(Tessera.configure({ ...options, stsUrl: "https://sts.other.example" })),
+        hint: await settle(Tessera.configure({ ...options, loginHint: "someone@else.example" })),
+        status: Tessera.getStatus(),
+      };
+    }, stack.stsBase);
+    assert.deepEqual(outcome, {
+      same: "ok",
+      other: "invalid_request: Tessera.configure: already configured with other options",
+      hint: "invalid_request: Tessera.configure: already configured with other options",
+      status: "signedOut",
+    });
+  } finally {
+    await context.close();
+  }
+});
+
 test("a second copy of another version keeps the first instance and warns with both versions", async () => {
   const { context, page } = await fresh();
   try {

@@ -30,7 +30,7 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::Window;
 
 use crate::config::RawOptions;
-use crate::errors::BrokerError;
+use crate::errors::{BrokerError, ErrorCode};
 use crate::request::RawTokenRequest;
 use broker::Broker;
 
@@ -95,12 +95,10 @@ impl TesseraBroker {
     }
 
     /// `configure({ stsUrl, redirectUri, tenantId?, loginHint?, authority? })` (`persistence` only as `"memory"`). Idempotent:
-    /// later calls get the first call's promise (ribbon enable rules run many times).
+    /// later calls with the same options get the first call's promise (ribbon enable rules run
+    /// many times); other options reject with `invalid_request`.
     pub fn configure(&self, options: JsValue) -> Promise {
         let b = &self.inner;
-        if let Some(p) = b.st().configuring.clone() {
-            return p;
-        }
         let raw = RawOptions {
             sts_url: opt_str(&options, "stsUrl"),
             redirect_uri: opt_str(&options, "redirectUri"),
@@ -109,6 +107,18 @@ impl TesseraBroker {
             persistence: opt_str(&options, "persistence"),
             authority: opt_str(&options, "authority"),
         };
+        // Idempotent for the same options; other options are a mistake (two scripts configuring
+        // differently), not silently ignored.
+        if let Some((first, p)) = &b.st().configuring {
+            if *first == raw {
+                return p.clone();
+            }
+            return reject(&BrokerError::new(
+                ErrorCode::InvalidRequest,
+                "Tessera.configure: already configured with other options",
+            ));
+        }
+        let first = raw.clone();
         let promise = spawn(Box::pin({
             let b = b.clone();
             async move {
@@ -120,7 +130,7 @@ impl TesseraBroker {
                 result.map(|()| JsValue::UNDEFINED)
             }
         }));
-        b.st_mut().configuring = Some(promise.clone());
+        b.st_mut().configuring = Some((first, promise.clone()));
         promise
     }
 
