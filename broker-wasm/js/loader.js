@@ -18,12 +18,10 @@
   // iframe, PCF controls in the main document: both reach window.top), else on our own window.
   var host = window;
   try {
-    if (window.top && window.top !== window) {
-      void window.top.document; // throws when cross-origin
-      host = window.top;
-    }
+    void window.top.document; // throws when cross-origin (or detached)
+    host = window.top; // our own window when we are the top
   } catch (e) {
-    host = window;
+    /* stay on our own window */
   }
 
   function alias(api) {
@@ -37,13 +35,17 @@
     }
   }
 
-  // Loading the script twice (ribbon + a form library, or two frames) keeps the first instance.
-  var loaded = Symbol.for("tessera.broker.v1");
-  if (host[loaded]) {
-    if (host.Tessera) alias(host.Tessera);
+  // Loading the script twice (ribbon + a form library, or two frames) keeps the first instance
+  // (its `Tessera` is registered synchronously below, non-configurable); a copy of another
+  // version says so, with both versions (two solutions shipping the bundle).
+  var running = host.Tessera;
+  if (running) {
+    if (running.version !== "@@VERSION@@") {
+      console.warn("Tessera @@VERSION@@ not started: Tessera " + running.version + " already runs");
+    }
+    alias(running);
     return;
   }
-  Object.defineProperty(host, loaded, { value: true });
 
   // The built-ins the broker uses, taken now (issue 17): the glue below calls these names, which
   // resolve here in the loader's scope, never on the window. A page script that later wraps
@@ -92,8 +94,8 @@
   function prefetch(options) {
     var sts = options && own(options, "stsUrl");
     if (prefetched || typeof sts !== "string") return;
+    // Not checked here: the broker uses this fetch only if its checked stsUrl gives this URL.
     var url = sts.trim().replace(/\/+$/, "") + "/broker/config";
-    if (!/^https?:\/\//.test(url)) return;
     // A prototype-less init, as the broker's own: nothing inherited (a polluted `body`, say) counts.
     var init = assign(bare(), { mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(30000) });
     var reply = fetch(url, init);

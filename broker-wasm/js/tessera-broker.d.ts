@@ -73,6 +73,12 @@ export interface ConfigureOptions {
   loginHint?: string;
   /** Where the session is kept: memory only (the former `"sessionStorage"` mode was removed and is rejected). */
   persistence?: "memory";
+  /**
+   * A sign-in authority other than Microsoft Entra's built-in hosts (public and sovereign clouds),
+   * as an origin, e.g. `"https://login.contoso.example"` (the emulator in demos and tests). The
+   * STS's `/broker/config` may then only repeat it; without it, only Microsoft's hosts are used.
+   */
+  authority?: string;
 }
 
 /**

@@ -105,7 +105,7 @@ impl BrokerConfig {
 }
 
 /// `Tessera.configure(options)`, before checks. `None` means "not given".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawOptions {
     /// Base URL of the STS.
     pub sts_url: Option<String>,

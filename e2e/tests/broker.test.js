@@ -5,7 +5,9 @@
 
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { startStack, emulatorAdmin } = require("../lib/stack");
+const fs = require("node:fs");
+const path = require("node:path");
+const { startStack, emulatorAdmin, DIST } = require("../lib/stack");
 const { launch, record, pageUrl, openPage, inGesture, signIn, getToken, claimsOf } = require("../lib/browser");
 const ids = require("../lib/ids");
 
@@ -269,6 +271,58 @@ test("closing the popup rejects with user_cancelled, and a later sign-in still w
     const second = await signIn(page);
     assert.ok(second.ok, JSON.stringify(second));
     assert.equal(log.popups.length, 2);
+  } finally {
+    await context.close();
+  }
+});
+
+test("configure is idempotent for the same options and rejects other options with invalid_request", async () => {
+  const { context, page } = await fresh();
+  try {
+    const outcome = await page.evaluate(async (sts) => {
+      const options = { stsUrl: sts, redirectUri: location.origin + "/redirect.html", tenantId: new URLSearchParams(location.search).get("tenant"), authority: new URLSearchParams(location.search).get("authority") };
+      const settle = (p) => p.then(() => "ok", (e) => `${e.code}: ${e.description}`);
+      return {
+        same: await settle(Tessera.configure({ ...options })),
+        other: await settle(Tessera.configure({ ...options, stsUrl: "https://sts.other.example" })),
+        hint: await settle(Tessera.configure({ ...options, loginHint: "someone@else.example" })),
+        status: Tessera.getStatus(),
+      };
+    }, stack.stsBase);
+    assert.deepEqual(outcome, {
+      same: "ok",
+      other: "invalid_request: Tessera.configure: already configured with other options",
+      hint: "invalid_request: Tessera.configure: already configured with other options",
+      status: "signedOut",
+    });
+  } finally {
+    await context.close();
+  }
+});
+
+test("a second copy of another version keeps the first instance and warns with both versions", async () => {
+  const { context, page } = await fresh();
+  try {
+    const script = fs.readFileSync(path.join(DIST, "tessera-broker.js"), "utf8");
+    const version = await page.evaluate(() => Tessera.version);
+    assert.ok(script.includes(`"${version}"`));
+    await context.route(`${stack.pageOrigin}/other-version.js`, (route) =>
+      route.fulfill({ contentType: "text/javascript", body: script.split(version).join("99.0.0") }));
+    const warnings = [];
+    page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
+    const facts = await page.evaluate(async () => {
+      const first = window.Tessera;
+      await new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = "/other-version.js";
+        s.onload = resolve;
+        s.onerror = reject;
+        document.head.appendChild(s);
+      });
+      return { same: window.Tessera === first, version: window.Tessera.version };
+    });
+    assert.deepEqual(facts, { same: true, version });
+    assert.deepEqual(warnings, [`Tessera 99.0.0 not started: Tessera ${version} already runs`]);
   } finally {
     await context.close();
   }

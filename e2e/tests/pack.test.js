@@ -22,15 +22,17 @@ function version() {
 }
 
 /** Runs pack.mjs with `glue` (the glue's text); returns { status, stderr, out }. */
-function pack(glue) {
+function pack(glue, wasm = fs.readFileSync(path.join(WORK, "min.wasm"))) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-pack-"));
   try {
     const gluePath = path.join(dir, "glue.js");
     const out = path.join(dir, "tessera-broker.js");
     fs.writeFileSync(gluePath, glue);
+    const wasmPath = path.join(dir, "min.wasm");
+    fs.writeFileSync(wasmPath, wasm);
     const r = spawnSync(process.execPath, [PACK,
       "--loader", path.join(CRATE, "js", "loader.js"),
-      "--glue", gluePath, "--wasm", path.join(WORK, "min.wasm"), "--map", path.join(WORK, "names.json"),
+      "--glue", gluePath, "--wasm", wasmPath, "--map", path.join(WORK, "names.json"),
       "--version", version(), "--out", out], { encoding: "utf8" });
     return { status: r.status, stderr: r.stderr, out: r.status === 0 ? fs.readFileSync(out) : null };
   } finally {
@@ -93,4 +95,19 @@ test("a changed TesseraBroker free/finalization or encodeInto fallback in the gl
     assert.notEqual(r.status, 0, from);
     assert.match(r.stderr, message);
   }
+});
+
+test("a wasm-bindgen internal message worded differently fails the build, naming it (it is blanked to save bytes)", () => {
+  const wasm = fs.readFileSync(path.join(WORK, "min.wasm"));
+  const from = Buffer.from("null pointer passed to rust");
+  assert.ok(wasm.indexOf(from) >= 0, "the message is in the wasm");
+  for (let at = wasm.indexOf(from); at >= 0; at = wasm.indexOf(from, at)) Buffer.from("null pointer passed to Rust").copy(wasm, at);
+  const r = pack(glue(), wasm);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /pack: wasm-bindgen's message not found in the wasm: null pointer passed to rust/);
+  // The shipped script has none of them.
+  const shipped = fs.readFileSync(path.join(DIST, "tessera-broker.js"), "utf8");
+  const inflated = require("node:zlib").inflateRawSync(Buffer.from(/"([A-Za-z0-9+/=]{1000,})"/.exec(shipped)[1], "base64"));
+  assert.equal(inflated.indexOf(from), -1);
+  assert.ok(inflated.indexOf(Buffer.from("wasm-bindgen      ")) >= 0);
 });

@@ -90,8 +90,10 @@ test("signIn() while signed in resolves with the account and opens no second pop
   await context.addInitScript(() => {
     const open = window.open;
     window.opened = 0;
+    window.openNames = [];
     window.open = function (...args) {
       window.opened++;
+      window.openNames.push(args[1]);
       return open.apply(this, args);
     };
   });
@@ -118,6 +120,9 @@ test("signIn() while signed in resolves with the account and opens no second pop
     assert.ok(switched.ok, JSON.stringify(switched));
     assert.equal(switched.value.username, ids.OTHER_USER_UPN);
     assert.equal(await page.evaluate(() => window.opened), 2);
+
+    // Each popup is a new unnamed window (no shared name another tab's broker could reuse).
+    assert.deepEqual(await page.evaluate(() => window.openNames), ["_blank", "_blank"]);
   } finally {
     await context.close();
   }

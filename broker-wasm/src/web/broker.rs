@@ -59,7 +59,8 @@ pub struct Interaction {
 #[derive(Debug, Default)]
 pub struct State {
     pub setup: Option<Rc<Setup>>,
-    pub configuring: Option<Promise>,
+    /// The first `configure` call's options and promise (until it fails).
+    pub configuring: Option<(RawOptions, Promise)>,
     pub status: Option<Status>,
     pub session: Option<Session>,
     /// Bumped by sign-out and by every new sign-in: work started under an older epoch does not

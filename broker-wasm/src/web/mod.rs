@@ -31,7 +31,7 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::Window;
 
 use crate::config::RawOptions;
-use crate::errors::BrokerError;
+use crate::errors::{BrokerError, ErrorCode};
 use crate::request::RawTokenRequest;
 use broker::Broker;
 
@@ -98,13 +98,14 @@ impl TesseraBroker {
     }
 
     /// `configure({ stsUrl, redirectUri, tenantId?, loginHint?, authority? })` (`persistence` only as `"memory"`). Idempotent:
-    /// later calls get the first call's promise (ribbon enable rules run many times).
+    /// later calls with the same options get the first call's promise (ribbon enable rules run
+    /// many times); other options reject with `invalid_request`.
     pub fn configure(&self, options: JsValue) -> Promise {
         let b = &self.inner;
-        if let Some(p) = b.st().configuring.clone() {
-            return p;
-        }
         if opt_str(&options, "identity").as_deref() == Some("powerPages") {
+            if let Some((_, p)) = &b.st().configuring {
+                return p.clone();
+            }
             return self.configure_power_pages(&options);
         }
         let raw = RawOptions {
@@ -115,6 +116,18 @@ impl TesseraBroker {
             persistence: opt_str(&options, "persistence"),
             authority: opt_str(&options, "authority"),
         };
+        // Idempotent for the same options; other options are a mistake (two scripts configuring
+        // differently), not silently ignored.
+        if let Some((first, p)) = &b.st().configuring {
+            if *first == raw {
+                return p.clone();
+            }
+            return reject(&BrokerError::new(
+                ErrorCode::InvalidRequest,
+                "Tessera.configure: already configured with other options",
+            ));
+        }
+        let first = raw.clone();
         let promise = spawn(Box::pin({
             let b = b.clone();
             async move {
@@ -126,7 +139,7 @@ impl TesseraBroker {
                 result.map(|()| JsValue::UNDEFINED)
             }
         }));
-        b.st_mut().configuring = Some(promise.clone());
+        b.st_mut().configuring = Some((first, promise.clone()));
         promise
     }
 
@@ -179,7 +192,7 @@ impl TesseraBroker {
                 *self.portal.borrow_mut() = Some(Rc::new(p));
                 self.inner.resolve_ready();
                 let done = Promise::resolve(&JsValue::UNDEFINED);
-                self.inner.st_mut().configuring = Some(done.clone());
+                self.inner.st_mut().configuring = Some((RawOptions::default(), done.clone()));
                 done
             }
             Err(e) => reject(&e),

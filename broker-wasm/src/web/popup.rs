@@ -26,12 +26,12 @@ const CLOSED_POLLS: u32 = 3;
 /// A sign-in abandoned in an open popup ends after ten minutes.
 const TIMEOUT_MS: i32 = 10 * 60 * 1000;
 
-/// Opens the popup on `about:blank` in `host` (the window the user's click activated). `None`
-/// means the browser blocked it.
+/// Opens the popup on `about:blank` in `host` (the window the user's click activated), as a new
+/// unnamed window: with one fixed name, two related tabs signing in at once navigated each
+/// other's popup. (An instance has at most one popup: a second sign-in joins the running one.)
+/// `None` means the browser blocked it.
 pub fn open(host: &Window) -> Option<Window> {
-    host.open_with_url_and_target_and_features("about:blank", "tessera_signin", "popup=yes,width=500,height=640")
-        .ok()
-        .flatten()
+    host.open_with_url_and_target_and_features("about:blank", "_blank", "popup=yes,width=500,height=640").ok().flatten()
 }
 
 /// Whether the popup is gone (also when its `closed` cannot be read).
