@@ -8,6 +8,7 @@
 pub mod admin_api;
 pub mod admin_consent;
 pub mod authorize;
+mod cookie;
 pub mod discovery;
 pub mod portal;
 pub mod sign_in_page;

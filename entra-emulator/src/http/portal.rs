@@ -55,17 +55,6 @@ fn error(status: StatusCode, id: &str, message: &str) -> Response {
     res
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-}
-
 /// `POST /_portal/{host}/_services/auth/token`.
 pub async fn token(
     State(ctx): State<Ctx>,
@@ -78,7 +67,7 @@ pub async fn token(
     let client_id = param(&all, "client_id");
     let state = param(&all, "state");
     let nonce = param(&all, "nonce");
-    let contact = cookie(&headers).and_then(|c| ctx.shared.portal.session(&host, &c));
+    let contact = super::cookie::named(&headers, COOKIE).and_then(|c| ctx.shared.portal.session(&host, &c));
     let now = ctx.shared.now().unix_timestamp();
     let answer = ctx.shared.portal.with_site(&host, |site| {
         if !site.enabled() {

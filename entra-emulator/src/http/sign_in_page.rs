@@ -62,7 +62,7 @@ pub fn start(session: BrowserSession) -> HeaderValue {
 
 /// The `Set-Cookie` header that ends the session named in `headers`, which is forgotten.
 pub fn end(headers: &HeaderMap) -> HeaderValue {
-    if let Some(id) = cookie_value(headers) {
+    if let Some(id) = super::cookie::named(headers, COOKIE) {
         lock().remove(&id);
     }
     HeaderValue::from_static("tessera_emulator_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
@@ -70,19 +70,8 @@ pub fn end(headers: &HeaderMap) -> HeaderValue {
 
 /// The session the request's cookie names, if this emulator made it.
 pub fn current(headers: &HeaderMap, emulator: &str) -> Option<BrowserSession> {
-    let id = cookie_value(headers)?;
+    let id = super::cookie::named(headers, COOKIE)?;
     lock().get(&id).filter(|s| s.emulator == emulator).cloned()
-}
-
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
 }
 
 /// What the account picker is for (its heading and which accounts it offers first).
