@@ -7,6 +7,7 @@ mod crypto;
 mod http;
 mod js;
 mod popup;
+#[cfg(feature = "power-pages")]
 mod portal;
 mod signin;
 mod tokens;
@@ -72,6 +73,7 @@ fn opt_str(v: &JsValue, key: &str) -> Option<String> {
 #[derive(Debug)]
 pub struct TesseraBroker {
     inner: Rc<Broker>,
+    #[cfg(feature = "power-pages")]
     /// Set by `configure({ identity: "powerPages", … })`: then `getToken` is the portal's.
     portal: RefCell<Option<Rc<portal::PortalBroker>>>,
 }
@@ -89,7 +91,11 @@ impl TesseraBroker {
         if let Some(url) = js::get_str(&prefetched, "0") {
             inner.st_mut().config_fetch = Some((url, js::get(&prefetched, "1").unchecked_into()));
         }
-        TesseraBroker { inner, portal: RefCell::new(None) }
+        TesseraBroker {
+            inner,
+            #[cfg(feature = "power-pages")]
+            portal: RefCell::new(None),
+        }
     }
 
     /// The `ready` promise: resolves once `configure` has succeeded.
@@ -102,6 +108,7 @@ impl TesseraBroker {
     /// many times); other options reject with `invalid_request`.
     pub fn configure(&self, options: JsValue) -> Promise {
         let b = &self.inner;
+        #[cfg(feature = "power-pages")]
         if opt_str(&options, "identity").as_deref() == Some("powerPages") {
             if let Some((_, p)) = &b.st().configuring {
                 return p.clone();
@@ -158,8 +165,8 @@ impl TesseraBroker {
             Ok(r) => r,
             Err(e) => return reject(&e),
         };
-        let portal = self.portal.borrow().clone();
-        if let Some(p) = portal {
+        #[cfg(feature = "power-pages")]
+        if let Some(p) = self.portal.borrow().clone() {
             return spawn(Box::pin(async move { p.get_token(req).await }));
         }
         let key = req.dedup_key();
@@ -179,6 +186,7 @@ impl TesseraBroker {
         promise
     }
 
+    #[cfg(feature = "power-pages")]
     /// Power Pages mode (`web/portal.rs`): no Entra sign-in, the site's own token for its contact.
     fn configure_power_pages(&self, options: &JsValue) -> Promise {
         let made = portal::PortalBroker::new(
