@@ -90,7 +90,9 @@ test("the broker in Power Pages mode: configure({identity: 'powerPages'}), getTo
     page.on("popup", (p) => popups.push(p));
     const exchanges = [];
     const siteTokens = [];
+    const bundles = new Set();
     page.on("request", (r) => {
+      if (/\/tessera-broker[\w-]*\.js$/.test(r.url())) bundles.add(new URL(r.url()).pathname);
       if (r.url() === `${demo.info.sts}/token`) exchanges.push(r.url());
       if (r.url().endsWith("/_services/auth/token")) siteTokens.push(r.url());
     });
@@ -120,6 +122,7 @@ test("the broker in Power Pages mode: configure({identity: 'powerPages'}), getTo
     assert.equal(exchanges.length, 1, "one STS exchange; the second call came from the broker's cache");
     assert.equal(siteTokens.length, 1, "one site token request after sign-in");
     assert.equal(popups.length, 0, "zero popups");
+    assert.deepEqual([...bundles], ["/tessera-broker-pages.js"], "the site page loads the Power Pages bundle (Tessera/BrokerScriptUrl)");
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
