@@ -2,15 +2,14 @@
 # Builds the browser token broker into dist/:
 #   dist/tessera-broker.js    one classic script, wasm inlined as base64 (a Dataverse JS web resource):
 #                             the Power Apps bundle, without the Power Pages mode (40 KB gzip budget)
-#   dist/tessera-broker-pages.js  the same broker built with the crate's `power-pages` feature
-#                             (configure({ identity: "powerPages", … })): a Power Pages site's web file
+#   dist/tessera-broker-pages.js  the Power Pages bundle: the crate built with `power-pages` and
+#                             without its default `entra` feature (configure({ identity: "powerPages",
+#                             … }) only, no Entra popup sign-in): a Power Pages site's web file
 #   dist/redirect.html        the blank sign-in redirect page (an HTML web resource)
 #   dist/tessera-broker.d.ts  the window.Tessera v1 API for TypeScript (PCF) authors
 #   dist/tessera-broker.js.gz, dist/tessera-broker-pages.js.gz  each script gzip -9'd once, for
 #                             servers that send it to clients which accept gzip (the demo does)
-# and prints raw and gzipped sizes against the budgets (gzipped): 40,960 B for tessera-broker.js,
-# 44,544 B for tessera-broker-pages.js (what it measured, 44,150 B, rounded up to 512 B: it still
-# carries the Entra sign-in as well; broker-wasm/README.md, "Size").
+# and prints raw and gzipped sizes against the budgets (gzipped): 40,960 B for each script.
 # Intermediates: target/broker-dist (tessera-broker.js) and target/broker-dist-pages.
 #
 # Tools (installed when missing, by `scripts/setup.sh --broker`): the Rust toolchain named in
@@ -21,7 +20,7 @@
 # target/broker-tools: binaryen's wasm-opt, terser and zopfli (the inlined wasm's raw deflate).
 #
 # Environment: DIST (output folder, default dist), BROKER_SIZE_BUDGET_GZ (bytes, default 40960),
-# BROKER_PAGES_SIZE_BUDGET_GZ (bytes, default 44544),
+# BROKER_PAGES_SIZE_BUDGET_GZ (bytes, default 40960),
 # BROKER_SIZE_REPORT (optional file to write the sizes to, as JSON), BROKER_SIZE_STRICT (default 1:
 # exit 2 when over budget, a gate; 0 only reports it), BROKER_MINIFY=0 (keep the loader and glue
 # readable, for debugging; such a build is over budget, so it only reports unless STRICT=1).
@@ -31,7 +30,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DIST="${DIST:-$ROOT/dist}"
 BUDGET="${BROKER_SIZE_BUDGET_GZ:-40960}"
-PAGES_BUDGET="${BROKER_PAGES_SIZE_BUDGET_GZ:-44544}"
+PAGES_BUDGET="${BROKER_PAGES_SIZE_BUDGET_GZ:-40960}"
 CRATE="$ROOT/broker-wasm"
 
 # --- tools -------------------------------------------------------------------------------------
@@ -92,16 +91,20 @@ mkdir -p "$DIST"
 # One bundle: `bundle <script name> <work folder> [cargo feature]` builds the wasm with that
 # feature, then assembles $DIST/<script name> from $ROOT/target/<work folder>'s intermediates.
 bundle() {
-  local name="$1" work="$ROOT/target/$2" features=() pages=()
-  if [[ -n "${3:-}" ]]; then features=(--features "$3"); pages=(--pages); fi
+  local name="$1" work="$ROOT/target/$2" features=() pages=() cargo_target="$ROOT/target"
+  # The Power Pages bundle in a target folder of its own: a cdylib's wasm has no per-feature name,
+  # so a build that cargo finds fresh for one feature set could leave the other set's wasm there.
+  if [[ -n "${3:-}" ]]; then
+    features=(--no-default-features --features "$3"); pages=(--pages); cargo_target="$ROOT/target/wasm-$2"
+  fi
   RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types \
 -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
     cargo "+$toolchain" build --locked -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release \
-    -Zbuild-std=core,alloc "${features[@]}"
+    -Zbuild-std=core,alloc --target-dir "$cargo_target" "${features[@]}"
   rm -rf "$work" && mkdir -p "$work"
   wasm-bindgen --target no-modules --no-typescript --omit-default-module-path --out-dir "$work" \
-    "$ROOT/target/wasm32-unknown-unknown/wasm-release/broker_wasm.wasm"
+    "$cargo_target/wasm32-unknown-unknown/wasm-release/broker_wasm.wasm"
   "$WASM_OPT" -Oz --converge --strip-debug --strip-producers "${FEATURES[@]}" \
     "$work/broker_wasm_bg.wasm" -o "$work/opt.wasm"
   # Short import/export names (the glue is rewritten to match by pack.mjs, which checks both sides).
@@ -122,7 +125,7 @@ bundle() {
 }
 # Power Apps (model-driven apps: ribbon, PCF): the Entra sign-in, no Power Pages mode.
 bundle tessera-broker.js broker-dist
-# Power Pages sites: the same broker plus `configure({ identity: "powerPages", … })`.
+# Power Pages sites: `configure({ identity: "powerPages", … })` only (no Entra sign-in).
 bundle tessera-broker-pages.js broker-dist-pages power-pages
 cp "$CRATE/js/redirect.html" "$DIST/redirect.html"
 cp "$CRATE/js/tessera-broker.d.ts" "$DIST/tessera-broker.d.ts"

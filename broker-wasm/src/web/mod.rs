@@ -2,6 +2,11 @@
 //! into the frozen `window.Tessera` object. Every method is synchronous up to its first `await`,
 //! which `signIn` relies on to open its popup inside the user's click.
 
+// The Power Pages-only bundle (no `entra` feature) links none of the Entra sign-in: its entry
+// points return before reaching it, and the unreachable rest is left to the linker (the Power Apps
+// build's code is then exactly what it was).
+#![cfg_attr(not(feature = "entra"), allow(dead_code, unused_imports, unused_variables, unreachable_code))]
+
 mod broker;
 mod crypto;
 mod http;
@@ -115,6 +120,11 @@ impl TesseraBroker {
             }
             return self.configure_power_pages(&options);
         }
+        #[cfg(not(feature = "entra"))]
+        return reject(&BrokerError::new(
+            ErrorCode::InvalidRequest,
+            "configure: only identity powerPages here; Entra sign-in: tessera-broker.js",
+        ));
         let raw = RawOptions {
             sts_url: opt_str(&options, "stsUrl"),
             redirect_uri: opt_str(&options, "redirectUri"),
@@ -169,6 +179,11 @@ impl TesseraBroker {
         if let Some(p) = self.portal.borrow().clone() {
             return spawn(Box::pin(async move { p.get_token(req).await }));
         }
+        #[cfg(not(feature = "entra"))]
+        return reject(&BrokerError::new(
+            ErrorCode::InvalidRequest,
+            "getToken: configure({ identity: \"powerPages\" }) first",
+        ));
         let key = req.dedup_key();
         if let Some(p) = b.st().in_flight.get(&key) {
             return p.clone();
@@ -212,6 +227,8 @@ impl TesseraBroker {
     /// switch, `login`, `consent`): then it resolves with that account, without a popup.
     #[wasm_bindgen(js_name = signIn)]
     pub fn sign_in(&self, options: JsValue) -> Promise {
+        #[cfg(not(feature = "entra"))]
+        return reject(&BrokerError::new(ErrorCode::InvalidRequest, "signIn: Entra sign-in is in tessera-broker.js"));
         let params = signin::SignInParams {
             prompt: opt_str(&options, "prompt"),
             login_hint: opt_str(&options, "loginHint"),
