@@ -69,10 +69,15 @@ function shippedWasm(name) {
   return require("node:zlib").inflateRawSync(Buffer.from(/"([A-Za-z0-9+/=]{1000,})"/.exec(shipped)[1], "base64"));
 }
 
-test("the Power Apps bundle carries no Power Pages code; the Power Pages bundle does, without the Power Apps refusal", () => {
+test("the Power Apps bundle carries no Power Pages code; the Power Pages bundle no Entra sign-in, nor the Power Apps refusal", () => {
   const site = Buffer.from("/_services/auth/token");
-  assert.equal(shippedWasm("tessera-broker.js").indexOf(site), -1, "no site token endpoint in tessera-broker.js");
-  assert.ok(shippedWasm("tessera-broker-pages.js").indexOf(site) >= 0, "the site token endpoint in tessera-broker-pages.js");
+  const [apps, pages] = [shippedWasm("tessera-broker.js"), shippedWasm("tessera-broker-pages.js")];
+  assert.equal(apps.indexOf(site), -1, "no site token endpoint in tessera-broker.js");
+  assert.ok(pages.indexOf(site) >= 0, "the site token endpoint in tessera-broker-pages.js");
+  for (const entra of ["code_challenge", "refresh_token", "oauth2/v2.0"]) {
+    assert.ok(apps.indexOf(Buffer.from(entra)) >= 0, `${entra} in tessera-broker.js`);
+    assert.equal(pages.indexOf(Buffer.from(entra)), -1, `no ${entra} in tessera-broker-pages.js`);
+  }
   const refusal = "powerPages needs tessera-broker-pages.js";
   assert.ok(fs.readFileSync(path.join(DIST, "tessera-broker.js"), "utf8").includes(refusal));
   assert.ok(!fs.readFileSync(path.join(DIST, "tessera-broker-pages.js"), "utf8").includes(refusal));

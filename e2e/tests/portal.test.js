@@ -123,6 +123,16 @@ test("the broker in Power Pages mode: configure({identity: 'powerPages'}), getTo
     assert.equal(siteTokens.length, 1, "one site token request after sign-in");
     assert.equal(popups.length, 0, "zero popups");
     assert.deepEqual([...bundles], ["/tessera-broker-pages.js"], "the site page loads the Power Pages bundle (Tessera/BrokerScriptUrl)");
+    // That bundle has no Entra sign-in: it says which one has.
+    const entra = await page.evaluate(() => {
+      const settle = (p) => p.then(() => "ok", (e) => `${e.code}: ${e.description}`);
+      return Promise.all([settle(Tessera.signIn()), settle(Tessera.configure({ stsUrl: "https://sts.example", redirectUri: location.origin + "/r.html" }))]);
+    });
+    assert.deepEqual(entra, [
+      "invalid_request: signIn: Entra sign-in is in tessera-broker.js",
+      "invalid_request: configure: only identity powerPages here; Entra sign-in: tessera-broker.js",
+    ]);
+    assert.equal(popups.length, 0, "still zero popups");
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
