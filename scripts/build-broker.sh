@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Builds the browser token broker into dist/:
-#   dist/tessera-broker.js    one classic script, wasm inlined as base64 (a Dataverse JS web resource)
+#   dist/tessera-broker.js    one classic script, wasm inlined as base64 (a Dataverse JS web resource):
+#                             the Power Apps bundle, without the Power Pages mode (40 KB gzip budget)
+#   dist/tessera-broker-pages.js  the Power Pages bundle: the crate built with `power-pages` and
+#                             without its default `entra` feature (configure({ identity: "powerPages",
+#                             … }) only, no Entra popup sign-in): a Power Pages site's web file
 #   dist/redirect.html        the blank sign-in redirect page (an HTML web resource)
 #   dist/tessera-broker.d.ts  the window.Tessera v1 API for TypeScript (PCF) authors
-#   dist/tessera-broker.js.gz the script gzip -9'd once, for servers that send it to clients which
-#                             accept gzip (the demo page does)
-# and prints raw and gzipped sizes against the 40 KB (gzipped) budget.
+#   dist/tessera-broker.js.gz, dist/tessera-broker-pages.js.gz  each script gzip -9'd once, for
+#                             servers that send it to clients which accept gzip (the demo does)
+# and prints raw and gzipped sizes against the budgets (gzipped): 40,960 B for each script.
+# Intermediates: target/broker-dist (tessera-broker.js) and target/broker-dist-pages.
 #
 # Tools (installed when missing, by `scripts/setup.sh --broker`): the Rust toolchain named in
 # broker-wasm/tools/rust-version with the wasm32-unknown-unknown target and the rust-src component (core
@@ -15,6 +20,7 @@
 # target/broker-tools: binaryen's wasm-opt, terser and zopfli (the inlined wasm's raw deflate).
 #
 # Environment: DIST (output folder, default dist), BROKER_SIZE_BUDGET_GZ (bytes, default 40960),
+# BROKER_PAGES_SIZE_BUDGET_GZ (bytes, default 40960),
 # BROKER_SIZE_REPORT (optional file to write the sizes to, as JSON), BROKER_SIZE_STRICT (default 1:
 # exit 2 when over budget, a gate; 0 only reports it), BROKER_MINIFY=0 (keep the loader and glue
 # readable, for debugging; such a build is over budget, so it only reports unless STRICT=1).
@@ -24,8 +30,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DIST="${DIST:-$ROOT/dist}"
 BUDGET="${BROKER_SIZE_BUDGET_GZ:-40960}"
+PAGES_BUDGET="${BROKER_PAGES_SIZE_BUDGET_GZ:-40960}"
 CRATE="$ROOT/broker-wasm"
-WORK="$ROOT/target/broker-dist"
 
 # --- tools -------------------------------------------------------------------------------------
 # The wasm32 target, rust-src and wasm-bindgen-cli at the Cargo.lock version: installed when
@@ -72,53 +78,83 @@ WASM_OPT="$TOOLS/node_modules/.bin/wasm-opt"
 # `cargo +<version>` through rustup) whatever the machine's default is. A new pin is a reviewed
 # change: rebuild, compare the sizes in broker-wasm/README.md, run e2e/run.sh.
 toolchain=$(tr -d ' \n' < "$ROOT/broker-wasm/tools/rust-version")
-RUSTC_BOOTSTRAP=1 \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types \
--Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
-  cargo "+$toolchain" build --locked -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release \
-  -Zbuild-std=core,alloc
-rm -rf "$WORK" && mkdir -p "$WORK" "$DIST"
-wasm-bindgen --target no-modules --no-typescript --omit-default-module-path --out-dir "$WORK" \
-  "$ROOT/target/wasm32-unknown-unknown/wasm-release/broker_wasm.wasm"
 # The features rustc enables by default for wasm32-unknown-unknown; every current browser has them.
 FEATURES=(--enable-bulk-memory --enable-sign-ext --enable-mutable-globals
   --enable-nontrapping-float-to-int --enable-multivalue)
-"$WASM_OPT" -Oz --converge --strip-debug --strip-producers "${FEATURES[@]}" \
-  "$WORK/broker_wasm_bg.wasm" -o "$WORK/opt.wasm"
-# Short import/export names (the glue is rewritten to match by pack.mjs, which checks both sides).
-"$WASM_OPT" "${FEATURES[@]}" --minify-imports-and-exports-and-modules \
-  "$WORK/opt.wasm" -o "$WORK/min.wasm" > "$WORK/names.json"
-wasm="$WORK/min.wasm"
-
-# --- assemble ----------------------------------------------------------------------------------
 version="$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)"
 minify=()
 if [[ "${BROKER_MINIFY:-1}" == 0 ]]; then minify=(--no-minify); fi
 # Run from the tools folder so that its `import "terser"` resolves to the pinned install.
 cp "$CRATE/tools/pack.mjs" "$TOOLS/pack.mjs"
-node "$TOOLS/pack.mjs" \
-  --loader "$CRATE/js/loader.js" --glue "$WORK/broker_wasm.js" --wasm "$wasm" \
-  --map "$WORK/names.json" --version "$version" \
-  --out "$DIST/tessera-broker.js" "${minify[@]}"
+mkdir -p "$DIST"
+
+# One bundle: `bundle <script name> <work folder> [cargo feature]` builds the wasm with that
+# feature, then assembles $DIST/<script name> from $ROOT/target/<work folder>'s intermediates.
+bundle() {
+  local name="$1" work="$ROOT/target/$2" features=() pages=() cargo_target="$ROOT/target"
+  # The Power Pages bundle in a target folder of its own: a cdylib's wasm has no per-feature name,
+  # so a build that cargo finds fresh for one feature set could leave the other set's wasm there.
+  if [[ -n "${3:-}" ]]; then
+    features=(--no-default-features --features "$3"); pages=(--pages); cargo_target="$ROOT/target/wasm-$2"
+  fi
+  RUSTC_BOOTSTRAP=1 \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types \
+-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
+    cargo "+$toolchain" build --locked -p broker-wasm --target wasm32-unknown-unknown --profile wasm-release \
+    -Zbuild-std=core,alloc --target-dir "$cargo_target" "${features[@]}"
+  rm -rf "$work" && mkdir -p "$work"
+  wasm-bindgen --target no-modules --no-typescript --omit-default-module-path --out-dir "$work" \
+    "$cargo_target/wasm32-unknown-unknown/wasm-release/broker_wasm.wasm"
+  "$WASM_OPT" -Oz --converge --strip-debug --strip-producers "${FEATURES[@]}" \
+    "$work/broker_wasm_bg.wasm" -o "$work/opt.wasm"
+  # Short import/export names (the glue is rewritten to match by pack.mjs, which checks both sides).
+  "$WASM_OPT" "${FEATURES[@]}" --minify-imports-and-exports-and-modules \
+    "$work/opt.wasm" -o "$work/min.wasm" > "$work/names.json"
+
+  # --- assemble --------------------------------------------------------------------------------
+  node "$TOOLS/pack.mjs" \
+    --loader "$CRATE/js/loader.js" --glue "$work/broker_wasm.js" --wasm "$work/min.wasm" \
+    --map "$work/names.json" --version "$version" \
+    --out "$DIST/$name" "${minify[@]}" "${pages[@]}"
+  if ! node --check "$DIST/$name"; then
+    echo "build-broker: the assembled $name does not parse" >&2
+    exit 1
+  fi
+  # Precompressed once here (-n: no name or time stamp, so the same script gives the same bytes).
+  gzip -9 -n -c "$DIST/$name" > "$DIST/$name.gz"
+}
+# Power Apps (model-driven apps: ribbon, PCF): the Entra sign-in, no Power Pages mode.
+bundle tessera-broker.js broker-dist
+# Power Pages sites: `configure({ identity: "powerPages", … })` only (no Entra sign-in).
+bundle tessera-broker-pages.js broker-dist-pages power-pages
 cp "$CRATE/js/redirect.html" "$DIST/redirect.html"
 cp "$CRATE/js/tessera-broker.d.ts" "$DIST/tessera-broker.d.ts"
-if command -v node >/dev/null && ! node --check "$DIST/tessera-broker.js"; then
-  echo "build-broker: the assembled script does not parse" >&2
-  exit 1
-fi
-# Precompressed once here (-n: no name or time stamp, so the same script gives the same bytes).
-gzip -9 -n -c "$DIST/tessera-broker.js" > "$DIST/tessera-broker.js.gz"
 
 # --- sizes -------------------------------------------------------------------------------------
 size() { wc -c < "$1" | tr -d ' '; }
 gz() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
-wasm_raw=$(size "$wasm"); wasm_gz=$(gz "$wasm")
-js_raw=$(size "$DIST/tessera-broker.js"); js_gz=$(gz "$DIST/tessera-broker.js")
-glue_raw=$(size "$WORK/broker_wasm.js")
-printf 'broker wasm (optimised)     %7d bytes raw %7d bytes gzip\n' "$wasm_raw" "$wasm_gz"
-printf 'wasm-bindgen glue           %7d bytes raw\n' "$glue_raw"
-printf 'dist/tessera-broker.js      %7d bytes raw %7d bytes gzip (budget %d gzip)\n' \
-  "$js_raw" "$js_gz" "$BUDGET"
+over=()
+report=""
+# `sizes <script name> <work folder> <budget> <JSON key prefix>`
+sizes() {
+  local name="$1" work="$ROOT/target/$2" budget="$3" key="$4"
+  local wasm_raw wasm_gz js_raw js_gz glue_raw
+  wasm_raw=$(size "$work/min.wasm"); wasm_gz=$(gz "$work/min.wasm")
+  js_raw=$(size "$DIST/$name"); js_gz=$(gz "$DIST/$name")
+  glue_raw=$(size "$work/broker_wasm.js")
+  printf '%-28s\n' "$name:"
+  printf '  broker wasm (optimised)   %7d bytes raw %7d bytes gzip\n' "$wasm_raw" "$wasm_gz"
+  printf '  wasm-bindgen glue         %7d bytes raw\n' "$glue_raw"
+  printf '  dist/%-20s %7d bytes raw %7d bytes gzip (budget %d gzip)\n' "$name" "$js_raw" "$js_gz" "$budget"
+  report+="${report:+,}\"${key}wasm_raw\":$wasm_raw,\"${key}wasm_gzip\":$wasm_gz,\"${key}js_raw\":$js_raw"
+  report+=",\"${key}js_gzip\":$js_gz,\"${key}budget_gzip\":$budget"
+  if (( js_gz > budget )); then
+    echo "build-broker: OVER BUDGET: $name is $js_gz bytes gzipped (> $budget)" >&2
+    over+=("$name")
+  fi
+}
+sizes tessera-broker.js broker-dist "$BUDGET" ""
+sizes tessera-broker-pages.js broker-dist-pages "$PAGES_BUDGET" "pages_"
 printf 'dist/redirect.html          %7d bytes raw\n' "$(size "$DIST/redirect.html")"
 # What a strict Content-Security-Policy must allow for the redirect page's one inline script
 # (broker-wasm/README.md, "Content-Security-Policy").
@@ -128,11 +164,9 @@ const script = /<script>([^]*?)<\/script>/.exec(html)[1];
 const hash = require("crypto").createHash("sha256").update(script).digest("base64");
 console.log("redirect.html script-src hash   \x27sha256-" + hash + "\x27");' "$DIST/redirect.html"
 if [[ -n "${BROKER_SIZE_REPORT:-}" ]]; then
-  printf '{"wasm_raw":%d,"wasm_gzip":%d,"js_raw":%d,"js_gzip":%d,"budget_gzip":%d}\n' \
-    "$wasm_raw" "$wasm_gz" "$js_raw" "$js_gz" "$BUDGET" > "$BROKER_SIZE_REPORT"
+  printf '{%s}\n' "$report" > "$BROKER_SIZE_REPORT"
 fi
-if (( js_gz > BUDGET )); then
-  echo "build-broker: OVER BUDGET: tessera-broker.js is $js_gz bytes gzipped (> $BUDGET)" >&2
+if (( ${#over[@]} > 0 )); then
   # A gate: the budget is the point of the hand-rolled broker. BROKER_SIZE_STRICT=0 reports only.
   strict=1
   if [[ "${BROKER_MINIFY:-1}" == 0 ]]; then strict=0; fi

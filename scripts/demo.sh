@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # build-broker.sh installs the tools it needs when they are missing (scripts/setup.sh --broker: the
 # wasm32 target, rust-src, wasm-bindgen-cli), so this works on a machine with only the Rust
 # toolchain and Node/npm.
+# Both bundles: the demo page's (tessera-broker.js) and the Power Pages site's (-pages).
 if [ ! -f dist/tessera-broker.js ] || [ ! -f dist/tessera-broker.js.gz ] \
+  || [ ! -f dist/tessera-broker-pages.js ] || [ ! -f dist/tessera-broker-pages.js.gz ] \
   || [ -n "$(find broker-wasm scripts/build-broker.sh Cargo.lock -newer dist/tessera-broker.js -print -quit)" ]; then
   bash scripts/build-broker.sh
 fi

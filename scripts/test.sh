@@ -13,6 +13,8 @@ fi
 
 echo "== cargo test (workspace: registry on PostgreSQL and SQLite, sts, emulator)"
 cargo test --workspace --all-targets --locked
+echo "== cargo test -p broker-wasm --features power-pages (the Power Pages bundle's logic, src/portal.rs)"
+cargo test -p broker-wasm --all-targets --locked --features power-pages
 
 for suite in interop/msal/run.sh e2e/run.sh; do
   if [ -f "$suite" ]; then

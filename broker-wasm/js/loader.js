@@ -1,4 +1,4 @@
-/*! Tessera browser token broker @@VERSION@@ - window.Tessera, API v1 (see tessera-broker.d.ts) */
+/*! Tessera broker @@VERSION@@, window.Tessera API v1 (tessera-broker.d.ts) */
 // Template for dist/tessera-broker.js: scripts/build-broker.sh (tools/pack.mjs) replaces the
 // markers with the wasm-bindgen glue (`--target no-modules`) and the optimised wasm (raw deflate,
 // base64), then minifies the whole script (this banner stays). One classic script,
@@ -132,17 +132,21 @@
       return broker;
     })
     .catch(function (e) {
-      var message = "the Tessera broker could not start: " + (e && e.message);
-      throw Object.assign(new Error(message), {
-        name: "TokenBrokerError",
-        code: "invalid_request",
-        description: message,
-        correlationId: null,
-        retryable: false,
-        claims: null,
-        consentUrl: null
-      });
+      throw invalidRequest("the Tessera broker could not start: " + (e && e.message));
     });
+
+  // A `TokenBrokerError` with code `invalid_request`, made here (the wasm makes its own).
+  function invalidRequest(message) {
+    return Object.assign(new Error(message), {
+      name: "TokenBrokerError",
+      code: "invalid_request",
+      description: message,
+      correlationId: null,
+      retryable: false,
+      claims: null,
+      consentUrl: null
+    });
+  }
 
   function call(method) {
     return function (argument) {
@@ -167,6 +171,13 @@
     apiVersion: 1,
     ready: ready,
     configure: function (options) {
+      // The Power Apps bundle (the marker is false: pack.mjs without --pages) has no Power Pages
+      // mode, compiled out for its size budget: it says which script has (terser drops this
+      // check from tessera-broker-pages.js).
+      // (`identity` has no other value than "powerPages".)
+      if (!@@PAGES@@ && options && own(options, "identity")) {
+        return Promise.reject(invalidRequest("configure: powerPages needs tessera-broker-pages.js"));
+      }
       if (!broker) prefetch(options);
       return call("configure")(options);
     },

@@ -82,6 +82,10 @@ export interface ConfigureOptions {
 }
 
 /**
+ * Only in `tessera-broker-pages.js`, the Power Pages bundle: `tessera-broker.js` (Power Apps) has
+ * no Power Pages mode and rejects these options with `invalid_request` ("configure: powerPages
+ * needs tessera-broker-pages.js"). `tessera-broker-pages.js` has only this mode: there,
+ * `ConfigureOptions`, `signIn` and a `getToken` before this `configure` reject with `invalid_request`.
  * On a Power Pages site: no Entra sign-in and no popup. The broker asks the site for its signed-in
  * contact's token (`POST /_services/auth/token`, same origin) and exchanges it at the STS for the
  * workload's app-only token; both are cached until shortly before they expire. `getToken` then

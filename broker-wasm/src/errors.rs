@@ -152,9 +152,11 @@ pub fn from_sts(
         (403, "consent_required") => {
             let mut e = fail(ErrorCode::ConsentRequired, false, description);
             // Only a page of the pinned authority: the STS must not send the user elsewhere (and
-            // none without one: Power Pages mode has no authority).
+            // none without one: Power Pages mode has no authority; the Power Apps bundle always has one).
             e.consent_url = body.consent_url.clone().filter(|u| {
-                !authority.is_empty() && u.as_bytes().get(authority.len()) == Some(&b'/') && u.starts_with(authority)
+                (!cfg!(feature = "power-pages") || !authority.is_empty())
+                    && u.as_bytes().get(authority.len()) == Some(&b'/')
+                    && u.starts_with(authority)
             });
             StsFailure::Failed(e)
         }

@@ -14,6 +14,7 @@
 //! - [`pkce`], [`authorize`], [`id_token`]: the interactive sign-in, as data.
 //! - [`oauth`]: the exact bodies sent to Entra's token endpoint and to the STS.
 //! - [`errors`]: the window API's error codes and the mappings from every upstream answer.
+//! - `portal` (feature `power-pages`, the Power Pages bundle only): the site token and its exchange.
 //! - [`session`]: the refresh token's lifetime rules and the page-visible status.
 //! - [`form`], [`b64`], [`secret`], [`vecmap`], [`text`]: small codecs, redacting secret wrappers, a
 //!   small map (each hand-written to keep the wasm small; their docs say why).
@@ -41,6 +42,7 @@ pub mod form;
 pub mod id_token;
 pub mod oauth;
 pub mod pkce;
+#[cfg(feature = "power-pages")]
 pub mod portal;
 pub mod request;
 pub mod scopes;

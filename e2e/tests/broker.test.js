@@ -463,6 +463,31 @@ test("a polluted Object.prototype (before the bundle loads) changes no option, r
   }
 });
 
+test("the Power Apps bundle has no Power Pages mode: configure({identity: 'powerPages'}) rejects with invalid_request naming tessera-broker-pages.js", async () => {
+  const { context, log, page } = await fresh();
+  try {
+    const before = log.exchanges.length;
+    const outcome = await page.evaluate(async (sts) => {
+      try {
+        await Tessera.configure({ identity: "powerPages", clientId: "c0ffee00-0000-4000-8000-000000000001", stsUrl: sts });
+        return "resolved";
+      } catch (e) {
+        return { brokerError: Tessera.isTokenBrokerError(e), code: e.code, description: e.description, retryable: e.retryable };
+      }
+    }, stack.stsBase);
+    assert.deepEqual(outcome, {
+      brokerError: true,
+      code: "invalid_request",
+      description: "configure: powerPages needs tessera-broker-pages.js",
+      retryable: false,
+    });
+    assert.equal(log.exchanges.length, before, "no exchange at the STS");
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut", "the page's own configuration stands");
+  } finally {
+    await context.close();
+  }
+});
+
 test("the sessionStorage mode is gone: configure rejects it with invalid_request, naming it", async () => {
   const context = await browser.newContext();
   try {

@@ -90,7 +90,9 @@ test("the broker in Power Pages mode: configure({identity: 'powerPages'}), getTo
     page.on("popup", (p) => popups.push(p));
     const exchanges = [];
     const siteTokens = [];
+    const bundles = new Set();
     page.on("request", (r) => {
+      if (/\/tessera-broker[\w-]*\.js$/.test(r.url())) bundles.add(new URL(r.url()).pathname);
       if (r.url() === `${demo.info.sts}/token`) exchanges.push(r.url());
       if (r.url().endsWith("/_services/auth/token")) siteTokens.push(r.url());
     });
@@ -120,6 +122,17 @@ test("the broker in Power Pages mode: configure({identity: 'powerPages'}), getTo
     assert.equal(exchanges.length, 1, "one STS exchange; the second call came from the broker's cache");
     assert.equal(siteTokens.length, 1, "one site token request after sign-in");
     assert.equal(popups.length, 0, "zero popups");
+    assert.deepEqual([...bundles], ["/tessera-broker-pages.js"], "the site page loads the Power Pages bundle (Tessera/BrokerScriptUrl)");
+    // That bundle has no Entra sign-in: it says which one has.
+    const entra = await page.evaluate(() => {
+      const settle = (p) => p.then(() => "ok", (e) => `${e.code}: ${e.description}`);
+      return Promise.all([settle(Tessera.signIn()), settle(Tessera.configure({ stsUrl: "https://sts.example", redirectUri: location.origin + "/r.html" }))]);
+    });
+    assert.deepEqual(entra, [
+      "invalid_request: signIn: Entra sign-in is in tessera-broker.js",
+      "invalid_request: configure: only identity powerPages here; Entra sign-in: tessera-broker.js",
+    ]);
+    assert.equal(popups.length, 0, "still zero popups");
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

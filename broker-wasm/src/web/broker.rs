@@ -201,6 +201,7 @@ impl Broker {
         self.refresh_status();
     }
 
+    #[cfg(feature = "power-pages")]
     /// Resolves `ready` (Power Pages mode, which reads no `/broker/config`).
     pub fn resolve_ready(&self) {
         let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);

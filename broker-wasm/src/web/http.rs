@@ -70,8 +70,9 @@ pub fn send<'a>(
                 let init = super::js::bare();
                 let set = |key: &str, value: &JsValue| super::js::set(&init, key, value);
                 // A path (no scheme) is the page's own site — Power Pages' token endpoint, which
-                // needs the portal's session cookie; everything else is cross-origin, cookie-less.
-                let own_site = url.starts_with('/');
+                // needs the portal's session cookie; everything else is cross-origin, cookie-less
+                // (always, in the Power Apps bundle, which has no Power Pages mode).
+                let own_site = cfg!(feature = "power-pages") && url.starts_with('/');
                 set("mode", &JsValue::from_str(if own_site { "same-origin" } else { "cors" }));
                 set("credentials", &JsValue::from_str(if own_site { "same-origin" } else { "omit" }));
                 set("cache", &JsValue::from_str("no-store"));

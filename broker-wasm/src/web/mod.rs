@@ -2,11 +2,17 @@
 //! into the frozen `window.Tessera` object. Every method is synchronous up to its first `await`,
 //! which `signIn` relies on to open its popup inside the user's click.
 
+// The Power Pages-only bundle (no `entra` feature) links none of the Entra sign-in: its entry
+// points return before reaching it, and the unreachable rest is left to the linker (the Power Apps
+// build's code is then exactly what it was).
+#![cfg_attr(not(feature = "entra"), allow(dead_code, unused_imports, unused_variables, unreachable_code))]
+
 mod broker;
 mod crypto;
 mod http;
 mod js;
 mod popup;
+#[cfg(feature = "power-pages")]
 mod portal;
 mod signin;
 mod tokens;
@@ -72,6 +78,7 @@ fn opt_str(v: &JsValue, key: &str) -> Option<String> {
 #[derive(Debug)]
 pub struct TesseraBroker {
     inner: Rc<Broker>,
+    #[cfg(feature = "power-pages")]
     /// Set by `configure({ identity: "powerPages", … })`: then `getToken` is the portal's.
     portal: RefCell<Option<Rc<portal::PortalBroker>>>,
 }
@@ -89,7 +96,11 @@ impl TesseraBroker {
         if let Some(url) = js::get_str(&prefetched, "0") {
             inner.st_mut().config_fetch = Some((url, js::get(&prefetched, "1").unchecked_into()));
         }
-        TesseraBroker { inner, portal: RefCell::new(None) }
+        TesseraBroker {
+            inner,
+            #[cfg(feature = "power-pages")]
+            portal: RefCell::new(None),
+        }
     }
 
     /// The `ready` promise: resolves once `configure` has succeeded.
@@ -102,12 +113,18 @@ impl TesseraBroker {
     /// many times); other options reject with `invalid_request`.
     pub fn configure(&self, options: JsValue) -> Promise {
         let b = &self.inner;
+        #[cfg(feature = "power-pages")]
         if opt_str(&options, "identity").as_deref() == Some("powerPages") {
             if let Some((_, p)) = &b.st().configuring {
                 return p.clone();
             }
             return self.configure_power_pages(&options);
         }
+        #[cfg(not(feature = "entra"))]
+        return reject(&BrokerError::new(
+            ErrorCode::InvalidRequest,
+            "configure: only identity powerPages here; Entra sign-in: tessera-broker.js",
+        ));
         let raw = RawOptions {
             sts_url: opt_str(&options, "stsUrl"),
             redirect_uri: opt_str(&options, "redirectUri"),
@@ -158,10 +175,15 @@ impl TesseraBroker {
             Ok(r) => r,
             Err(e) => return reject(&e),
         };
-        let portal = self.portal.borrow().clone();
-        if let Some(p) = portal {
+        #[cfg(feature = "power-pages")]
+        if let Some(p) = self.portal.borrow().clone() {
             return spawn(Box::pin(async move { p.get_token(req).await }));
         }
+        #[cfg(not(feature = "entra"))]
+        return reject(&BrokerError::new(
+            ErrorCode::InvalidRequest,
+            "getToken: configure({ identity: \"powerPages\" }) first",
+        ));
         let key = req.dedup_key();
         if let Some(p) = b.st().in_flight.get(&key) {
             return p.clone();
@@ -179,6 +201,7 @@ impl TesseraBroker {
         promise
     }
 
+    #[cfg(feature = "power-pages")]
     /// Power Pages mode (`web/portal.rs`): no Entra sign-in, the site's own token for its contact.
     fn configure_power_pages(&self, options: &JsValue) -> Promise {
         let made = portal::PortalBroker::new(
@@ -204,6 +227,8 @@ impl TesseraBroker {
     /// switch, `login`, `consent`): then it resolves with that account, without a popup.
     #[wasm_bindgen(js_name = signIn)]
     pub fn sign_in(&self, options: JsValue) -> Promise {
+        #[cfg(not(feature = "entra"))]
+        return reject(&BrokerError::new(ErrorCode::InvalidRequest, "signIn: Entra sign-in is in tessera-broker.js"));
         let params = signin::SignInParams {
             prompt: opt_str(&options, "prompt"),
             login_hint: opt_str(&options, "loginHint"),

@@ -75,7 +75,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let sts_url = format!("http://{}", sts_listener.local_addr()?);
     let mut emulator_config = directory::emulator_config(std::slice::from_ref(&cert_pem), &redirects, 1);
-    let broker_script = page_origins.first().map(|o| format!("{o}/tessera-broker.js"));
+    // The Power Pages bundle: the Power Apps one (`tessera-broker.js`) has no Power Pages mode.
+    let broker_script = page_origins.first().map(|o| format!("{o}/tessera-broker-pages.js"));
     portal::add_to_emulator(&mut emulator_config, &[cert_pem], &sts_url, broker_script.as_deref());
     emulator_config.server.http_port = args.emulator_port;
     emulator_config.server.admin_api = true;

@@ -2,6 +2,8 @@
 //!
 //! The bundle goes out gzipped when the browser accepts it: `scripts/build-broker.sh` writes
 //! `dist/tessera-broker.js.gz` once, so serving it costs a file read, not a compression per load.
+//! The Power Pages bundle (`tessera-broker-pages.js`, which the emulator's site page loads) is
+//! served the same way.
 
 use std::path::PathBuf;
 
@@ -39,17 +41,21 @@ pub fn router(dist: PathBuf, config: &serde_json::Value) -> Router {
         )
         .route("/favicon.svg", get(icon))
         .route("/favicon.ico", get(icon))
-        .route("/tessera-broker.js", get(broker_script))
+        .route("/tessera-broker.js", get(|s: State<Page>, h: HeaderMap| broker_script(s, h, "tessera-broker.js")))
+        .route(
+            "/tessera-broker-pages.js",
+            get(|s: State<Page>, h: HeaderMap| broker_script(s, h, "tessera-broker-pages.js")),
+        )
         .route("/redirect.html", get(|s: State<Page>| dist_file(s, "redirect.html", "text/html; charset=utf-8")))
         .route("/tessera-broker.d.ts", get(|s: State<Page>| dist_file(s, "tessera-broker.d.ts", "text/plain")))
         .with_state(page)
 }
 
-/// `tessera-broker.js`, as `dist/tessera-broker.js.gz` when the client accepts gzip and that file
-/// is at least as new as the script (a stale one from an older build is never sent).
-async fn broker_script(State(page): State<Page>, headers: HeaderMap) -> Response {
-    let plain = page.dist.join("tessera-broker.js");
-    let gz = page.dist.join("tessera-broker.js.gz");
+/// `name` (a bundle), as `dist/{name}.gz` when the client accepts gzip and that file is at least
+/// as new as the script (a stale one from an older build is never sent).
+async fn broker_script(State(page): State<Page>, headers: HeaderMap, name: &'static str) -> Response {
+    let plain = page.dist.join(name);
+    let gz = page.dist.join(format!("{name}.gz"));
     let accepts = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(accepts_gzip);
     if accepts
         && is_fresh(&gz, &plain).await
@@ -61,7 +67,7 @@ async fn broker_script(State(page): State<Page>, headers: HeaderMap) -> Response
     }
     match tokio::fs::read(&plain).await {
         Ok(bytes) => script_response(bytes),
-        Err(_) => not_built("tessera-broker.js"),
+        Err(_) => not_built(name),
     }
 }
 

@@ -24,7 +24,7 @@ pub fn scope() -> String {
 
 /// Registers the workload's client app (with its Graph application permission) in both demo
 /// tenants, and the site, whose page calls the STS at `sts_url` — through the broker bundle at
-/// `broker_script` when the demo serves one.
+/// `broker_script` (the Power Pages bundle, `tessera-broker-pages.js`) when the demo serves one.
 pub fn add_to_emulator(
     config: &mut EmulatorConfig,
     certificates_pem: &[String],
