@@ -178,6 +178,8 @@ function stsConfig({ stsPort, emulatorBase, pageOrigin, dir, cert, key }) {
     .join("\n");
   return `[server]
 listen = "127.0.0.1:${stsPort}"
+# /metrics on any free port: a second stack (or an sts serve of the machine) may hold 9464.
+metrics_listen = "127.0.0.1:0"
 cors_origins = ["${pageOrigin}"]
 
 [registry]

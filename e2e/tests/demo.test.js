@@ -5,44 +5,13 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const { spawn } = require("node:child_process");
 const http = require("node:http");
 const zlib = require("node:zlib");
 const { launch } = require("../lib/browser");
+const { startDemo, stopDemo } = require("../lib/demo");
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const BIN = process.env.E2E_BIN_DIR || path.join(ROOT, "target", "debug");
-
-async function startDemo() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-demo-"));
-  const info = path.join(dir, "info.json");
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TESSERA_")));
-  const child = spawn(
-    path.join(BIN, "sts"),
-    ["demo", "--state-dir", dir, "--sts-port", "0", "--emulator-port", "0", "--page-port", "0",
-     "--dist", path.join(ROOT, "dist"), "--write-info", info, "--log-level", "warn"],
-    { env, stdio: ["ignore", "ignore", "inherit"] },
-  );
-  for (let i = 0; i < 600; i++) {
-    if (fs.existsSync(info)) {
-      try {
-        return { child, dir, info: JSON.parse(fs.readFileSync(info, "utf8")) };
-      } catch { /* being written */ }
-    }
-    if (child.exitCode !== null) throw new Error(`sts demo exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill();
-  throw new Error("sts demo did not start");
-}
-
-async function stopDemo(demo) {
-  demo.child.kill("SIGTERM");
-  await new Promise((r) => demo.child.once("exit", r));
-  fs.rmSync(demo.dir, { recursive: true, force: true });
-}
 
 /** GET with explicit request headers (Node's http: no automatic decompression). */
 function get(url, headers = {}) {

@@ -5,41 +5,11 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
-const { spawn } = require("node:child_process");
 const { launch } = require("../lib/browser");
-
-const ROOT = path.resolve(__dirname, "..", "..");
-const BIN = process.env.E2E_BIN_DIR || path.join(ROOT, "target", "debug");
-
-async function startDemo({ page = false } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-portal-"));
-  const info = path.join(dir, "info.json");
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TESSERA_")));
-  const child = spawn(
-    path.join(BIN, "sts"),
-    ["demo", "--state-dir", dir, "--sts-port", "0", "--emulator-port", "0",
-     ...(page ? ["--page-port", "0", "--dist", path.join(ROOT, "dist")] : ["--no-page"]),
-     "--write-info", info, "--log-level", "warn"],
-    { env, stdio: ["ignore", "ignore", "inherit"] },
-  );
-  for (let i = 0; i < 600; i++) {
-    if (fs.existsSync(info)) {
-      try {
-        return { child, dir, info: JSON.parse(fs.readFileSync(info, "utf8")) };
-      } catch { /* being written */ }
-    }
-    if (child.exitCode !== null) throw new Error(`sts demo exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill();
-  throw new Error("sts demo did not start");
-}
+const { startDemo, stopDemo } = require("../lib/demo");
 
 test("a Power Pages page gets an app-only backend token for its signed-in contact, with no popup", async () => {
-  const demo = await startDemo();
+  const demo = await startDemo({ page: false });
   const browser = await launch({ popupBlocking: true });
   try {
     const page = await browser.newPage();
@@ -73,9 +43,7 @@ test("a Power Pages page gets an app-only backend token for its signed-in contac
     assert.ok(!(await page.content()).includes(".ey"), "no token is shown on the page");
   } finally {
     await browser.close();
-    demo.child.kill("SIGTERM");
-    await new Promise((r) => demo.child.once("exit", r));
-    fs.rmSync(demo.dir, { recursive: true, force: true });
+    await stopDemo(demo);
   }
 });
 
@@ -136,8 +104,6 @@ test("the broker in Power Pages mode: configure({identity: 'powerPages'}), getTo
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
-    demo.child.kill("SIGTERM");
-    await new Promise((r) => demo.child.once("exit", r));
-    fs.rmSync(demo.dir, { recursive: true, force: true });
+    await stopDemo(demo);
   }
 });
