@@ -1,9 +1,9 @@
 //! Correlation ids: taken from `client-request-id` (what MSAL sends) or `x-correlation-id`, or made
 //! up; echoed back as `x-correlation-id`, put in every log line of the request and in audit records.
 //!
-//! This outermost layer also shapes every answer (see [`super::shape`]) and turns a panic anywhere below it into an answer. Without it hyper drops
-//! the connection of a panicking request: the caller sees a reset with nothing to report, and
-//! nothing is counted. Here it becomes `500 server_error` with the correlation id, an error log
+//! This outermost layer also shapes every answer (see [`super::shape`]) and turns a panic anywhere
+//! below it into an answer. Without it hyper drops the connection of a panicking request: the
+//! caller sees a reset with nothing to report, and nothing is counted. Here it becomes `500 server_error` with the correlation id, an error log
 //! line and `tessera_panics_total`. It lives here because this layer knows the correlation id.
 
 use std::panic::AssertUnwindSafe;
@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::error::OAuthError;
 use super::shape;
+use crate::config::ServerConfig;
 use crate::exchange::ExchangeError;
 use crate::metrics::Metrics;
 
@@ -26,6 +27,14 @@ use crate::metrics::Metrics;
 pub struct Edge {
     pub metrics: Arc<Metrics>,
     pub limits: shape::Limits,
+}
+
+impl Edge {
+    /// The edge of a server with this configuration (the public one and the operators' one).
+    pub fn new(metrics: Arc<Metrics>, config: &ServerConfig) -> Self {
+        let limits = shape::Limits { max_header_bytes: config.max_header_bytes, max_body_bytes: config.max_body_bytes };
+        Self { metrics, limits }
+    }
 }
 
 /// The request's correlation id, as a request extension.
@@ -96,13 +105,7 @@ mod tests {
         crate::crypto::install_provider(); // for reqwest's rustls, whichever test runs first
         let metrics = Arc::new(Metrics::new());
         let router = Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "fine" })).layer(
-            axum::middleware::from_fn_with_state(
-                Edge {
-                    metrics: Arc::clone(&metrics),
-                    limits: shape::Limits { max_header_bytes: 16 * 1024, max_body_bytes: 16 * 1024 },
-                },
-                middleware,
-            ),
+            axum::middleware::from_fn_with_state(Edge::new(Arc::clone(&metrics), &ServerConfig::default()), middleware),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

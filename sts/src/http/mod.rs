@@ -13,14 +13,14 @@ pub mod server;
 mod shape;
 mod token;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-
-use std::sync::Arc;
 
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
@@ -43,13 +43,7 @@ pub fn router(state: AppState) -> Router {
         // JSON 413 like every other error, not tower-http's plain-text one.
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
-            correlation::Edge {
-                metrics: Arc::clone(&state.metrics),
-                limits: shape::Limits {
-                    max_header_bytes: state.config.server.max_header_bytes,
-                    max_body_bytes: max_body,
-                },
-            },
+            correlation::Edge::new(Arc::clone(&state.metrics), &state.config.server),
             correlation::middleware,
         ))
         .with_state(state)
@@ -61,13 +55,7 @@ pub fn metrics_router(metrics: Arc<Metrics>, config: &ServerConfig) -> Router {
     Router::new()
         .route("/metrics", get(render_metrics))
         .layer(middleware::from_fn_with_state(
-            correlation::Edge {
-                metrics: Arc::clone(&metrics),
-                limits: shape::Limits {
-                    max_header_bytes: config.max_header_bytes,
-                    max_body_bytes: config.max_body_bytes,
-                },
-            },
+            correlation::Edge::new(Arc::clone(&metrics), config),
             correlation::middleware,
         ))
         .with_state(metrics)

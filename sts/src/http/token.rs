@@ -2,16 +2,17 @@
 
 use std::time::Duration;
 
-use super::answer;
-use super::correlation::CorrelationId;
-use super::error::OAuthError;
-use crate::exchange::{ExchangeError, RequestError, parse_form};
-use crate::state::AppState;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use super::answer;
+use super::correlation::CorrelationId;
+use super::error::OAuthError;
+use crate::exchange::{ExchangeError, RequestError, parse_form};
+use crate::state::AppState;
 
 pub async fn token(
     State(state): State<AppState>,
