@@ -71,6 +71,164 @@
   var randomUUID = fnCall.bind(cryptoApi.randomUUID, cryptoApi);
   var digest = fnCall.bind(subtle.digest, subtle);
 
+  // The relay: one sign-in for the origin's tabs, in memory only (issue 17; the rules are in
+  // src/relay.rs). The wasm opens the channel at configure (`relayOpen`, with the Dynamics user
+  // every message carries and every tab checks) and, holding no refresh token, asks through it
+  // before it would need a popup (`relayAsk`): a tab holding the session says `have` at once, then
+  // `give`s a user token for the workload (`broker.relayGive`) — never the refresh token. A
+  // `signOut` here is an `out` there. Here rather than in the wasm: a third of the bytes.
+  var relay = null; // [channel, user]
+  var asks = {}; // ask id -> what an answer to it does
+  function post(kind, id, more) {
+    relay[0].postMessage(assign({ k: kind, i: id, u: relay[1] }, more));
+  }
+  function relayOpen(name, user) {
+    var channel = new BroadcastChannel(name);
+    relay = [channel, user];
+    channel.onmessage = function (e) {
+      var m = e.data;
+      if (!m || typeof m !== "object" || own(m, "u") !== user) return;
+      var kind = own(m, "k");
+      var id = own(m, "i");
+      var giving;
+      if (kind === "ask") {
+        giving = broker && broker.relayGive(own(m, "w"));
+        if (giving) {
+          post("have", id);
+          giving.then(
+            function (token) {
+              post("give", id, { t: token });
+            },
+            function () {
+              post("give", id);
+            }
+          );
+        }
+      } else if (kind === "out") {
+        signedOut();
+      } else if (hasOwn(asks, id)) {
+        asks[id](m);
+      }
+    };
+  }
+  // Resolves with the first `give` (`{ t }`, or without `t`), or `undefined` when no tab said
+  // `have` within 300 ms (a lone tab goes on to its popup at once) or gave nothing within 35 s of
+  // its `have` (one refresh-token redemption, which fetch bounds at 30 s).
+  function relayAsk(workload) {
+    return new Promise(function (resolve) {
+      if (!relay) return resolve();
+      var id = randomUUID();
+      var timer;
+      function done(m) {
+        clearTimeout(timer);
+        delete asks[id];
+        resolve(m);
+      }
+      function wait(ms) {
+        clearTimeout(timer);
+        timer = setTimeout(done, ms);
+      }
+      asks[id] = function (m) {
+        if (own(m, "k") === "have") wait(35000);
+        else done(m);
+      };
+      wait(300);
+      post("ask", id, { w: workload });
+    });
+  }
+
+  // The status and account as the wasm last reported them (every change of account passes
+  // through a change of status: a sign-in is `signingIn` until it ends), and the `onStatusChange`
+  // listeners it reports them to.
+  var current = ["unconfigured", null];
+  var listeners = new Set();
+  function statusChanged(status, account) {
+    current = [status, account];
+    listeners.forEach(function (listener) {
+      try {
+        listener(status, account);
+      } catch (e) {
+        /* a throwing listener stops neither the others nor the broker */
+      }
+    });
+  }
+
+  // One request for the wasm (src/web/http.rs): CORS without cookies — or, for a path (Power
+  // Pages' token endpoint, in that bundle only), the page's own site with its session cookie — no
+  // HTTP cache, the browser's own 30 s timeout, a prototype-less init and headers; or the
+  // `/broker/config` fetch `prefetch` started. Resolves with [status, body text, headers], rejects
+  // with "timeout" (`AbortSignal.timeout`'s) or "network" (anything else: an unreachable host, a
+  // CORS refusal, an invalid URL).
+  function send(url, form, correlationId, started) {
+    var site = @@PAGES@@ && url[0] === "/";
+    var headers = bare();
+    var init = assign(bare(), {
+      mode: site ? "same-origin" : "cors",
+      credentials: site ? "same-origin" : "omit",
+      cache: "no-store",
+      headers: headers,
+      signal: AbortSignal.timeout(30000)
+    });
+    if (form != null) {
+      init.method = "POST";
+      init.body = form;
+      headers["content-type"] = "application/x-www-form-urlencoded";
+    }
+    if (correlationId != null) headers["x-correlation-id"] = correlationId;
+    return (
+      started ||
+      fetch(url, init)
+        .then(function (response) {
+          return text(response).then(function (body) {
+            return [response.status, body, response.headers];
+          });
+        })
+        .catch(function (e) {
+          throw e && e.name === "TimeoutError" ? "timeout" : "network";
+        })
+    );
+  }
+
+  // The sign-in popup's answer (src/web/signin.rs opens the popup and checks the answer): resolves
+  // with the redirect page's parameters (`#…` or `?…`) that carry `state` — from its
+  // BroadcastChannel message, or its `postMessage` to the opener from our own origin — and rejects
+  // with "user_cancelled" once the popup has stayed closed for three polls (the page closes itself
+  // right after posting, so its message may arrive just after `closed` flips) or "timeout" after
+  // 10 minutes. Closes the popup either way. Here rather than in the wasm: a third of the bytes.
+  function popupWait(popup, state) {
+    return new Promise(function (resolve, reject) {
+      var channel = new BroadcastChannel("tessera-broker-v1");
+      var closedPolls = 0;
+      var poll = setInterval(function () {
+        if (popup.closed && ++closedPolls > 2) end(reject, "user_cancelled");
+      }, 250);
+      var timer = setTimeout(end, 600000, reject, "timeout");
+      function end(settle, value) {
+        channel.close();
+        host.removeEventListener("message", onMessage);
+        clearInterval(poll);
+        clearTimeout(timer);
+        popup.close();
+        settle(value);
+      }
+      function take(data) {
+        if (data && own(data, "type") === "tessera:auth-response") {
+          ["hash", "search"].forEach(function (key) {
+            var params = own(data, key);
+            if (typeof params === "string" && new URLSearchParams(params.slice(1)).get("state") === state) end(resolve, params);
+          });
+        }
+      }
+      function onMessage(e) {
+        if (e.origin === host.location.origin) take(e.data);
+      }
+      channel.onmessage = function (e) {
+        take(e.data);
+      };
+      host.addEventListener("message", onMessage);
+    });
+  }
+
   /*@@WASM_BINDGEN_GLUE@@*/
 
   // The wasm, raw-deflated (zopfli) then base64-encoded: base64 of raw wasm compresses badly.
@@ -96,9 +254,7 @@
     if (prefetched || typeof sts !== "string") return;
     // Not checked here: the broker uses this fetch only if its checked stsUrl gives this URL.
     var url = sts.trim().replace(/\/+$/, "") + "/broker/config";
-    // A prototype-less init, as the broker's own: nothing inherited (a polluted `body`, say) counts.
-    var init = assign(bare(), { mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(30000) });
-    var reply = fetch(url, init);
+    var reply = send(url);
     reply.catch(function () {
       /* the broker sees the failure when it uses this fetch; unused, it is of no interest */
     });
@@ -135,11 +291,11 @@
       throw invalidRequest("the Tessera broker could not start: " + (e && e.message));
     });
 
-  // A `TokenBrokerError` with code `invalid_request`, made here (the wasm makes its own).
-  function invalidRequest(message) {
+  // A `TokenBrokerError` made here (the wasm makes its own): `invalid_request` unless named.
+  function invalidRequest(message, code) {
     return Object.assign(new Error(message), {
       name: "TokenBrokerError",
-      code: "invalid_request",
+      code: code || "invalid_request",
       description: message,
       correlationId: null,
       retryable: false,
@@ -148,12 +304,52 @@
     });
   }
 
-  function call(method) {
-    return function (argument) {
-      if (broker) return broker[method](argument || {});
-      return started.then(function (b) {
-        return b[method](argument || {});
+  // Every promise the API hands out is settled here as well as by the wasm, so that two events
+  // the wasm cannot answer still settle it:
+  // - sign-out (here, or an `out` from another tab): calls in flight reject with
+  //   `user_signed_out` (the wasm lets them run on but keeps nothing they get);
+  // - loaded in a frame (a form script's iframe) but registered on the top window, the frame goes
+  //   away: its wasm and event loop go with it and its promises would never settle. So callers get
+  //   promises of the host window's own realm, which the frame's `pagehide` rejects with
+  //   `broker_unloaded` (and every later call at once).
+  var gone = null;
+  var pending = new Map(); // reject -> whether sign-out rejects it too (getToken, signIn)
+  function guard(promise, cancellable) {
+    return new host.Promise(function (resolve, reject) {
+      if (gone) return reject(gone);
+      pending.set(reject, cancellable);
+      promise.then(resolve, reject).finally(function () {
+        pending.delete(reject);
       });
+    });
+  }
+  function rejectAll(code, message) {
+    var error = invalidRequest(message, code);
+    pending.forEach(function (cancellable, reject) {
+      if (cancellable || code !== "user_signed_out") reject(error);
+    });
+    return error;
+  }
+  function signedOut() {
+    if (broker) broker.signOut();
+    rejectAll("user_signed_out", "the user signed out while this call was in flight");
+  }
+  if (host !== window) {
+    window.addEventListener("pagehide", function () {
+      gone = rejectAll("broker_unloaded", "the frame that loaded tessera-broker.js was removed");
+    });
+  }
+
+  function call(method, cancellable) {
+    return function (argument) {
+      if (gone) return guard();
+      if (broker) return guard(broker[method](argument || {}), cancellable);
+      return guard(
+        started.then(function (b) {
+          return b[method](argument || {});
+        }),
+        cancellable
+      );
     };
   }
 
@@ -169,7 +365,7 @@
   api = Object.freeze({
     version: "@@VERSION@@",
     apiVersion: 1,
-    ready: ready,
+    ready: guard(ready),
     configure: function (options) {
       // The Power Apps bundle (the marker is false: pack.mjs without --pages) has no Power Pages
       // mode, compiled out for its size budget: it says which script has (terser drops this
@@ -181,28 +377,29 @@
       if (!broker) prefetch(options);
       return call("configure")(options);
     },
-    getToken: call("getToken"),
+    getToken: call("getToken", true),
     // signIn opens its popup synchronously once the wasm runs (always, unless clicked within
     // milliseconds of the page loading).
-    signIn: call("signIn"),
-    signOut: call("signOut"),
+    signIn: call("signIn", true),
+    signOut: function () {
+      signedOut();
+      if (relay) post("out", "");
+      return host.Promise.resolve();
+    },
     getAccount: function () {
-      return broker ? broker.getAccount() : null;
+      return current[1];
     },
     getStatus: function () {
-      return broker ? broker.getStatus() : "unconfigured";
+      return current[0];
     },
     onStatusChange: function (callback) {
       if (typeof callback !== "function") throw new TypeError("onStatusChange needs a function");
-      if (broker) return broker.onStatusChange(callback);
-      var unsubscribe = null;
-      var cancelled = false;
-      started.then(function (b) {
-        if (!cancelled) unsubscribe = b.onStatusChange(callback);
-      });
+      var listener = function (status, account) {
+        callback(status, account);
+      };
+      listeners.add(listener);
       return function () {
-        cancelled = true;
-        if (unsubscribe) unsubscribe();
+        listeners.delete(listener);
       };
     },
     isTokenBrokerError: function (e) {

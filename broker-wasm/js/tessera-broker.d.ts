@@ -37,7 +37,14 @@ export type TokenBrokerErrorCode =
   /** The STS or Entra could not be reached. */
   | "network_error"
   /** A request took longer than 30 s, or the sign-in longer than 10 min. */
-  | "timeout";
+  | "timeout"
+  /** `signOut()` ran (in this tab or another tab of the origin) while the call was in flight. */
+  | "user_signed_out"
+  /**
+   * The frame that loaded the bundle (and registered `Tessera` on the top window) was removed or
+   * navigated away: load the bundle in the top window (the Application Ribbon does).
+   */
+  | "broker_unloaded";
 
 /** What every promise of the API rejects with. `name` is `"TokenBrokerError"`; it is an `Error`. */
 export interface TokenBrokerError extends Error {
@@ -174,7 +181,12 @@ export interface TesseraApi {
    * opens no popup (pass `prompt: "select_account"` to switch accounts).
    */
   signIn(options?: SignInOptions): Promise<Account>;
-  /** Forgets the session and every cached token in this page (no Entra sign-out). */
+  /**
+   * Forgets the session and every cached token in this tab and in every other tab of the origin
+   * (same Dynamics user); calls in flight there and here reject with `user_signed_out`, and an open
+   * sign-in popup closes. No Entra sign-out: the browser's Entra session stays, as the model-driven
+   * app's own does.
+   */
   signOut(): Promise<void>;
   getAccount(): Account | null;
   getStatus(): TesseraStatus;

@@ -143,6 +143,9 @@ pub struct Options {
     pub login_hint: Option<String>,
     /// The authority the page named (lower-case origin), if any; see [`BrokerConfig::validated`].
     pub authority: Option<String>,
+    /// The Dynamics user (`Xrm`'s, [`crate::relay::user_key`]): other tabs' sign-in is shared only
+    /// with tabs of the same user.
+    pub user: String,
 }
 
 impl RawOptions {
@@ -186,7 +189,8 @@ impl RawOptions {
                 Some(origin)
             }
         };
-        Ok(Options { sts_url: sts_url.to_owned(), redirect_uri, tenant, login_hint, authority })
+        let user = crate::relay::user_key(xrm.user_name.as_deref());
+        Ok(Options { sts_url: sts_url.to_owned(), redirect_uri, tenant, login_hint, authority, user })
     }
 }
 

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     NetworkError,
     /// A request or the sign-in took too long.
     Timeout,
+    /// `signOut()` ran (in this tab or another of the origin) while the call was in flight.
+    UserSignedOut,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             Self::StsError => "sts_error",
             Self::NetworkError => "network_error",
             Self::Timeout => "timeout",
+            Self::UserSignedOut => "user_signed_out",
         }
     }
 }

@@ -16,6 +16,8 @@
 //! - [`errors`]: the window API's error codes and the mappings from every upstream answer.
 //! - `portal` (feature `power-pages`, the Power Pages bundle only): the site token and its exchange.
 //! - [`session`]: the refresh token's lifetime rules and the page-visible status.
+//! - [`relay`]: one sign-in shared by the origin's tabs over a `BroadcastChannel` (user tokens,
+//!   never the refresh token), bound to the Dynamics user; sign-out reaches every tab.
 //! - [`form`], [`b64`], [`secret`], [`vecmap`], [`text`]: small codecs, redacting secret wrappers, a
 //!   small map (each hand-written to keep the wasm small; their docs say why).
 //!
@@ -44,6 +46,7 @@ pub mod oauth;
 pub mod pkce;
 #[cfg(feature = "power-pages")]
 pub mod portal;
+pub mod relay;
 pub mod request;
 pub mod scopes;
 pub mod secret;

@@ -27,8 +27,9 @@ pub struct Account {
 /// The broker's session: what `signIn` creates and `signOut` forgets.
 #[derive(Debug, Clone)]
 pub struct Session {
-    /// The current (latest rotated) refresh token.
-    pub refresh_token: RefreshToken,
+    /// The current (latest rotated) refresh token; `None` in a tab whose sign-in came from another
+    /// tab of the origin (`web/relay.rs`), which asks that tab for user tokens instead.
+    pub refresh_token: Option<RefreshToken>,
     /// When the refresh token dies (ms since the epoch).
     pub refresh_expires_at: u64,
     /// Who is signed in.
@@ -38,7 +39,7 @@ pub struct Session {
 impl Session {
     /// Whether the refresh token may still be redeemed at `now`.
     pub fn can_refresh(&self, now: u64) -> bool {
-        now.saturating_add(REFRESH_SAFETY_MS) < self.refresh_expires_at
+        self.refresh_token.is_some() && now.saturating_add(REFRESH_SAFETY_MS) < self.refresh_expires_at
     }
 }
 
@@ -91,14 +92,17 @@ mod tests {
 
     #[test]
     fn refresh_stops_a_minute_early() {
-        let s = Session {
-            refresh_token: RefreshToken::new("rt"),
+        let mut s = Session {
+            refresh_token: Some(RefreshToken::new("rt")),
             refresh_expires_at: 10 * 60_000,
             account: Account::default(),
         };
         assert!(s.can_refresh(8 * 60_000));
         assert!(!s.can_refresh(9 * 60_000));
         assert!(!s.can_refresh(11 * 60_000));
+        // A session relayed from another tab has no refresh token to redeem.
+        s.refresh_token = None;
+        assert!(!s.can_refresh(8 * 60_000));
     }
 
     #[test]

@@ -196,7 +196,7 @@ let script = loader
   .replace("/*@@WASM_BINDGEN_GLUE@@*/", () => glue)
   .replace("@@WASM_BASE64@@", () => encoded)
   .replaceAll("@@VERSION@@", a.version)
-  .replace("@@PAGES@@", a.pages ? "true" : "false");
+  .replaceAll("@@PAGES@@", a.pages ? "true" : "false");
 for (const marker of ["@@WASM_BINDGEN_GLUE@@", "@@WASM_BASE64@@", "@@PAGES@@"]) {
   if (script.includes(marker) || !loader.includes(marker)) fail(`marker ${marker} not replaced`);
 }

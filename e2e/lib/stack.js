@@ -38,6 +38,7 @@ function startPageServer(port) {
     "/": [path.join(FIXTURES, "page.html"), "text/html"],
     "/controls.js": [path.join(FIXTURES, "controls.js"), "text/javascript"],
     "/csp.html": [path.join(FIXTURES, "csp.html"), "text/html"],
+    "/host.html": [path.join(FIXTURES, "host.html"), "text/html"],
     "/csp-init.js": [path.join(FIXTURES, "csp-init.js"), "text/javascript"],
     "/tessera-broker.js": [path.join(DIST, "tessera-broker.js"), "text/javascript"],
     "/redirect.html": [path.join(DIST, "redirect.html"), "text/html"],

@@ -229,3 +229,24 @@ test("missing consent: the consent prompt lists the permissions; Accept records 
     await emulatorAdmin(stack, "DELETE", `/tenants/${ids.TENANT}/consents?client_id=${ids.BROKER}&resource=${app}`).catch(() => {});
   }
 });
+
+test("signing out while the sign-in page is open: the call rejects with user_signed_out, the popup closes, no session is made", LIMIT, async () => {
+  const context = await browser.newContext();
+  const log = record(context, stack);
+  try {
+    const page = await openPage(context, stack, { xrm: true });
+    await page.evaluate((r) => { window.nextAction = () => Tessera.getToken(r); }, FILES);
+    const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#act")]);
+    await popup.waitForSelector("button.account"); // the person has not picked an account yet
+    const closed = popup.waitForEvent("close");
+    await page.evaluate(() => Tessera.signOut());
+    const outcome = await page.evaluate(() => window.lastOutcome);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.error.code, "user_signed_out");
+    await closed;
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "signedOut");
+    assert.equal(log.grantsOf("authorization_code").length, 0, "no code was redeemed");
+  } finally {
+    await context.close();
+  }
+});

@@ -66,6 +66,20 @@ fn explicit_options_win_over_xrm() {
 }
 
 #[test]
+fn the_tabs_user_is_xrms_even_when_the_page_hints_another() {
+    let xrm = XrmContext { tenant_id: Some(TENANT.to_owned()), user_name: Some("Xrm@Contoso.com".to_owned()) };
+    let mut raw = options();
+    raw.login_hint = Some("other@contoso.com".to_owned());
+    let o = raw.validate(ORIGIN, &xrm).unwrap();
+    assert_eq!(o.user, "xrm@contoso.com", "the relay binds tabs to the Dynamics user");
+    assert_eq!(o.login_hint.as_deref(), Some("other@contoso.com"));
+    assert_eq!(
+        options().validate(ORIGIN, &XrmContext { tenant_id: Some(TENANT.to_owned()), user_name: None }).unwrap().user,
+        ""
+    );
+}
+
+#[test]
 fn tenant_comes_from_xrm() {
     let xrm = XrmContext { tenant_id: Some(TENANT.to_ascii_uppercase()), user_name: None };
     let o = options().validate(ORIGIN, &xrm).unwrap();

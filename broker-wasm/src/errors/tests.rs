@@ -161,6 +161,7 @@ fn codes_have_their_wire_names() {
         (ErrorCode::StsError, "sts_error"),
         (ErrorCode::NetworkError, "network_error"),
         (ErrorCode::Timeout, "timeout"),
+        (ErrorCode::UserSignedOut, "user_signed_out"),
     ];
     for (code, name) in all {
         assert_eq!(code.as_str(), name);

@@ -81,10 +81,25 @@ pub struct State {
     /// Claims challenges not yet satisfied, by workload: the token that caused one is never sent
     /// to the STS again.
     pub challenges: VecMap<String>,
-    pub listeners: Vec<(u32, Function)>,
     pub next_id: u32,
     /// `GET /broker/config` as the loader started it: its URL and its `fetch` promise.
     pub config_fetch: Option<(String, Promise)>,
+    /// Sign-outs so far: work started before one stores no session, opens no popup and clears
+    /// no newer work. (The loader rejects the calls in flight with `user_signed_out`.)
+    pub signouts: u32,
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The loader's `statusChanged(status, account)`: calls the `onStatusChange` listeners (each
+    /// in its own `try`, so a throwing one stops neither the others nor the broker).
+    #[wasm_bindgen(js_name = statusChanged)]
+    fn status_changed(status: &str, account: &JsValue);
+}
+
+/// The rejection of calls in flight at sign-out, and of a sign-in that completes after it.
+pub fn signed_out() -> BrokerError {
+    BrokerError::new(ErrorCode::UserSignedOut, "the user signed out while this call was in flight")
 }
 
 /// The broker.
@@ -142,11 +157,6 @@ impl Broker {
         self.st().setup.clone().ok_or_else(|| BrokerError::new(ErrorCode::InvalidRequest, "Tessera is not configured"))
     }
 
-    /// The current status.
-    pub fn status(&self) -> Status {
-        self.st().status.unwrap_or(Status::Unconfigured)
-    }
-
     /// The signed-in account as a JS object, or `null`.
     pub fn account_js(&self) -> JsValue {
         match &self.st().session {
@@ -155,9 +165,9 @@ impl Broker {
         }
     }
 
-    /// Recomputes the status and tells the listeners if it changed.
+    /// Recomputes the status and tells the page's listeners (the loader keeps them) if it changed.
     pub fn refresh_status(&self) {
-        let (changed, status, listeners) = {
+        let (changed, status) = {
             let mut st = self.st_mut();
             let status = if st.setup.is_none() {
                 Status::Unconfigured
@@ -170,16 +180,10 @@ impl Broker {
             };
             let changed = st.status != Some(status);
             st.status = Some(status);
-            let listeners: Vec<Function> = st.listeners.iter().map(|(_, f)| f.clone()).collect();
-            (changed, status, listeners)
+            (changed, status)
         };
         if changed {
-            let account = self.account_js();
-            let s = JsValue::from_str(status.as_str());
-            for f in listeners {
-                // A throwing listener must not stop the others (or the broker).
-                let _ = f.call2(&JsValue::UNDEFINED, &s, &account);
-            }
+            status_changed(status.as_str(), &self.account_js());
         }
     }
 
@@ -188,15 +192,24 @@ impl Broker {
         self.st_mut().session = Some(session);
     }
 
-    /// Forgets the session, every cached token and every pending challenge.
+    /// Forgets the session, every cached token and every pending challenge, and closes a sign-in
+    /// popup (whose sign-in then stores nothing). The loader rejects the calls in flight with
+    /// `user_signed_out` and tells the origin's other tabs, which do the same.
     pub fn sign_out(&self) {
-        {
+        let interaction = {
             let mut st = self.st_mut();
             st.session = None;
             st.epoch = st.epoch.wrapping_add(1);
+            st.signouts = st.signouts.wrapping_add(1);
             st.user_tokens.clear();
             st.backend_tokens.clear();
             st.challenges.clear();
+            st.in_flight.clear();
+            st.exchanges.clear();
+            st.interaction.take()
+        };
+        if let Some(i) = interaction {
+            super::popup::close(&i.popup);
         }
         self.refresh_status();
     }
@@ -219,13 +232,15 @@ impl Broker {
             let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
             // The loader's fetch of this very URL, when it started one (see `js/loader.js`).
             let started = self.st_mut().config_fetch.take().filter(|(u, _)| *u == url).map(|(_, p)| p);
-            let reply = http::send(&self.win, &url, None, &[], started).await?;
+            let reply = http::send(&url, None, None, started).await?;
             if reply.status != 200 {
                 let d = crate::text::cat(&["GET /broker/config answered HTTP ", &js::number(reply.status)]);
                 return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
             }
             let config = config_from_js(&reply.json()).validated(options.authority.as_deref())?;
-            self.st_mut().setup = Some(Rc::new(Setup { options, config }));
+            let setup = Setup { options, config };
+            super::relay::open(&setup);
+            self.st_mut().setup = Some(Rc::new(setup));
             let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
             self.refresh_status();
             Ok(())

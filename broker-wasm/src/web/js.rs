@@ -7,7 +7,7 @@
 //! [`get`], **own properties only**: a polluted `Object.prototype` (say
 //! `Object.prototype.interactive = "ifRequired"`) changes nothing. Platform objects (events,
 //! `location`, errors, `Xrm`), whose attributes live on prototypes, are read through [`prop`].
-//! `fetch`, `JSON.parse`, `Reflect`, Web Crypto, `Response.text` and `BroadcastChannel` are the
+//! `fetch`, `JSON.parse`, `Reflect`, Web Crypto and `Response.text` are the
 //! loader's copies taken when the script ran (`js/loader.js`): the glue resolves these names in
 //! the loader's scope, so a page script that wraps them later sees nothing.
 
@@ -76,13 +76,9 @@ pub fn get_bool(obj: &JsValue, key: &str) -> bool {
 
 /// An array of strings (non-strings skipped); a lone string counts as a one-element array.
 pub fn get_strs(obj: &JsValue, key: &str) -> Vec<String> {
-    let v = get(obj, key);
-    if let Some(s) = v.as_string() {
-        return alloc::vec![s];
-    }
-    match v.dyn_into::<Array>() {
-        Ok(a) => a.iter().filter_map(|x| x.as_string()).collect(),
-        Err(_) => Vec::new(),
+    match get_str(obj, key) {
+        Some(s) => alloc::vec![s],
+        None => get_items(obj, key).iter().filter_map(JsValue::as_string).collect(),
     }
 }
 
@@ -142,6 +138,7 @@ pub fn error_from_js(v: &JsValue) -> BrokerError {
         Some("invalid_request") => ErrorCode::InvalidRequest,
         Some("network_error") => ErrorCode::NetworkError,
         Some("timeout") => ErrorCode::Timeout,
+        Some("user_signed_out") => ErrorCode::UserSignedOut,
         _ => ErrorCode::StsError,
     };
     let description = get_str(v, "description")
@@ -158,14 +155,6 @@ pub fn error_from_js(v: &JsValue) -> BrokerError {
 extern "C" {
     /// The loader's `own(obj, key)`: `obj[key]` if `key` is an own property, else `undefined`.
     fn own(obj: &JsValue, key: &str) -> JsValue;
-    /// The loader's `bare()`: `Object.create(null)`, for `fetch`'s init and headers (no inherited
-    /// setters or members a polluted prototype could add to a request).
-    pub fn bare() -> Object;
-    /// The loader's copy of `fetch`.
-    pub fn fetch(url: &str, init: &Object) -> js_sys::Promise;
-    /// The loader's copy of `Response.prototype.text`, bound as `text(response)`.
-    #[wasm_bindgen(catch)]
-    pub fn text(response: &JsValue) -> Result<js_sys::Promise, JsValue>;
     /// The loader's copy of `crypto.getRandomValues`.
     #[wasm_bindgen(catch, js_name = getRandomValues)]
     pub fn random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;

@@ -14,6 +14,7 @@ mod js;
 mod popup;
 #[cfg(feature = "power-pages")]
 mod portal;
+mod relay;
 mod signin;
 mod tokens;
 
@@ -24,13 +25,12 @@ mod prelude {
     pub use alloc::rc::Rc;
     pub use alloc::string::String;
     pub use alloc::vec::Vec;
-    pub use core::cell::{Cell, RefCell};
+    pub use core::cell::RefCell;
 }
 
 use prelude::*;
 
-use js_sys::{Function, Promise};
-use wasm_bindgen::closure::Closure;
+use js_sys::Promise;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::future_to_promise;
@@ -188,17 +188,22 @@ impl TesseraBroker {
         if let Some(p) = b.st().in_flight.get(&key) {
             return p.clone();
         }
-        let promise = spawn(Box::pin({
+        let signouts = b.st().signouts;
+        let work = spawn(Box::pin({
             let b = b.clone();
             let key = key.clone();
             async move {
                 let result = tokens::get_token(b.clone(), req).await;
-                b.st_mut().in_flight.remove(&key);
+                // After a sign-out the entry (if any) is a newer call's.
+                let mut st = b.st_mut();
+                if st.signouts == signouts {
+                    st.in_flight.remove(&key);
+                }
                 result
             }
         }));
-        b.st_mut().in_flight.insert(key, promise.clone());
-        promise
+        b.st_mut().in_flight.insert(key, work.clone());
+        work
     }
 
     #[cfg(feature = "power-pages")]
@@ -249,38 +254,23 @@ impl TesseraBroker {
         }
     }
 
-    /// `signOut()`: forgets the session and every cached token in this page.
+    /// `signOut()`: forgets the session and every cached token in this page (the loader rejects
+    /// the calls in flight with `user_signed_out` and tells the origin's other tabs).
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self) -> Promise {
         self.inner.sign_out();
         Promise::resolve(&JsValue::UNDEFINED)
     }
 
-    /// `getAccount()` → `{ username, name, tenantId, objectId }` or `null`.
-    #[wasm_bindgen(js_name = getAccount)]
-    pub fn get_account(&self) -> JsValue {
-        self.inner.account_js()
-    }
-
-    /// `getStatus()`. A `JsValue` rather than a `String`: the same JS string, without the
-    /// return-through-memory shim and its glue that a returned `String` needs.
-    #[wasm_bindgen(js_name = getStatus)]
-    pub fn get_status(&self) -> JsValue {
-        JsValue::from_str(self.inner.status().as_str())
-    }
-
-    /// `onStatusChange(cb)` → an unsubscribe function; `cb(status, account)`.
-    #[wasm_bindgen(js_name = onStatusChange)]
-    pub fn on_status_change(&self, callback: Function) -> Function {
-        let b = &self.inner;
-        let id = b.next_id();
-        b.st_mut().listeners.push((id, callback));
-        let weak = Rc::downgrade(b);
-        let unsubscribe = Closure::<dyn FnMut()>::new(move || {
-            if let Some(b) = weak.upgrade() {
-                b.st_mut().listeners.retain(|(i, _)| *i != id);
-            }
-        });
-        unsubscribe.into_js_value().unchecked_into()
+    /// For the loader's relay: another tab asks for a user token for `workload`. A promise of
+    /// `{ t, x, a }` when this tab holds the session, else `undefined` (this tab stays silent).
+    #[wasm_bindgen(js_name = relayGive)]
+    pub fn relay_give(&self, workload: JsValue) -> JsValue {
+        #[cfg(not(feature = "entra"))]
+        return JsValue::UNDEFINED;
+        match relay::give(&self.inner, workload.as_string()) {
+            Some(f) => spawn(f).into(),
+            None => JsValue::UNDEFINED,
+        }
     }
 }

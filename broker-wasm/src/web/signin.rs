@@ -120,6 +120,7 @@ pub fn interact<'a>(
 /// One sign-in, start to finish: PKCE, the popup round trip, code redemption, the session.
 fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super::Fut<'a, Result<(), BrokerError>> {
     Box::pin(async move {
+        let signouts = b.st().signouts;
         let setup = b.setup().await?;
         let config = &setup.config;
         let workload = match &params.workload {
@@ -153,7 +154,7 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
             return Err(BrokerError::new(ErrorCode::UserCancelled, "the sign-in window was closed"));
         }
 
-        let response = popup::wait_for_response(&b.host, popup, &state).await?;
+        let response = popup::wait_for_response(popup, &state).await?;
         let code = match authorize::parse_response(&response, &state)? {
             AuthResponse::Code(code) => code,
             AuthResponse::Error(mut e) => {
@@ -174,7 +175,7 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
             params.claims.as_deref(),
         );
         let now = tokens::now();
-        let reply = http::send(&b.win, &token_url, Some(&body), &[], None).await?;
+        let reply = http::send(&token_url, Some(&body), None, None).await?;
         let tr = tokens::entra_response(&reply, &setup, workload)?;
         let (Some(access), Some(refresh), Some(id_token)) = (tr.access_token, tr.refresh_token, tr.id_token) else {
             return Err(BrokerError::new(
@@ -183,19 +184,24 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
              (is offline_access allowed for the broker app?)",
             ));
         };
-        let claims = id_claims(&id_token);
+        let payload = payload(&id_token);
+        let claims = IdClaims {
+            aud: js::get_str(&payload, "aud"),
+            nonce: js::get_str(&payload, "nonce"),
+            tid: js::get_str(&payload, "tid"),
+            ..Default::default()
+        };
         id_token::check(&claims, &config.broker_app_id, &nonce, &setup.options.tenant)?;
 
         let session = Session {
-            refresh_token: refresh,
+            refresh_token: Some(refresh),
             refresh_expires_at: session::refresh_expiry(now, None, tr.refresh_token_expires_in),
-            account: Account {
-                username: claims.preferred_username.unwrap_or_default(),
-                name: claims.name,
-                tenant_id: claims.tid,
-                object_id: claims.oid,
-            },
+            account: account_of(&payload),
         };
+        // Signed out (here or in another tab) while this popup was open: the sign-in is void.
+        if b.st().signouts != signouts {
+            return Err(super::broker::signed_out());
+        }
         let previous_user = b.st().session.as_ref().map(|s| s.account.object_id.clone());
         let same_user = previous_user.as_ref() == Some(&session.account.object_id);
         b.store_session(session);
@@ -223,14 +229,18 @@ pub fn consent_url(setup: &Setup, workload: &Workload) -> String {
     oauth::admin_consent_url(&setup.config.authority, &setup.options.tenant, &workload.client_app_id)
 }
 
-fn id_claims(id_token: &str) -> IdClaims {
-    let payload = id_token::payload_json(id_token).and_then(|text| js::parse_json(&text)).unwrap_or(JsValue::UNDEFINED);
-    IdClaims {
-        aud: js::get_str(&payload, "aud"),
-        nonce: js::get_str(&payload, "nonce"),
-        tid: js::get_str(&payload, "tid"),
-        oid: js::get_str(&payload, "oid"),
-        preferred_username: js::get_str(&payload, "preferred_username"),
-        name: js::get_str(&payload, "name"),
+/// A JWT's payload as a JS object (`undefined` when unreadable): the ID token here, a user token
+/// another tab relayed in `relay.rs`. Not verified: see `crate::id_token` and `crate::relay`.
+pub fn payload(jwt: &str) -> JsValue {
+    id_token::payload_json(jwt).and_then(|text| js::parse_json(&text)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The account a token's claims name (an ID token's, or a v2 user token's: the same claims).
+pub fn account_of(payload: &JsValue) -> Account {
+    Account {
+        username: js::get_str(payload, "preferred_username").unwrap_or_default(),
+        name: js::get_str(payload, "name"),
+        tenant_id: js::get_str(payload, "tid"),
+        object_id: js::get_str(payload, "oid"),
     }
 }

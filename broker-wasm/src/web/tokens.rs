@@ -77,7 +77,7 @@ fn cached_user_token(b: &Broker, workload: &str) -> Option<AccessToken> {
 
 /// A user token for `workload` without any UI: the cache (unless `fresh`), else the refresh token.
 /// `interaction_required` when there is no usable session.
-fn user_token_silent<'a>(
+pub(super) fn user_token_silent<'a>(
     b: &'a Rc<Broker>,
     setup: &'a Setup,
     workload: &'a Workload,
@@ -97,7 +97,11 @@ fn user_token_silent<'a>(
                 let st = b.st();
                 (st.session.clone().filter(|s| s.can_refresh(start)), st.epoch)
             };
-            let Some(session) = session else {
+            let Some((session, refresh_token)) = session.and_then(|s| s.refresh_token.clone().map(|r| (s, r))) else {
+                // No refresh token here: another tab of the origin may hold the session.
+                if let Some(t) = super::relay::ask(b, workload).await {
+                    return Ok(t);
+                }
                 return Err(BrokerError::new(
                     ErrorCode::InteractionRequired,
                     "the user is not signed in to the broker",
@@ -106,10 +110,10 @@ fn user_token_silent<'a>(
             let url = oauth::endpoint(&setup.config.authority, &setup.options.tenant, "token");
             let body = oauth::refresh_body(
                 &setup.config.broker_app_id,
-                &session.refresh_token,
+                &refresh_token,
                 &oauth::refresh_scope(&workload.user_scope),
             );
-            let reply = http::send(&b.win, &url, Some(&body), &[], None).await?;
+            let reply = http::send(&url, Some(&body), None, None).await?;
             let tr = entra_response(&reply, setup, workload)?;
             let access = tr
                 .access_token
@@ -117,7 +121,7 @@ fn user_token_silent<'a>(
             if b.st().epoch == epoch {
                 if let Some(rotated) = tr.refresh_token {
                     let next = Session {
-                        refresh_token: rotated,
+                        refresh_token: Some(rotated),
                         refresh_expires_at: session::refresh_expiry(
                             start,
                             Some(session.refresh_expires_at),
@@ -154,7 +158,7 @@ fn exchange<'a>(
         let correlation_id = crypto::uuid(&b.win).map_err(StsFailure::Failed)?;
         let url = crate::text::cat(&[&setup.options.sts_url, "/token"]);
         let body = oauth::exchange_body(subject, scope, &workload.name, claims);
-        let reply = http::send(&b.win, &url, Some(&body), &[("x-correlation-id", &correlation_id)], None)
+        let reply = http::send(&url, Some(&body), Some(&correlation_id), None)
             .await
             .map_err(|e| StsFailure::Failed(e.correlated(Some(correlation_id.clone()))))?;
         let v = reply.json();
@@ -291,7 +295,12 @@ fn obtain<'a>(
         let mut sign_in: Option<Option<String>> = None;
         // Whether this round already signed in because the silent path failed (then it must work).
         let mut signed_in = false;
+        let signouts = b.st().signouts;
         loop {
+            // Signed out meanwhile: no popup, no token for this call (the loader has rejected it).
+            if b.st().signouts != signouts {
+                return Err(super::broker::signed_out());
+            }
             if let Some(claims) = step_up.take() {
                 if !req.interactive {
                     return Err(step_up_needed(claims, None));
@@ -305,6 +314,12 @@ fn obtain<'a>(
             let subject = match user_token_silent(b, setup, workload, fresh_user_token).await {
                 Ok(t) => t,
                 Err(e) if e.code == ErrorCode::InteractionRequired && req.interactive && !signed_in => {
+                    // Someone else's sign-in ended while this call asked the other tabs: its
+                    // session serves this call too, without a second popup.
+                    if b.st().epoch != epoch {
+                        epoch = b.st().epoch;
+                        continue;
+                    }
                     sign_in = Some(e.claims);
                     signed_in = true;
                     fresh_user_token = false;
