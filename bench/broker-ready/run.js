@@ -13,9 +13,23 @@
 // from the loader's User Timing marks (tessera:script/decoded/instantiated/ready).
 //
 //   node bench/broker-ready/run.js [loads=10]      (after scripts/build-broker.sh and
-//                                                   cargo build -p sts --features demo -p entra-emulator;
+//                                                   cargo build --release -p sts -p entra-emulator;
 //                                                   e2e/run.sh installs playwright-core)
+// The STS and emulator are the release builds when target/release has them (what production
+// runs: a debug STS answered `/broker/config` 15–50 ms later under load), else the debug ones,
+// said on stderr; E2E_BIN_DIR overrides either.
 "use strict";
+
+const fs = require("node:fs");
+const path = require("node:path");
+if (!process.env.E2E_BIN_DIR) {
+  const release = path.join(__dirname, "..", "..", "target", "release");
+  if (fs.existsSync(path.join(release, "sts")) && fs.existsSync(path.join(release, "entra-emulator"))) {
+    process.env.E2E_BIN_DIR = release;
+  } else {
+    console.error("broker-ready: no release sts/entra-emulator in target/release: measuring the debug builds");
+  }
+}
 
 const { startStack } = require("../../e2e/lib/stack");
 const { launch, openPage } = require("../../e2e/lib/browser");
