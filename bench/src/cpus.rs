@@ -9,7 +9,9 @@
 //! every server (Tessera's `sts demo`, the msal-node peer, the bare axum ceiling — always all
 //! three alike) on the others, where the server's own runtime sizes itself to them
 //! (`available_parallelism` honours the affinity mask). Throughputs are then those of a server
-//! with fewer cores, so only ratios compare with unpinned runs; `--no-pin` gives the old method.
+//! with fewer cores, so only ratios compare with unpinned runs. Opt-in (`bash bench/run.sh --pin`):
+//! on the shared 2-core machine other work lands on the servers' one CPU, and the pinned run of
+//! 2026-12-03 had bare axum's p99 at 14.5× its p50 all the same (BENCHMARKS.md).
 
 use std::ffi::OsStr;
 

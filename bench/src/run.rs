@@ -43,10 +43,11 @@ pub struct RunArgs {
     /// Only the three-instance run on Redis (printed as JSON; no report is written).
     #[arg(long)]
     pub scale_only: bool,
-    /// Let wrk and the servers share every CPU (the method before 2026-12-03's peek-memo step)
-    /// instead of pinning them apart (`cpus`).
+    /// Pin wrk to its own CPU(s) and every server to the others (`cpus`). Off by default: on the
+    /// shared 2-core benchmark machine it did not make the tail the server's (BENCHMARKS.md,
+    /// 2026-12-03, "peek memoised"), and unpinned runs compare with every earlier run.
     #[arg(long)]
-    pub no_pin: bool,
+    pub pin: bool,
 }
 
 /// Sizes of one run.
@@ -259,8 +260,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let cores = u32::try_from(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).unwrap_or(1);
     let tick_hz = crate::procs::clock_ticks_per_sec();
-    // The servers on their CPUs, wrk on its own: see `cpus` for why (and `--no-pin`).
-    let cpus = if args.no_pin || args.scale_only { Cpus::shared(cores) } else { Cpus::split(cores) };
+    // Shared CPUs unless `--pin` (see `cpus` for what pinning is for, and BENCHMARKS.md for why
+    // it is not the default).
+    let cpus = if args.pin && !args.scale_only { Cpus::split(cores) } else { Cpus::shared(cores) };
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let step = |what: &str| eprintln!("[{:>5.1}s] {what}", started.elapsed().as_secs_f64());
 
@@ -360,8 +362,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         machine(),
         if args.smoke {
             " --smoke"
-        } else if args.no_pin {
-            " --no-pin"
+        } else if args.pin {
+            " --pin"
         } else {
             ""
         },
