@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sts::SubjectToken;
 
+use crate::cpus::Cpus;
+
 /// What wrk measured in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 pub struct LoadResult {
@@ -88,7 +90,8 @@ pub struct Shape {
     pub duration: Duration,
 }
 
-/// wrk threads for `connections`: one event loop per core at most, never more than connections.
+/// wrk threads for `connections`: one event loop per core it may use at most, never more than
+/// connections.
 /// On the 2-core benchmark machine two threads drove the bare axum ceiling a little harder than
 /// one (83–104k against 80–90k requests/s at 16 and 64 connections), so wrk is not what limits
 /// the fastest system; every system gets the same setting.
@@ -96,18 +99,19 @@ pub fn threads_for(connections: u32, cores: u32) -> u32 {
     connections.clamp(1, cores.max(1))
 }
 
-/// Runs wrk against `url` (`…/token`) with the exchange script.
+/// Runs wrk against `url` (`…/token`) with the exchange script, on the load generator's CPUs.
 pub async fn run(
     script: &Path,
     url: &str,
     subject_token: &SubjectToken,
     scope: &str,
     shape: Shape,
-    cores: u32,
+    cpus: &Cpus,
 ) -> Result<LoadResult, LoadError> {
     let secs = shape.duration.as_secs().max(1);
-    let output = tokio::process::Command::new("wrk")
-        .arg(format!("--threads={}", threads_for(shape.connections, cores)))
+    let output = cpus
+        .load("wrk")
+        .arg(format!("--threads={}", threads_for(shape.connections, cpus.load_cores)))
         .arg(format!("--connections={}", shape.connections))
         .arg(format!("--duration={secs}s"))
         .arg("--timeout=10s")

@@ -5,10 +5,11 @@
 //!   ([`load`], wrk), the miss path ([`miss`]), single-flight ([`single_flight`]) and cache
 //!   memory ([`memory`]), the three-instance run on Redis ([`scale`]), and prints the [`report`].
 //! - [`stack`] — the demo's `--write-info`, the emulator's admin API, `POST /token`.
-//! - [`procs`] — the child processes under test; [`stats`] — medians and quantiles.
+//! - [`cpus`] — wrk and the servers on separate CPUs; [`procs`] — the child processes under test; [`stats`] — medians and quantiles.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod ceiling;
+mod cpus;
 mod load;
 mod memory;
 mod miss;

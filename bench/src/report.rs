@@ -14,6 +14,9 @@ use crate::single_flight::FlightResult;
 pub const MIN_TIMES_PEER: f64 = 10.0;
 pub const MIN_SHARE_OF_CEILING: f64 = 0.5;
 pub const MAX_MISS_OVERHEAD_US: f64 = 1000.0;
+/// Issue 12: the cached path's p99 at most this many times its p50, at 64 connections.
+pub const MAX_TAIL_RATIO: f64 = 2.0;
+pub const TAIL_CONNECTIONS: u32 = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -148,6 +151,18 @@ pub fn verdicts(report: &Report) -> Vec<Verdict> {
             ),
             measured: format!("{:.0}%", r.share_of_ceiling * 100.0),
             met: r.share_of_ceiling >= MIN_SHARE_OF_CEILING,
+        });
+    }
+    if let Some(t) = row(&report.cached, System::Tessera, TAIL_CONNECTIONS) {
+        #[allow(clippy::cast_precision_loss)]
+        let tail = |r: &CachedRow| r.load.p99_us as f64 / (r.load.p50_us.max(1)) as f64;
+        let ceiling = row(&report.cached, System::Ceiling, TAIL_CONNECTIONS)
+            .map(|c| format!(" (bare axum {:.1}×)", tail(c)))
+            .unwrap_or_default();
+        out.push(Verdict {
+            target: format!("cached p99 ≤ {MAX_TAIL_RATIO}× p50, {TAIL_CONNECTIONS} conn"),
+            measured: format!("{:.1}×{ceiling}", tail(t)),
+            met: tail(t) <= MAX_TAIL_RATIO,
         });
     }
     out.push(Verdict {

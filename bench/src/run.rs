@@ -10,6 +10,7 @@ use serde::Deserialize;
 use sts::SubjectToken;
 use tokio::process::Command;
 
+use crate::cpus::Cpus;
 use crate::load::{self, Shape};
 use crate::memory::MemoryResult;
 use crate::procs::Service;
@@ -42,6 +43,11 @@ pub struct RunArgs {
     /// Only the three-instance run on Redis (printed as JSON; no report is written).
     #[arg(long)]
     pub scale_only: bool,
+    /// Pin wrk to its own CPU(s) and every server to the others (`cpus`). Off by default: on the
+    /// shared 2-core benchmark machine it did not make the tail the server's (BENCHMARKS.md,
+    /// 2026-12-03, "peek memoised"), and unpinned runs compare with every earlier run.
+    #[arg(long)]
+    pub pin: bool,
 }
 
 /// Sizes of one run.
@@ -104,12 +110,12 @@ struct Ready {
 }
 
 /// `sts demo` on free ports, fresh state, no page, quiet logs.
-fn start_sts(args: &RunArgs, out: &Path) -> anyhow::Result<Service> {
+fn start_sts(args: &RunArgs, out: &Path, cpus: &Cpus) -> anyhow::Result<Service> {
     let state = out.join("state");
     if state.exists() {
         std::fs::remove_dir_all(&state).with_context(|| format!("clearing {}", state.display()))?;
     }
-    let mut cmd = Command::new(&args.sts_bin);
+    let mut cmd = cpus.server(&args.sts_bin);
     cmd.arg("demo")
         .arg("--state-dir")
         .arg(&state)
@@ -119,9 +125,9 @@ fn start_sts(args: &RunArgs, out: &Path) -> anyhow::Result<Service> {
     Service::spawn("STS (sts demo)", cmd, &out.join("sts.log"))
 }
 
-fn start_peer(args: &RunArgs, out: &Path, info: &Info) -> anyhow::Result<Service> {
+fn start_peer(args: &RunArgs, out: &Path, info: &Info, cpus: &Cpus) -> anyhow::Result<Service> {
     let host = info.emulator_https.clone();
-    let mut cmd = Command::new("node");
+    let mut cmd = cpus.server("node");
     cmd.arg(args.peer_dir.join("server.js"))
         .env("NODE_EXTRA_CA_CERTS", &info.ca_file)
         .env("PEER_PORT", "0")
@@ -136,8 +142,8 @@ fn start_peer(args: &RunArgs, out: &Path, info: &Info) -> anyhow::Result<Service
     Service::spawn("peer (node)", cmd, &out.join("peer.log"))
 }
 
-fn start_ceiling(out: &Path, body_len: usize) -> anyhow::Result<Service> {
-    let mut cmd = Command::new(std::env::current_exe()?);
+fn start_ceiling(out: &Path, body_len: usize, cpus: &Cpus) -> anyhow::Result<Service> {
+    let mut cmd = cpus.server(std::env::current_exe()?);
     cmd.arg("ceiling")
         .arg("--body-len")
         .arg(body_len.to_string())
@@ -197,7 +203,7 @@ struct LoadCtx<'a> {
     script: &'a Path,
     token: &'a SubjectToken,
     scope: &'a str,
-    cores: u32,
+    cpus: &'a Cpus,
     tick_hz: u64,
 }
 
@@ -213,7 +219,7 @@ async fn cached_load(
     for (system, base, _) in targets.iter() {
         step(&format!("cached load warm-up: {} ({:?})", system.label(), plan.warmup));
         let warm = Shape { connections: 16, duration: plan.warmup };
-        load::run(ctx.script, &format!("{base}/token"), ctx.token, ctx.scope, warm, ctx.cores).await?;
+        load::run(ctx.script, &format!("{base}/token"), ctx.token, ctx.scope, warm, ctx.cpus).await?;
     }
     let mut runs = Vec::new();
     for round in 1..=plan.rounds {
@@ -222,7 +228,7 @@ async fn cached_load(
                 let shape = Shape { connections, duration: plan.load };
                 let ticks_before = service.cpu_ticks()?;
                 let url = format!("{base}/token");
-                let result = load::run(ctx.script, &url, ctx.token, ctx.scope, shape, ctx.cores).await?;
+                let result = load::run(ctx.script, &url, ctx.token, ctx.scope, shape, ctx.cpus).await?;
                 let ticks = service.cpu_ticks()? - ticks_before;
                 service.check_alive()?;
                 if let Some(problem) = result.problem() {
@@ -254,11 +260,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let cores = u32::try_from(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).unwrap_or(1);
     let tick_hz = crate::procs::clock_ticks_per_sec();
+    // Shared CPUs unless `--pin` (see `cpus` for what pinning is for, and BENCHMARKS.md for why
+    // it is not the default).
+    let cpus = if args.pin && !args.scale_only { Cpus::split(cores) } else { Cpus::shared(cores) };
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let step = |what: &str| eprintln!("[{:>5.1}s] {what}", started.elapsed().as_secs_f64());
 
     step("starting sts demo (emulator + STS, release build)");
-    let mut sts = start_sts(&args, &out)?;
+    step(&format!("CPU placement: {}", cpus.describe()));
+    let mut sts = start_sts(&args, &out, &cpus)?;
     let info: Info = sts.ready(&out.join("info.json"), Duration::from_secs(120)).await?;
     let http = reqwest::Client::new();
     let emulator = Emulator::new(http.clone(), &info);
@@ -272,7 +282,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     step("starting the peer (node + msal-node)");
-    let mut peer = start_peer(&args, &out, &info)?;
+    let mut peer = start_peer(&args, &out, &info, &cpus)?;
     let peer_url = peer.ready::<Ready>(&out.join("peer-ready.json"), Duration::from_secs(60)).await?.url;
 
     // One user token for all cached runs; its first exchange at each system fills the caches.
@@ -285,10 +295,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     peer_first.access_token().context("the peer answered without access_token")?;
 
     step("starting the bare axum ceiling");
-    let mut ceiling = start_ceiling(&out, first.body.expose().len())?;
+    let mut ceiling = start_ceiling(&out, first.body.expose().len(), &cpus)?;
     let ceiling_url = ceiling.ready::<Ready>(&out.join("ceiling-ready.json"), Duration::from_secs(30)).await?.url;
 
-    let ctx = LoadCtx { script: &args.wrk_script, token: &hot, scope: &info.scope, cores, tick_hz };
+    let ctx = LoadCtx { script: &args.wrk_script, token: &hot, scope: &info.scope, cpus: &cpus, tick_hz };
     let upstream_before = emulator.obo_requests().await?;
     let mut targets = [
         (System::Tessera, info.sts.clone(), &mut sts),
@@ -347,11 +357,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let md = format!(
-        "Machine: {}\nCommand: `bash bench/run.sh{}` — total {:.0} s\n\
+        "Machine: {}\nCommand: `bash bench/run.sh{}` — total {:.0} s\nCPU placement: {}\n\
          Load average (1/5/15 min) at start: {}; at the end: {}\n\n{}",
         machine(),
-        if args.smoke { " --smoke" } else { "" },
+        if args.smoke {
+            " --smoke"
+        } else if args.pin {
+            " --pin"
+        } else {
+            ""
+        },
         started.elapsed().as_secs_f64(),
+        cpus.describe(),
         first_three(&load_before),
         first_three(&load_after),
         report::markdown(&report)

@@ -138,6 +138,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         ),
         obo: OboClient::new(http, config.entra.clone(), Arc::clone(&credentials), Arc::clone(&metrics)),
         cache: MemoryCache::new(&config.cache),
+        peeks: crate::entra::memo::PeekMemo::new(&config.cache, config.entra.leeway_secs),
         shared,
         audit: AuditSink::spawn(store, Arc::clone(&metrics), &config.audit).context("opening the audit spool")?,
         metrics: Arc::clone(&metrics),

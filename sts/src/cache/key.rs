@@ -9,16 +9,55 @@ use sha2::{Digest, Sha256};
 /// `base64url(SHA-256(token ‖ 0 ‖ client ‖ 0 ‖ scopes))`, scopes lower-cased, sorted, deduplicated.
 /// The zero bytes keep field boundaries unambiguous.
 pub fn cache_key(subject_token: &str, client_app_id: &str, scopes: &[String]) -> String {
-    let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_ascii_lowercase()).collect();
-    scopes.sort_unstable();
-    scopes.dedup();
-    let mut h = Sha256::new();
-    h.update(subject_token.as_bytes());
-    h.update([0]);
-    h.update(client_app_id.to_ascii_lowercase().as_bytes());
-    h.update([0]);
-    h.update(scopes.join(" ").as_bytes());
-    URL_SAFE_NO_PAD.encode(h.finalize())
+    TokenHash::new(subject_token).cache_key(client_app_id, scopes)
+}
+
+/// SHA-256 of exactly the subject token's bytes, whole (32 bytes, never truncated): what the peek
+/// memo (`PeekMemo`, in the Entra client's layer above) is keyed by. Not the token, and not the cache key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenDigest(pub [u8; 32]);
+
+/// The subject token's bytes run through SHA-256 once per exchange (a 1.4 KB token is most of the
+/// hashing): finalised, they are the [`TokenDigest`]; continued with the grant, the [`cache_key`]. The
+/// cache key is the same `SHA-256(token ‖ 0 ‖ client ‖ 0 ‖ scopes)` as ever — only the token's
+/// part of the work is shared — so the shared Redis cache's keys (`{prefix}tok:{cache_key}`) are
+/// unchanged and instances of any version on one Redis still find each other's entries.
+#[derive(Clone)]
+pub struct TokenHash {
+    /// SHA-256's state after the token's bytes (no secret beyond what the digest reveals).
+    after_token: Sha256,
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(..)")
+    }
+}
+
+impl TokenHash {
+    pub fn new(subject_token: &str) -> Self {
+        let mut after_token = Sha256::new();
+        after_token.update(subject_token.as_bytes());
+        Self { after_token }
+    }
+
+    /// `SHA-256(token)`.
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest(self.after_token.clone().finalize().into())
+    }
+
+    /// The cache key of this token for `client_app_id` and `scopes` (see [`cache_key`]).
+    pub fn cache_key(&self, client_app_id: &str, scopes: &[String]) -> String {
+        let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_ascii_lowercase()).collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        let mut h = self.after_token.clone();
+        h.update([0]);
+        h.update(client_app_id.to_ascii_lowercase().as_bytes());
+        h.update([0]);
+        h.update(scopes.join(" ").as_bytes());
+        URL_SAFE_NO_PAD.encode(h.finalize())
+    }
 }
 
 /// The key of an app-only token: `base64url(SHA-256(1 ‖ "app-only" ‖ 0 ‖ tenant ‖ 0 ‖ client ‖ 0 ‖
@@ -29,6 +68,7 @@ pub fn app_only_cache_key(tenant: &str, client_app_id: &str, scopes: &[String]) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -62,6 +102,42 @@ mod tests {
         #[test]
         fn key_never_contains_the_token(token in "[A-Za-z0-9]{20,60}", s in scopes()) {
             prop_assert!(!cache_key(&token, "c", &s).contains(&token));
+        }
+    }
+
+    /// The derivation as it was before [`TokenHash`] (one hasher over the whole input): the
+    /// shared Redis cache's keys must not move.
+    fn cache_key_as_before(subject_token: &str, client_app_id: &str, scopes: &[String]) -> String {
+        let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_ascii_lowercase()).collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        let mut h = Sha256::new();
+        h.update(format!("{subject_token}\0{}\0{}", client_app_id.to_ascii_lowercase(), scopes.join(" ")));
+        URL_SAFE_NO_PAD.encode(h.finalize())
+    }
+
+    proptest! {
+        #[test]
+        fn the_cache_key_is_unchanged_and_the_digest_is_sha256_of_the_token(
+            token in "[A-Za-z0-9._-]{0,1500}", client in "[A-Za-z0-9-]{1,36}", s in scopes()
+        ) {
+            let hash = TokenHash::new(&token);
+            prop_assert_eq!(hash.cache_key(&client, &s), cache_key_as_before(&token, &client, &s));
+            prop_assert_eq!(cache_key(&token, &client, &s), cache_key_as_before(&token, &client, &s));
+            // Finalising the digest does not disturb the state the cache key continues from.
+            let d = hash.digest();
+            prop_assert_eq!(d.0, <[u8; 32]>::from(Sha256::digest(token.as_bytes())));
+            prop_assert_eq!(hash.cache_key(&client, &s), cache_key_as_before(&token, &client, &s));
+        }
+
+        /// Any one-character change anywhere in the token, the last included, changes the digest.
+        #[test]
+        fn every_byte_of_the_token_counts(token in "[A-Za-z0-9._-]{1,1500}", at in any::<prop::sample::Index>()) {
+            let i = at.index(token.len());
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] ^= 0x01;
+            let changed = String::from_utf8(bytes).unwrap();
+            prop_assert_ne!(TokenHash::new(&token).digest(), TokenHash::new(&changed).digest());
         }
     }
 

@@ -4,7 +4,7 @@
 mod key;
 mod memory;
 
-pub use key::{app_only_cache_key, cache_key};
+pub use key::{TokenDigest, TokenHash, app_only_cache_key, cache_key};
 pub use memory::MemoryCache;
 
 use crate::secret::BackendToken;

@@ -3,6 +3,7 @@
 pub mod assertion;
 pub mod claims;
 pub mod keys;
+pub mod memo;
 pub mod obo;
 pub mod upstream;
 pub mod validate;

@@ -89,6 +89,35 @@ pub struct Peeked {
     pub groups: Vec<String>,
     /// `iss`, checked against the tenant's metadata by [`verify`].
     pub issuer: String,
+    /// `exp`, Unix seconds within [`PLAUSIBLE_TIMES`].
+    pub exp: i64,
+    /// `nbf`, Unix seconds within [`PLAUSIBLE_TIMES`], if the token has one.
+    pub nbf: Option<i64>,
+}
+
+impl Peeked {
+    /// The time rules of [`peek`] at `now` with `leeway` (saturating: no value of either makes the
+    /// comparison overflow). A memoised peek ([`super::memo::PeekMemo`]) applies them again on
+    /// every request: claims read once stay true, time does not.
+    pub fn check_times(&self, now: i64, leeway: i64) -> Result<(), PeekError> {
+        if self.exp.saturating_add(leeway) < now {
+            return Err(PeekError::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| nbf.saturating_sub(leeway) > now) {
+            return Err(PeekError::NotYetValid);
+        }
+        Ok(())
+    }
+
+    /// Approximate memory of one memoised peek: its strings plus the struct and the memo's
+    /// bookkeeping.
+    pub fn weight(&self) -> usize {
+        let strings = [&self.kid, &self.tenant, &self.audience, &self.calling_app, &self.oid, &self.issuer];
+        let lists = [&self.scopes, &self.roles, &self.groups];
+        let strings: usize = strings.iter().map(|s| s.len()).sum();
+        let lists: usize = lists.iter().flat_map(|l| l.iter()).map(|s| s.len().saturating_add(24)).sum();
+        strings.saturating_add(lists).saturating_add(400)
+    }
 }
 
 #[derive(Deserialize)]
@@ -226,15 +255,9 @@ pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, PeekError> {
     let oid = claims.oid.ok_or(PeekError::NoOid)?.into_owned();
     let exp = numeric_date(claims.exp.as_ref(), TimeClaim::Exp)?.ok_or(PeekError::NoExp)?;
     let nbf = numeric_date(claims.nbf.as_ref(), TimeClaim::Nbf)?;
-    if exp.saturating_add(leeway) < now {
-        return Err(PeekError::Expired);
-    }
-    if nbf.is_some_and(|nbf| nbf.saturating_sub(leeway) > now) {
-        return Err(PeekError::NotYetValid);
-    }
     let roles = claims.roles.into_iter().map(Cow::into_owned).collect();
     let groups = claims.groups.into_iter().map(Cow::into_owned).collect();
-    Ok(Peeked {
+    let peeked = Peeked {
         kid,
         version,
         tenant,
@@ -245,7 +268,11 @@ pub fn peek(token: &str, now: i64, leeway: i64) -> Result<Peeked, PeekError> {
         roles,
         groups,
         issuer: claims.iss.into_owned(),
-    })
+        exp,
+        nbf,
+    };
+    peeked.check_times(now, leeway)?;
+    Ok(peeked)
 }
 
 /// A NumericDate claim as Entra writes it: a JSON integer within [`PLAUSIBLE_TIMES`]. `None` when

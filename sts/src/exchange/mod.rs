@@ -5,6 +5,11 @@
 //! then the signature against the tenant's keys, and only then Entra. The cache comes before the
 //! signature soundly: an entry exists only for token bytes that already passed the signature and
 //! issuer checks, and everything else was checked on this request (see `run`).
+//!
+//! The structural checks themselves are parsed once per verified token: `entra::memo` keeps what
+//! `peek` read from token bytes that passed the signature check, by their SHA-256, and a repeat of
+//! those exact bytes skips base64url and JSON — never the time checks, the registry decision or
+//! the scope checks, which run on every request.
 
 mod app_only;
 mod error;
@@ -21,10 +26,11 @@ use request::SubjectKind;
 pub use request::TokenForm;
 
 use crate::audit::AuditSink;
-use crate::cache::{CachedToken, MemoryCache, Owner, cache_key};
+use crate::cache::{CachedToken, MemoryCache, Owner, TokenDigest, TokenHash};
 use crate::clock::{unix_now, unix_now_ms};
 use crate::config::EntraConfig;
 use crate::entra::keys::KeyStore;
+use crate::entra::memo::PeekMemo;
 use crate::entra::obo::{OboClient, OboRequest, Upstream};
 use crate::entra::validate;
 use crate::metrics::Metrics;
@@ -41,6 +47,8 @@ pub struct Exchanger {
     pub site_keys: SiteKeys,
     pub obo: OboClient,
     pub cache: MemoryCache,
+    /// What `peek` read from tokens already verified, by their digest (`entra::memo`).
+    pub peeks: PeekMemo,
     /// The second-level cache on Redis shared by every instance (`cache.redis_url`), if any.
     pub shared: Option<Arc<SharedCache>>,
     pub audit: AuditSink,
@@ -139,7 +147,11 @@ impl Exchanger {
         }
         let token = req.subject_token.expose();
         let leeway = i64::try_from(self.entra.leeway_secs).unwrap_or(60);
-        let peeked = validate::peek(token, unix_now(), leeway)?;
+        // The token's bytes are hashed once: the digest keys the peek memo, and the same hash,
+        // continued with the grant, is the cache key.
+        let hash = TokenHash::new(token);
+        let digest = hash.digest();
+        let peeked = self.peeks.peek(&digest, token, unix_now(), leeway)?;
         trail.tenant = Some(peeked.tenant.clone());
         trail.user_oid = Some(peeked.oid.clone());
         trail.broker = Some(peeked.calling_app.clone());
@@ -187,6 +199,7 @@ impl Exchanger {
             registry::authorize_app_only_user(workload, &peeked.roles, &peeked.groups)?;
             let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
             validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)?;
+            self.peeks.remember(digest, &peeked);
             return Box::pin(self.app_only(&peeked.tenant, &grant)).await; // boxed: see `miss`
         }
 
@@ -194,7 +207,7 @@ impl Exchanger {
         // those bytes passed the signature and issuer checks below; expiry, audience, broker,
         // consent and scopes were checked above on this request. So a hit skips only work already
         // done for this very token (an RSA verification: half the cost of a cached exchange).
-        let cache_slot = cache_key(token, &workload.client_app_id, &grant.scopes);
+        let cache_slot = hash.cache_key(&workload.client_app_id, &grant.scopes);
         if req.claims.is_none()
             && let Some(token) = self.cache.get(&cache_slot).await
         {
@@ -205,7 +218,7 @@ impl Exchanger {
         // The miss path in a box of its own: inline, its futures (the key fetch, the OBO request
         // through reqwest, the cache's loader) would make every exchange's future — hits included
         // — kilobytes large, copied at each layer of the HTTP stack that moves it.
-        Box::pin(self.miss(&req, &peeked, &workload.client_app_id, &grant.scopes, cache_slot)).await
+        Box::pin(self.miss(&req, &peeked, digest, &workload.client_app_id, &grant.scopes, cache_slot)).await
     }
 
     /// A cache miss (or a claims challenge): verify the signature, then ask Entra once however
@@ -213,7 +226,8 @@ impl Exchanger {
     async fn miss(
         &self,
         req: &request::ExchangeRequest,
-        peeked: &validate::Peeked,
+        peeked: &Arc<validate::Peeked>,
+        digest: TokenDigest,
         client_app_id: &str,
         scopes: &[String],
         cache_slot: String,
@@ -222,6 +236,8 @@ impl Exchanger {
         // Authenticity: signature and issuer against the tenant's published keys.
         let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
         validate::verify(token, peeked, &key, &issuer, self.entra.leeway_secs)?;
+        // Verified: from now on a request with these exact bytes skips the parsing (not the checks).
+        self.peeks.remember(digest, peeked);
 
         let consent_url = || registry::admin_consent_url(self.entra.authority.as_str(), &peeked.tenant, client_app_id);
         let obo = OboRequest {
