@@ -28,6 +28,14 @@ const CHANNEL = `tessera-relay-v1:${ids.TENANT}:${ids.BROKER}`;
 
 const storage = (page) => page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length }));
 
+/** A tab of the test page (with Xrm) whose shared Sign in button has signed the user in. */
+async function signedInTab(context) {
+  const page = await openPage(context, stack, { xrm: true });
+  await page.click("#sign-in");
+  assert.equal((await page.evaluate(() => window.signInResult)).ok, true);
+  return page;
+}
+
 /** Every message on the relay channel, as the page (any script of the origin) sees it. */
 async function listen(page) {
   await page.evaluate((name) => {
@@ -41,9 +49,7 @@ test("a second tab gets tokens without a popup, relayed as a user token (never t
   const context = await browser.newContext();
   const log = record(context, stack);
   try {
-    const a = await openPage(context, stack, { xrm: true });
-    await a.click("#sign-in");
-    assert.equal((await a.evaluate(() => window.signInResult)).ok, true);
+    const a = await signedInTab(context);
     assert.equal(log.popups.length, 1);
 
     const b = await openPage(context, stack, { xrm: true });
@@ -83,9 +89,7 @@ test("a tab of another Dynamics user gets no answer", async () => {
   const context = await browser.newContext();
   const log = record(context, stack);
   try {
-    const a = await openPage(context, stack, { xrm: true });
-    await a.click("#sign-in");
-    assert.equal((await a.evaluate(() => window.signInResult)).ok, true);
+    const a = await signedInTab(context);
     const other = await context.newPage();
     await other.goto(pageUrl(stack, { xrm: true }).replace(encodeURIComponent(ids.USER_UPN), "meganb%40contoso.com"));
     assert.equal(await other.evaluate(() => window.configured), "ok");
@@ -101,9 +105,7 @@ test("a tab of another Dynamics user gets no answer", async () => {
 test("signing out in one tab signs out every tab; a lone tab then needs a sign-in again", async () => {
   const context = await browser.newContext();
   try {
-    const a = await openPage(context, stack, { xrm: true });
-    await a.click("#sign-in");
-    assert.equal((await a.evaluate(() => window.signInResult)).ok, true);
+    const a = await signedInTab(context);
     assert.ok((await getToken(a, FILES)).ok);
     const b = await openPage(context, stack, { xrm: true });
     assert.ok((await getToken(b, FILES)).ok);
