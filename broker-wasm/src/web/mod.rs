@@ -262,8 +262,8 @@ impl TesseraBroker {
         Promise::resolve(&JsValue::UNDEFINED)
     }
 
-    /// For the loader's relay: another tab asks for a user token for `workload`. A promise of
-    /// `{ t, x, a }` when this tab holds the session, else `undefined` (this tab stays silent).
+    /// For the loader's relay: another tab asks for a user token for `workload`. A promise of the
+    /// token when this tab holds the session, else `undefined` (this tab stays silent).
     #[wasm_bindgen(js_name = relayGive)]
     pub fn relay_give(&self, workload: JsValue) -> JsValue {
         #[cfg(not(feature = "entra"))]

@@ -22,8 +22,8 @@ extern "C" {
     /// The loader's `relayOpen(name, user)`: joins the channel as the Dynamics user `user`.
     #[wasm_bindgen(js_name = relayOpen)]
     fn relay_open(name: &str, user: &str);
-    /// The loader's `relayAsk(workload)`: resolves with the first answer (`{ t, x, a }`, or one
-    /// without `t`), or with `undefined` when no tab holding the session answered in time.
+    /// The loader's `relayAsk(workload)`: resolves with the first answer (`{ t }`, or one without
+    /// `t`), or with `undefined` when no tab holding the session answered in time.
     #[wasm_bindgen(js_name = relayAsk)]
     fn relay_ask(workload: &str) -> Promise;
 }
