@@ -1,7 +1,6 @@
 //! The interactive leg: the authorize URL the popup is sent to, and the parameters the redirect page
 //! hands back (from its fragment or query), checked against the `state` we sent.
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 
 use crate::errors::{self, BrokerError, ErrorCode};
@@ -81,12 +80,6 @@ pub enum AuthResponse {
     Error(BrokerError),
 }
 
-/// The `state` of a redirect (fragment or query), to pick our response out of the channel.
-/// The redirect page sends both `location.hash` and `location.search`; the one with `state` wins.
-pub fn state_of(params: &str) -> Option<String> {
-    form::get(&form::parse(params), "state").map(str::to_owned)
-}
-
 /// Parses the parameters of a redirect that carries `expected_state`.
 pub fn parse_response(params: &str, expected_state: &str) -> Result<AuthResponse, BrokerError> {
     let pairs = form::parse(params);
@@ -161,7 +154,6 @@ mod tests {
 
     #[test]
     fn code_response() {
-        assert_eq!(state_of("#code=abc&state=s1").as_deref(), Some("s1"));
         match parse_response("#code=abc&state=s1&session_state=x", "s1").unwrap() {
             AuthResponse::Code(c) => assert_eq!(c.expose(), "abc"),
             other => panic!("{other:?}"),

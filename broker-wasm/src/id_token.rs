@@ -12,7 +12,8 @@ use crate::b64;
 use crate::errors::{BrokerError, ErrorCode};
 use crate::pkce;
 
-/// The claims of an ID token the broker reads.
+/// The claims of an ID token that tie it to the sign-in (the account it names is read by
+/// `web/signin.rs`'s `account_of`, shared with relayed user tokens).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdClaims {
     /// Audience: must be the broker app.
@@ -21,12 +22,6 @@ pub struct IdClaims {
     pub nonce: Option<String>,
     /// Tenant id.
     pub tid: Option<String>,
-    /// User object id in that tenant.
-    pub oid: Option<String>,
-    /// Sign-in name, used as the next `login_hint`.
-    pub preferred_username: Option<String>,
-    /// Display name.
-    pub name: Option<String>,
 }
 
 /// The JSON text of a JWT's payload (second segment), for `JSON.parse`.
@@ -63,7 +58,7 @@ mod tests {
     const TENANT: &str = "33333333-3333-3333-3333-333333333333";
 
     fn claims() -> IdClaims {
-        IdClaims { aud: Some(BROKER.into()), nonce: Some("n1".into()), tid: Some(TENANT.into()), ..Default::default() }
+        IdClaims { aud: Some(BROKER.into()), nonce: Some("n1".into()), tid: Some(TENANT.into()) }
     }
 
     #[test]

@@ -189,7 +189,6 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
             aud: js::get_str(&payload, "aud"),
             nonce: js::get_str(&payload, "nonce"),
             tid: js::get_str(&payload, "tid"),
-            ..Default::default()
         };
         id_token::check(&claims, &config.broker_app_id, &nonce, &setup.options.tenant)?;
 
