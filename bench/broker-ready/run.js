@@ -5,10 +5,11 @@
 //   script → ready   the broker script's execution start to `Tessera.ready` resolved (API usable)
 //   decode           base64 → bytes of the inlined wasm and the inflating stream set up (main thread)
 //   instantiate      native raw-deflate inflation (DecompressionStream) streamed into
-//                    WebAssembly.instantiateStreaming (compile + instantiate, off the main thread)
-//   configure        broker construction + configure until ready; GET {sts}/broker/config was
-//                    started by the loader at the page's configure call, so its round trip
-//                    overlaps decode and instantiate and only what is left of it counts here
+//                    WebAssembly.instantiateStreaming (V8 validates on its worker threads and
+//                    compiles each function at its first call)
+//   configure        broker construction + configure until ready, mostly GET {sts}/broker/config
+//                    (the broker already runs when the page calls configure, and fetches it then;
+//                    the loader starts that fetch itself when configure comes first)
 //   longest task     the longest main-thread long task (> 50 ms) during the load, 0 if none
 // from the loader's User Timing marks (tessera:script/decoded/instantiated/ready).
 //

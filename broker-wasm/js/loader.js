@@ -235,19 +235,28 @@
   var encoded = "@@WASM_BASE64@@";
 
   // The wasm as a streaming `Response`: base64 to bytes here (natively, about a millisecond:
-  // `Uint8Array.fromBase64` is in every browser since 2025), then the
-  // browser's own inflater feeds its compiler chunk by chunk (`instantiateStreaming`), both off the
-  // main thread. No decoder of ours runs on the page's thread (an LZMA decoder in JavaScript took
-  // ~37 ms and was a 60+ ms long task at every load: BENCHMARKS.md, "Broker ready time").
+  // `Uint8Array.fromBase64` is in every browser since 2025), then the browser's own inflater feeds
+  // its compiler chunk by chunk (`instantiateStreaming`; V8 compiles functions lazily, at their
+  // first call, so compiling is validating, on its worker threads). No decoder of ours runs on the
+  // page's thread (an LZMA decoder in JavaScript took ~37 ms and was a 60+ ms long task at every
+  // load). The bytes go in as a `Response` body, not a `Blob`'s stream: a Blob is registered with
+  // the browser process (a synchronous IPC of the bytes) and read back through a data pipe whose
+  // end arrives as a task queued behind the page's parsing and painting — in a trace, every byte
+  // was compiled 11 ms after the script started but instantiation waited for that end until 99 ms.
+  // A body in memory inflates, compiles and instantiates within the microtasks that follow this
+  // script (instantiate 4–6 ms instead of 21–26 ms, median; BENCHMARKS.md, "Broker ready time").
   function wasmResponse() {
-    var wasm = new Blob([Uint8Array.fromBase64(encoded)]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    var wasm = new Response(Uint8Array.fromBase64(encoded)).body.pipeThrough(new DecompressionStream("deflate-raw"));
     return new Response(wasm, { headers: { "content-type": "application/wasm" } });
   }
 
-  // `GET {stsUrl}/broker/config`, started by a `configure` call made before the broker runs (the
-  // ribbon rule calls it right after this script), so that the round trip overlaps the wasm's
-  // compilation. The broker takes it as its own only when its checked `stsUrl` gives the same URL,
-  // and otherwise fetches it itself; nothing from this fetch is trusted more than its own would be.
+  // `GET {stsUrl}/broker/config`, started by a `configure` call made before the broker runs, so
+  // that the round trip overlaps the wasm's compilation. (In Chromium the broker runs by the end of
+  // the microtasks after this script, so the ribbon rule's `configure` right after it finds the
+  // broker, which fetches at once: starting this fetch there as well made it start ~6 ms sooner but
+  // arrive no sooner, measured.) The broker takes it as its own only when its checked `stsUrl`
+  // gives the same URL, and otherwise fetches it itself; nothing from this fetch is trusted more
+  // than its own would be.
   var prefetched;
   function prefetch(options) {
     var sts = options && own(options, "stsUrl");

@@ -13,7 +13,7 @@
 //    and every `wasm.<export>` the glue uses must exist in the wasm, or the build fails.
 // 2. The wasm is raw-deflated with zopfli (the smallest deflate there is), then base64-encoded
 //    into the script; the loader inflates it with the browser's native
-//    `DecompressionStream("deflate-raw")`, off the main thread, streaming into the compiler. The
+//    `DecompressionStream("deflate-raw")` (native, a few ms), streaming into the compiler. The
 //    build inflates its own output (node's zlib) and fails unless it gives the wasm byte for byte.
 //    LZMA was ~3 KB smaller on the served script, but its decoder is JavaScript: ~37 ms of main
 //    thread and a 60+ ms long task at every page load (BENCHMARKS.md, "Broker ready time").
