@@ -78,6 +78,9 @@ async function load(browser, stack, quiet) {
       instantiate: at("instantiated") - at("decoded"),
       configure: at("ready") - at("instantiated"),
       instantiated: at("instantiated") - s,
+      // From the navigation's start: what moving work before the script's start would hide.
+      script: s,
+      navReady: at("ready"),
       configStart: config ? config.startTime - s : NaN,
       configEnd: config ? config.responseEnd - s : NaN,
       longest: Math.max(0, ...window.__longTasks),
@@ -112,10 +115,10 @@ async function main() {
     await stack.stop();
     fs.rmSync(dist, { recursive: true, force: true });
   }
-  const keys = ["total", "decode", "instantiate", "configure", "instantiated", "configStart", "configEnd", "longest"];
+  const keys = ["total", "decode", "instantiate", "configure", "instantiated", "configStart", "configEnd", "longest", "script", "navReady"];
   const f = (x) => x.toFixed(1).padStart(8);
   console.log(`load average ${loadBefore.toFixed(2)} → ${os.loadavg()[0].toFixed(2)}, ${rounds} loads per variant, medians (ms after tessera:script)`);
-  console.log("variant      ready   decode  instant  configure instd@ cfgStart   cfgEnd  longest   max ready");
+  console.log("variant      ready   decode  instant  configure instd@ cfgStart   cfgEnd  longest  script@ nav→rdy  max ready");
   bundles.forEach((b, v) => {
     const m = keys.map((k) => median(rows[v].map((r) => r[k])));
     console.log(`${String.fromCharCode(65 + v)} ${m.map(f).join(" ")} ${f(Math.max(...rows[v].map((r) => r.total)))}  ${path.basename(b)}`);
