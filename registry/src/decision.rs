@@ -29,7 +29,7 @@ pub struct ConsentRequest<'a> {
 }
 
 /// How the request names its workload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target<'a> {
     /// By the client app the user token was issued for (its `aud`, resolved to the app id).
     ClientApp(&'a str),

@@ -12,6 +12,8 @@
 //! - [`decide`] — the consent decision: a pure function of a snapshot and a [`ConsentRequest`],
 //!   answering a [`Grant`] (exactly the scopes to request upstream) or a [`Denial`] that says
 //!   why. Property tests in `tests/decide_props.rs` pin down what it must never allow.
+//!   [`Snapshot::decide`] is the same decision remembered per snapshot (`memo.rs`): what the
+//!   STS calls on every exchange.
 //! - [`check`] and [`render_matrix`] — `sts registry check|show`: contradictions the schema
 //!   lets through on purpose (it has no foreign keys), and a readable consent matrix.
 //! - [`demo`] — the registry `sts demo` and the tests run against.
@@ -24,6 +26,7 @@ mod check;
 mod decision;
 pub mod demo;
 mod matrix;
+mod memo;
 mod model;
 pub mod scope;
 mod snapshot;
@@ -37,6 +40,7 @@ pub use decision::{
     decide_portal,
 };
 pub use matrix::render_matrix;
+pub use memo::MAX_ENTRIES as MAX_DECISIONS;
 pub use model::{
     AppIdUri, AppOnlyRow, AppRegistration, AppRole, BackendScope, CertificateRef, ConsentStatus, RegistryRows,
     SiteClientId, SiteRow, SiteWorkload, TenantConsent, UnknownValue, WorkloadBroker, WorkloadRow,

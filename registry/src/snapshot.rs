@@ -7,7 +7,10 @@
 //! [`render_matrix`](crate::render_matrix).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
+use crate::decision::{ConsentRequest, Denial, Grant, decide};
+use crate::memo::Decisions;
 use crate::model::{AppRegistration, AppRole, CertificateRef, ConsentStatus, RegistryRows, TenantConsent};
 use crate::scope::{normalize_resource, normalized};
 
@@ -22,6 +25,8 @@ pub struct Snapshot {
     certificates: HashMap<String, Vec<usize>>,
     audiences: HashMap<String, String>,
     sites: HashMap<String, Site>,
+    /// The grants [`Snapshot::decide`] answered from this snapshot (`memo.rs`).
+    decisions: Decisions,
 }
 
 /// A Power Pages site as the STS sees it.
@@ -214,7 +219,17 @@ impl Snapshot {
             }
         }
 
-        Snapshot { rows, apps, workloads, by_client, consents, certificates, audiences, sites }
+        Snapshot {
+            rows,
+            apps,
+            workloads,
+            by_client,
+            consents,
+            certificates,
+            audiences,
+            sites,
+            decisions: Decisions::new(),
+        }
     }
 
     /// A Power Pages site by host (any case).
@@ -277,6 +292,23 @@ impl Snapshot {
             .collect();
         certs.sort_by(|a, b| b.added_at.cmp(&a.added_at).then_with(|| a.thumbprint_sha256.cmp(&b.thumbprint_sha256)));
         certs
+    }
+
+    /// [`decide`] against this snapshot, remembering grants: the same request (to the byte)
+    /// gets the same `Grant` without deciding again, for as long as this snapshot is the
+    /// registry. Same answers as [`decide`] (a property test compares them).
+    pub fn decide(&self, req: &ConsentRequest<'_>) -> Result<Arc<Grant>, Denial> {
+        if let Some(grant) = self.decisions.get(req) {
+            return Ok(grant);
+        }
+        let grant = Arc::new(decide(self, req)?);
+        self.decisions.put(req, &grant);
+        Ok(grant)
+    }
+
+    /// How many grants [`Snapshot::decide`] holds (at most [`MAX_DECISIONS`](crate::MAX_DECISIONS)).
+    pub fn decisions_held(&self) -> usize {
+        self.decisions.len()
     }
 
     /// The client app a user token's `aud` names: the client app id, or (v1 tokens) one of its

@@ -325,6 +325,23 @@ fn decide_with(snapshot: &Snapshot, r: &Req, scope: &str) -> Result<Grant, Denia
     )
 }
 
+/// The same request through [`Snapshot::decide`], the decision remembered per snapshot.
+fn remembered_with(snapshot: &Snapshot, r: &Req, scope: &str) -> Result<Grant, Denial> {
+    let target = match r.target {
+        TargetModel::Client(i) => Target::ClientApp(CLIENTS[i]),
+        TargetModel::Workload(i) => Target::Workload(WORKLOADS[i]),
+    };
+    snapshot
+        .decide(&ConsentRequest {
+            tenant_id: TENANTS[r.tenant],
+            broker_app_id: BROKERS[r.broker],
+            target,
+            scope,
+            authority: "https://login.microsoftonline.com",
+        })
+        .map(|g| (*g).clone())
+}
+
 /// The backend a token's resource means, by the model (None: OIDC or not a backend).
 fn token_backend(t: &Token) -> Option<usize> {
     match t.form {
@@ -376,6 +393,46 @@ fn assert_sound(m: &Model, r: &Req, g: &Grant) {
 }
 
 proptest! {
+    /// The remembered decision is the decision: requests against one snapshot, made by mixing
+    /// the tenant, broker, target and scope spelling of three plausible requests (so many differ
+    /// from a granted one in a single field), each asked twice in a shuffled order, each answered
+    /// exactly as `decide` answers it — the memo never hands one request's grant to another.
+    #[test]
+    fn remembered_decisions_are_the_decisions(
+        (m, pool, picks, order) in model().prop_flat_map(|m| {
+            let pool = prop::collection::vec((plausible_req(&m), any::<u64>()), 3);
+            let picks = prop::collection::vec((0usize..3, 0usize..3, 0usize..3, 0usize..3), 1..24);
+            (Just(m), pool, picks)
+        }).prop_flat_map(|(m, pool, picks)| {
+            let order: Vec<usize> = (0..picks.len()).chain(0..picks.len()).collect();
+            (Just(m), Just(pool), Just(picks), Just(order).prop_shuffle())
+        }),
+    ) {
+        let snapshot = Snapshot::from_rows(rows(&m));
+        let reqs: Vec<(Req, String)> = picks
+            .iter()
+            .map(|&(t, b, g, s)| {
+                let r = Req {
+                    tenant: pool[t].0.tenant,
+                    broker: pool[b].0.broker,
+                    target: pool[g].0.target,
+                    tokens: pool[s].0.tokens.clone(),
+                };
+                (r, scope_string(&pool[s].0.tokens, pool[s].1))
+            })
+            .collect();
+        for i in order {
+            let (r, scope) = &reqs[i];
+            prop_assert_eq!(remembered_with(&snapshot, r, scope), decide_with(&snapshot, r, scope), "request {}", i);
+        }
+        let granted: std::collections::HashSet<String> = reqs
+            .iter()
+            .filter(|(r, scope)| decide_with(&snapshot, r, scope).is_ok())
+            .map(|(r, scope)| format!("{} {} {:?} {scope}", r.tenant, r.broker, r.target))
+            .collect();
+        prop_assert_eq!(snapshot.decisions_held(), granted.len(), "one remembered grant per distinct granted request");
+    }
+
     /// Never allows a scope (or workload, broker, tenant) that the registry does not allow.
     #[test]
     fn never_grants_beyond_the_registry((m, r) in model_and_req(), mask in any::<u64>()) {

@@ -174,16 +174,16 @@ impl Exchanger {
                 workload.name
             )));
         }
-        let grant = registry::decide(
-            &snapshot,
-            &registry::ConsentRequest {
-                tenant_id: &peeked.tenant,
-                broker_app_id: &peeked.calling_app,
-                target: registry::Target::ClientApp(&workload.client_app_id),
-                scope: &req.scope,
-                authority: self.entra.authority.as_str(),
-            },
-        )?;
+        // Decided once per snapshot and request, then remembered with the snapshot
+        // (`registry::Snapshot::decide`): still asked on every request, so a registry change
+        // (a new snapshot) takes effect at the next one.
+        let grant = snapshot.decide(&registry::ConsentRequest {
+            tenant_id: &peeked.tenant,
+            broker_app_id: &peeked.calling_app,
+            target: registry::Target::ClientApp(&workload.client_app_id),
+            scope: &req.scope,
+            authority: self.entra.authority.as_str(),
+        })?;
         trail.backend = Some(grant.backend_app_id.clone());
         trail.scopes = Some(grant.scopes.join(" "));
         if !peeked.scopes.iter().any(|s| s.eq_ignore_ascii_case(&workload.required_scope)) {
