@@ -15,14 +15,8 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
-if (!process.env.E2E_BIN_DIR) {
-  const release = path.join(__dirname, "..", "..", "target", "release");
-  if (fs.existsSync(path.join(release, "sts")) && fs.existsSync(path.join(release, "entra-emulator"))) {
-    process.env.E2E_BIN_DIR = release;
-  } else {
-    console.error("broker-ready: no release sts/entra-emulator in target/release: measuring the debug builds");
-  }
-}
+const { useReleaseBinaries, median, observeLongTasks } = require("./common");
+useReleaseBinaries();
 const [rounds, ...bundles] = process.argv.slice(2);
 if (!rounds || bundles.length < 2) {
   console.error("usage: node bench/broker-ready/ab.js <rounds> <bundle A> <bundle B> [more bundles]");
@@ -39,24 +33,13 @@ process.env.E2E_DIST = dist;
 const { startStack } = require("../../e2e/lib/stack");
 const { launch, openPage, pageUrl } = require("../../e2e/lib/browser");
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 // `quiet`: the harness sends the page nothing until the broker is ready (the page logs a line on
 // `tessera:ready`); otherwise as run.js did before 2026-12-03 afternoon, e2e's openPage: after the
 // load event, a `page.evaluate` (a main-thread task of Playwright's) that can land before ready.
 async function load(browser, stack, quiet) {
   const context = await browser.newContext();
-  await context.addInitScript(() => {
-    window.__longTasks = [];
-    try {
-      new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longTasks.push(e.duration); })
-        .observe({ type: "longtask", buffered: true });
-    } catch (e) { /* no longtask support */ }
-    addEventListener("tessera:ready", () => console.log("tessera-bench:ready"));
-  });
+  await context.addInitScript(observeLongTasks);
+  await context.addInitScript(() => addEventListener("tessera:ready", () => console.log("tessera-bench:ready")));
   let page;
   if (quiet) {
     page = await context.newPage();

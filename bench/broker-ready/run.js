@@ -21,26 +21,13 @@
 // said on stderr; E2E_BIN_DIR overrides either.
 "use strict";
 
-const fs = require("node:fs");
-const path = require("node:path");
-if (!process.env.E2E_BIN_DIR) {
-  const release = path.join(__dirname, "..", "..", "target", "release");
-  if (fs.existsSync(path.join(release, "sts")) && fs.existsSync(path.join(release, "entra-emulator"))) {
-    process.env.E2E_BIN_DIR = release;
-  } else {
-    console.error("broker-ready: no release sts/entra-emulator in target/release: measuring the debug builds");
-  }
-}
+const { useReleaseBinaries, median, observeLongTasks } = require("./common");
+useReleaseBinaries();
 
 const { startStack } = require("../../e2e/lib/stack");
 const { launch, openPage } = require("../../e2e/lib/browser");
 
 const LOADS = Number(process.argv[2] || 10);
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main() {
   const stack = await startStack();
@@ -49,14 +36,7 @@ async function main() {
   try {
     for (let i = 0; i < LOADS; i++) {
       const context = await browser.newContext();
-      // Long tasks are only reported to an observer registered before they happen.
-      await context.addInitScript(() => {
-        window.__longTasks = [];
-        try {
-          new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longTasks.push(e.duration); })
-            .observe({ type: "longtask", buffered: true });
-        } catch (e) { /* no longtask support */ }
-      });
+      await context.addInitScript(observeLongTasks);
       const page = await openPage(context, stack);
       const row = await page.evaluate(async () => {
         await Tessera.ready;

@@ -16,12 +16,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
-if (!process.env.E2E_BIN_DIR) {
-  const release = path.join(__dirname, "..", "..", "target", "release");
-  if (fs.existsSync(path.join(release, "sts")) && fs.existsSync(path.join(release, "entra-emulator"))) {
-    process.env.E2E_BIN_DIR = release;
-  }
-}
+require("./common").useReleaseBinaries();
 const out = process.argv[2] || path.join(__dirname, "..", "..", "target", "broker-ready-trace.json");
 if (process.argv[3]) {
   const dist = fs.mkdtempSync(path.join(os.tmpdir(), "tessera-trace-"));
