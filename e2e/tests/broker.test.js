@@ -3,32 +3,22 @@
 // another; emulator faults are scoped to one client app and cleared by the test that sets them.
 "use strict";
 
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { startStack, emulatorAdmin, DIST } = require("../lib/stack");
+const { emulatorAdmin, DIST } = require("../lib/stack");
 const { launch, record, pageUrl, openPage, inGesture, signIn, getToken, claimsOf } = require("../lib/browser");
+const { useStackAndBrowser } = require("../lib/suite");
 const ids = require("../lib/ids");
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launch();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (stack) await stack.stop();
-});
+const env = useStackAndBrowser();
 
 async function fresh(options = {}) {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   if (options.clock) await context.clock.install();
-  const log = record(context, stack);
-  const page = await openPage(context, stack, options);
+  const log = record(context, env.stack);
+  const page = await openPage(context, env.stack, options);
   return { context, log, page };
 }
 
@@ -189,7 +179,7 @@ test("consent_required is surfaced with the admin-consent URL", async () => {
 });
 
 test("an MFA claims challenge: interactive step-up with the claims, then one retry", async () => {
-  const fault = await emulatorAdmin(stack, "POST", "/faults", { kind: "mfa_step_up", client_id: ids.EXPENSES, grant: "on_behalf_of" });
+  const fault = await emulatorAdmin(env.stack, "POST", "/faults", { kind: "mfa_step_up", client_id: ids.EXPENSES, grant: "on_behalf_of" });
   const { context, log, page } = await fresh();
   try {
     assert.ok((await signIn(page)).ok);
@@ -206,12 +196,12 @@ test("an MFA claims challenge: interactive step-up with the claims, then one ret
     assert.ok(Array.isArray(retried.acrs) && retried.acrs.length > 0, JSON.stringify(retried));
   } finally {
     await context.close();
-    await emulatorAdmin(stack, "DELETE", `/faults/${fault.id}`);
+    await emulatorAdmin(env.stack, "DELETE", `/faults/${fault.id}`);
   }
 });
 
 test("a silent call that meets a claims challenge reports it; the next click satisfies it without re-sending the old token", async () => {
-  const fault = await emulatorAdmin(stack, "POST", "/faults", { kind: "mfa_step_up", client_id: ids.EXPENSES, grant: "on_behalf_of" });
+  const fault = await emulatorAdmin(env.stack, "POST", "/faults", { kind: "mfa_step_up", client_id: ids.EXPENSES, grant: "on_behalf_of" });
   const { context, log, page } = await fresh();
   try {
     assert.ok((await signIn(page)).ok);
@@ -230,7 +220,7 @@ test("a silent call that meets a claims challenge reports it; the next click sat
     assert.equal(log.authorize[1].claims, silent.error.claims);
   } finally {
     await context.close();
-    await emulatorAdmin(stack, "DELETE", `/faults/${fault.id}`);
+    await emulatorAdmin(env.stack, "DELETE", `/faults/${fault.id}`);
   }
 });
 
@@ -238,11 +228,11 @@ test("a popup outside a user gesture is blocked: popup_blocked", async () => {
   const blocking = await launch({ popupBlocking: true });
   try {
     const context = await blocking.newContext();
-    const log = record(context, stack);
+    const log = record(context, env.stack);
     const page = await context.newPage();
     // Nothing is evaluated in the page before its own signIn() ran: no gesture of ours leaks in.
     const logged = page.waitForEvent("console", (m) => m.text().startsWith("autoSignIn:"));
-    await page.goto(pageUrl(stack, { autoSignIn: true }));
+    await page.goto(pageUrl(env.stack, { autoSignIn: true }));
     const outcome = JSON.parse((await logged).text().slice("autoSignIn:".length));
     assert.equal(outcome.ok, false);
     assert.equal(outcome.error.code, "popup_blocked");
@@ -288,7 +278,7 @@ test("configure is idempotent for the same options and rejects other options wit
         hint: await settle(Tessera.configure({ ...options, loginHint: "someone@else.example" })),
         status: Tessera.getStatus(),
       };
-    }, stack.stsBase);
+    }, env.stack.stsBase);
     assert.deepEqual(outcome, {
       same: "ok",
       other: "invalid_request: Tessera.configure: already configured with other options",
@@ -306,7 +296,7 @@ test("a second copy of another version keeps the first instance and warns with b
     const script = fs.readFileSync(path.join(DIST, "tessera-broker.js"), "utf8");
     const version = await page.evaluate(() => Tessera.version);
     assert.ok(script.includes(`"${version}"`));
-    await context.route(`${stack.pageOrigin}/other-version.js`, (route) =>
+    await context.route(`${env.stack.pageOrigin}/other-version.js`, (route) =>
       route.fulfill({ contentType: "text/javascript", body: script.split(version).join("99.0.0") }));
     const warnings = [];
     page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
@@ -368,12 +358,12 @@ test("the API object is frozen and versioned, and a second load keeps the first 
 
 test("the authority is pinned: the STS's /broker/config cannot move the sign-in off Microsoft's hosts or the one the page named", async () => {
   // This STS's /broker/config names the emulator (a loopback host, not Microsoft's) as authority.
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const popups = [];
   try {
     const page = await context.newPage();
     page.on("popup", (p) => popups.push(p.url()));
-    await page.goto(pageUrl(stack, { authority: false }));
+    await page.goto(pageUrl(env.stack, { authority: false }));
     const unnamed = await page.evaluate(() => window.configured);
     assert.match(unnamed, /^sts_error: the STS broker config is invalid: authority is not Microsoft's \(others: configure's authority\)$/);
     // Nothing can sign in through such a broker: signIn() rejects and opens nothing.
@@ -382,16 +372,16 @@ test("the authority is pinned: the STS's /broker/config cannot move the sign-in 
     assert.equal(tried.error.code, "invalid_request", JSON.stringify(tried));
 
     // The page named another authority: the STS may not substitute its own.
-    await page.goto(pageUrl(stack, { authority: "http://127.0.0.1:9" }));
+    await page.goto(pageUrl(env.stack, { authority: "http://127.0.0.1:9" }));
     assert.match(await page.evaluate(() => window.configured), /^sts_error: the STS broker config is invalid: authority is not configure's$/);
     assert.deepEqual(popups, [], "no popup opened");
 
     // A named authority that is not an origin is the page's own mistake.
-    await page.goto(pageUrl(stack, { authority: `${stack.emulatorBase}/evil` }));
+    await page.goto(pageUrl(env.stack, { authority: `${env.stack.emulatorBase}/evil` }));
     assert.match(await page.evaluate(() => window.configured), /^invalid_request: Tessera\.configure: authority must be an https origin$/);
 
     // The page names the STS's authority: configured, and the popup goes exactly there.
-    await page.goto(pageUrl(stack));
+    await page.goto(pageUrl(env.stack));
     assert.equal(await page.evaluate(() => window.configured), "ok");
   } finally {
     await context.close();
@@ -432,7 +422,7 @@ test("built-ins are the broker's own: a fetch/Response.text/JSON.parse/crypto wr
 });
 
 test("a polluted Object.prototype (before the bundle loads) changes no option, request or answer", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   await context.addInitScript(() => {
     const plant = (k, v) => Object.defineProperty(Object.prototype, k, { value: v, configurable: true, writable: true });
     plant("interactive", "ifRequired"); // getToken would open a popup
@@ -444,9 +434,9 @@ test("a polluted Object.prototype (before the bundle loads) changes no option, r
     plant("access_token", "planted-token"); // an answer without one would look like a token
     plant("error", "planted_error");
   });
-  const log = record(context, stack);
+  const log = record(context, env.stack);
   try {
-    const page = await openPage(context, stack);
+    const page = await openPage(context, env.stack);
     const silent = await getToken(page, FILES);
     assert.equal(silent.ok, false);
     assert.equal(silent.error.code, "interaction_required", "no popup from a non-gesture call: interactive was not read");
@@ -474,7 +464,7 @@ test("the Power Apps bundle has no Power Pages mode: configure({identity: 'power
       } catch (e) {
         return { brokerError: Tessera.isTokenBrokerError(e), code: e.code, description: e.description, retryable: e.retryable };
       }
-    }, stack.stsBase);
+    }, env.stack.stsBase);
     assert.deepEqual(outcome, {
       brokerError: true,
       code: "invalid_request",
@@ -489,10 +479,10 @@ test("the Power Apps bundle has no Power Pages mode: configure({identity: 'power
 });
 
 test("the sessionStorage mode is gone: configure rejects it with invalid_request, naming it", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
     const page = await context.newPage();
-    await page.goto(pageUrl(stack, { persist: true }));
+    await page.goto(pageUrl(env.stack, { persist: true }));
     const configured = await page.evaluate(() => window.configured);
     assert.equal(configured, "invalid_request: Tessera.configure: persistence: memory only (sessionStorage was removed)");
   } finally {

@@ -6,27 +6,17 @@
 // 'wasm-unsafe-eval' it does not start, and says so.
 "use strict";
 
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
-const { startStack, DIST } = require("../lib/stack");
-const { launch, record } = require("../lib/browser");
+const { DIST } = require("../lib/stack");
+const { record } = require("../lib/browser");
+const { useStackAndBrowser } = require("../lib/suite");
 const ids = require("../lib/ids");
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launch({ popupBlocking: true });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (stack) await stack.stop();
-});
+const env = useStackAndBrowser({ browser: { popupBlocking: true } });
 
 /** `'sha256-…'` of the redirect page's inline script, as the operator's policy lists it. */
 function redirectScriptHash() {
@@ -39,7 +29,7 @@ function policy({ wasm }) {
   return [
     "default-src 'none'",
     `script-src 'self'${wasm ? " 'wasm-unsafe-eval'" : ""} ${redirectScriptHash()}`,
-    `connect-src 'self' ${stack.stsBase} ${stack.emulatorBase}`,
+    `connect-src 'self' ${env.stack.stsBase} ${env.stack.emulatorBase}`,
     "style-src 'self'",
     "base-uri 'none'",
     "frame-ancestors 'none'",
@@ -48,8 +38,8 @@ function policy({ wasm }) {
 
 /** A context whose page origin (the page and the popup's redirect page) answers with `csp`. */
 async function cspContext(csp) {
-  const context = await browser.newContext();
-  await context.addCookies([{ name: "csp", value: encodeURIComponent(csp), url: stack.pageOrigin }]);
+  const context = await env.browser.newContext();
+  await context.addCookies([{ name: "csp", value: encodeURIComponent(csp), url: env.stack.pageOrigin }]);
   // The browser's own report of each violation (init scripts are not subject to the policy).
   await context.addInitScript(() => {
     window.violations = [];
@@ -58,12 +48,12 @@ async function cspContext(csp) {
   return context;
 }
 
-const pageUrl = () => `${stack.pageOrigin}/csp.html?` +
-  new URLSearchParams({ sts: stack.stsBase, tenant: ids.TENANT, authority: stack.emulatorBase });
+const pageUrl = () => `${env.stack.pageOrigin}/csp.html?` +
+  new URLSearchParams({ sts: env.stack.stsBase, tenant: ids.TENANT, authority: env.stack.emulatorBase });
 
 test("under the documented strict CSP the broker starts, signs in and gets a token, with no violation", async () => {
   const context = await cspContext(policy({ wasm: true }));
-  const log = record(context, stack);
+  const log = record(context, env.stack);
   try {
     const page = await context.newPage();
     await page.goto(pageUrl());

@@ -3,24 +3,14 @@
 // one click (or none with prompt=none), prompt=select_account / consent / none, and Cancel.
 "use strict";
 
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
-const { startStack, emulatorAdmin } = require("../lib/stack");
-const { launch, record, openPage, inGesture, claimsOf } = require("../lib/browser");
+const { emulatorAdmin } = require("../lib/stack");
+const { record, openPage, inGesture, claimsOf } = require("../lib/browser");
+const { useStackAndBrowser } = require("../lib/suite");
 const ids = require("../lib/ids");
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack({ signInPage: true });
-  browser = await launch({ popupBlocking: true });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (stack) await stack.stop();
-});
+const env = useStackAndBrowser({ stack: { signInPage: true }, browser: { popupBlocking: true } });
 
 // A generous bound: a page that waits for a click nobody makes fails the test instead of hanging.
 const LIMIT = { timeout: 60_000 };
@@ -46,10 +36,10 @@ const heading = async (popup) => {
 const accounts = (popup) => popup.$$eval("button.account", (bs) => bs.map((b) => b.innerText.replace(/\s+/g, " ").trim()));
 
 test("the popup shows the account picker; the person picks the account; the next sign-in is one click, and prompt=none is silent", LIMIT, async () => {
-  const context = await browser.newContext();
-  const log = record(context, stack);
+  const context = await env.browser.newContext();
+  const log = record(context, env.stack);
   try {
-    const page = await openPage(context, stack, { xrm: true });
+    const page = await openPage(context, env.stack, { xrm: true });
     let shown;
     const first = await act(page, `return Tessera.getToken(${JSON.stringify(FILES)});`, async (popup) => {
       shown = { heading: await heading(popup), accounts: await accounts(popup) };
@@ -85,7 +75,7 @@ test("the popup shows the account picker; the person picks the account; the next
 });
 
 test("signIn() while signed in resolves with the account and opens no second popup; select_account still opens one", LIMIT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   // Counts window.open calls from before the bundle loads (whatever the broker captures).
   await context.addInitScript(() => {
     const open = window.open;
@@ -97,9 +87,9 @@ test("signIn() while signed in resolves with the account and opens no second pop
       return open.apply(this, args);
     };
   });
-  const log = record(context, stack);
+  const log = record(context, env.stack);
   try {
-    const page = await openPage(context, stack, { xrm: true });
+    const page = await openPage(context, env.stack, { xrm: true });
     const first = await act(page, signIn(), (popup) => popup.click("button.account >> nth=0"));
     assert.ok(first.ok, JSON.stringify(first));
     assert.equal(await page.evaluate(() => window.opened), 1);
@@ -129,9 +119,9 @@ test("signIn() while signed in resolves with the account and opens no second pop
 });
 
 test("prompt=none without a session is interaction_required (login_required); select_account signs in the account picked", LIMIT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
-    const page = await openPage(context, stack);
+    const page = await openPage(context, env.stack);
     const none = await act(page, signIn({ prompt: "none" }));
     assert.equal(none.ok, false);
     assert.equal(none.error.code, "interaction_required");
@@ -152,9 +142,9 @@ test("prompt=none without a session is interaction_required (login_required); se
 });
 
 test("prompt=consent shows the permissions: Cancel is user_cancelled, Accept signs in", LIMIT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
-    const page = await openPage(context, stack, { xrm: true });
+    const page = await openPage(context, env.stack, { xrm: true });
     let asked;
     const cancelled = await act(page, signIn({ prompt: "consent" }), async (popup) => {
       await popup.click("button.account >> nth=0");
@@ -193,7 +183,7 @@ async function answer(page, selector) {
 test("missing consent: the consent prompt lists the permissions; Accept records it, and the next sign-in asks no more", LIMIT, async () => {
   // A new workload app that lists the broker as a known client, with no consent in the tenant.
   const app = "5e2e0000-0000-4000-8000-0000000000c9";
-  await emulatorAdmin(stack, "POST", `/tenants/${ids.TENANT}/apps`, {
+  await emulatorAdmin(env.stack, "POST", `/tenants/${ids.TENANT}/apps`, {
     client_id: app,
     display_name: "Unconsented workload",
     identifier_uris: [`api://${app}`],
@@ -201,11 +191,11 @@ test("missing consent: the consent prompt lists the permissions; Accept records 
     known_client_apps: [ids.BROKER],
     access_token_version: 2,
   });
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
     const page = await context.newPage();
-    const authorize = (state) => `${stack.emulatorBase}/${ids.TENANT}/oauth2/v2.0/authorize?` + new URLSearchParams({
-      client_id: ids.BROKER, response_type: "code", redirect_uri: `${stack.pageOrigin}/redirect.html`,
+    const authorize = (state) => `${env.stack.emulatorBase}/${ids.TENANT}/oauth2/v2.0/authorize?` + new URLSearchParams({
+      client_id: ids.BROKER, response_type: "code", redirect_uri: `${env.stack.pageOrigin}/redirect.html`,
       scope: `api://${app}/access_as_user openid offline_access`, state, response_mode: "fragment",
       code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256",
       login_hint: ids.USER_UPN,
@@ -226,15 +216,15 @@ test("missing consent: the consent prompt lists the permissions; Accept records 
     assert.equal(second.get("state"), "second");
   } finally {
     await context.close();
-    await emulatorAdmin(stack, "DELETE", `/tenants/${ids.TENANT}/consents?client_id=${ids.BROKER}&resource=${app}`).catch(() => {});
+    await emulatorAdmin(env.stack, "DELETE", `/tenants/${ids.TENANT}/consents?client_id=${ids.BROKER}&resource=${app}`).catch(() => {});
   }
 });
 
 test("signing out while the sign-in page is open: the call rejects with user_signed_out, the popup closes, no session is made", LIMIT, async () => {
-  const context = await browser.newContext();
-  const log = record(context, stack);
+  const context = await env.browser.newContext();
+  const log = record(context, env.stack);
   try {
-    const page = await openPage(context, stack, { xrm: true });
+    const page = await openPage(context, env.stack, { xrm: true });
     await page.evaluate((r) => { window.nextAction = () => Tessera.getToken(r); }, FILES);
     const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#act")]);
     await popup.waitForSelector("button.account"); // the person has not picked an account yet

@@ -3,24 +3,13 @@
 // one context share an origin's BroadcastChannel, as tabs of one browser do).
 "use strict";
 
-const { test, before, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
-const { startStack } = require("../lib/stack");
-const { launch, record, pageUrl, openPage, getToken, claimsOf } = require("../lib/browser");
+const { record, pageUrl, openPage, getToken, claimsOf } = require("../lib/browser");
+const { useStackAndBrowser } = require("../lib/suite");
 const ids = require("../lib/ids");
 
-let stack;
-let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launch();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (stack) await stack.stop();
-});
+const env = useStackAndBrowser();
 
 const FILES = { workload: "file-picker", scopes: ["Files.Read"] };
 const EXPENSES = { workload: "expense-report", scopes: ["expenses.read"] };
@@ -30,7 +19,7 @@ const storage = (page) => page.evaluate(() => ({ session: sessionStorage.length,
 
 /** A tab of the test page (with Xrm) whose shared Sign in button has signed the user in. */
 async function signedInTab(context) {
-  const page = await openPage(context, stack, { xrm: true });
+  const page = await openPage(context, env.stack, { xrm: true });
   await page.click("#sign-in");
   assert.equal((await page.evaluate(() => window.signInResult)).ok, true);
   return page;
@@ -46,13 +35,13 @@ async function listen(page) {
 }
 
 test("a second tab gets tokens without a popup, relayed as a user token (never the refresh token); nothing is stored", async () => {
-  const context = await browser.newContext();
-  const log = record(context, stack);
+  const context = await env.browser.newContext();
+  const log = record(context, env.stack);
   try {
     const a = await signedInTab(context);
     assert.equal(log.popups.length, 1);
 
-    const b = await openPage(context, stack, { xrm: true });
+    const b = await openPage(context, env.stack, { xrm: true });
     const relayed = await listen(b);
     const refreshesBefore = log.grantsOf("refresh_token").length;
     const files = await getToken(b, FILES);
@@ -86,12 +75,12 @@ test("a second tab gets tokens without a popup, relayed as a user token (never t
 });
 
 test("a tab of another Dynamics user gets no answer", async () => {
-  const context = await browser.newContext();
-  const log = record(context, stack);
+  const context = await env.browser.newContext();
+  const log = record(context, env.stack);
   try {
     const a = await signedInTab(context);
     const other = await context.newPage();
-    await other.goto(pageUrl(stack, { xrm: true }).replace(encodeURIComponent(ids.USER_UPN), "meganb%40contoso.com"));
+    await other.goto(pageUrl(env.stack, { xrm: true }).replace(encodeURIComponent(ids.USER_UPN), "meganb%40contoso.com"));
     assert.equal(await other.evaluate(() => window.configured), "ok");
     const result = await getToken(other, FILES);
     assert.equal(result.ok, false);
@@ -103,11 +92,11 @@ test("a tab of another Dynamics user gets no answer", async () => {
 });
 
 test("signing out in one tab signs out every tab; a lone tab then needs a sign-in again", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
     const a = await signedInTab(context);
     assert.ok((await getToken(a, FILES)).ok);
-    const b = await openPage(context, stack, { xrm: true });
+    const b = await openPage(context, env.stack, { xrm: true });
     assert.ok((await getToken(b, FILES)).ok);
 
     await b.evaluate(() => Tessera.signOut());
@@ -124,9 +113,9 @@ test("signing out in one tab signs out every tab; a lone tab then needs a sign-i
 });
 
 test("a call in flight at sign-out rejects with user_signed_out and keeps nothing", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
-    const a = await openPage(context, stack, { xrm: true });
+    const a = await openPage(context, env.stack, { xrm: true });
     // No session anywhere: the call is asking the other tabs (up to 300 ms) when the user signs out.
     const outcome = await a.evaluate(async () => {
       const call = Tessera.getToken({ workload: "file-picker", scopes: ["Files.Read"] });
@@ -140,10 +129,10 @@ test("a call in flight at sign-out rejects with user_signed_out and keeps nothin
 });
 
 test("when the frame that loaded the broker goes away, calls reject with broker_unloaded instead of hanging", { timeout: 30_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
     const page = await context.newPage();
-    await page.goto(pageUrl(stack).replace(`${stack.pageOrigin}/?`, `${stack.pageOrigin}/host.html?`));
+    await page.goto(pageUrl(env.stack).replace(`${env.stack.pageOrigin}/?`, `${env.stack.pageOrigin}/host.html?`));
     await page.waitForFunction(() => window.Tessera && document.getElementById("form").contentWindow.configured);
     assert.equal(await page.evaluate(() => document.getElementById("form").contentWindow.configured), "ok");
     assert.equal(await page.evaluate(() => Object.hasOwn(window, "Tessera")), true, "registered on the top window");
