@@ -84,6 +84,26 @@ async fn token_problems_are_invalid_grant() {
     assert_eq!(h.obo_requests(), 0, "no refused token reached Entra");
 }
 
+/// Only a token whose signature and issuer verified fills the peek memo (the memo skips parsing
+/// for tokens already proven authentic): a forged one and one of the wrong issuer are refused and
+/// never remembered.
+#[tokio::test]
+async fn only_verified_tokens_fill_the_peek_memo() {
+    let h = Harness::start().await;
+    let good = h.user_token(|_| {});
+    let (head, sig) = good.rsplit_once('.').unwrap();
+    let forged = format!("{head}.{}{}", if sig.starts_with('A') { 'B' } else { 'A' }, &sig[1..]);
+    let wrong_iss = h.user_token(|r| {
+        r.extra_claims.insert("iss".into(), json!(format!("https://login.example.com/{TENANT}/v2.0")));
+    });
+    for token in [&forged, &wrong_iss] {
+        assert_eq!(h.exchange(token, FILES_READ, &[]).await.error(), "invalid_grant");
+        assert!(!h.state.exchanger.peeks.holds(token), "an unverified token was remembered");
+    }
+    assert_eq!(h.exchange(&good, FILES_READ, &[]).await.status, StatusCode::OK);
+    assert!(h.state.exchanger.peeks.holds(&good), "not vacuous: a verified token is remembered");
+}
+
 #[tokio::test]
 async fn registry_denials_have_their_own_codes() {
     let h = Harness::start().await;

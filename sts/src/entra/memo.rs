@@ -26,7 +26,7 @@ use moka::Expiry;
 use moka::sync::Cache;
 
 use super::validate::{self, PeekError, Peeked};
-use crate::cache::TokenDigest;
+use crate::cache::{TokenDigest, TokenHash};
 use crate::config::CacheConfig;
 
 #[derive(Debug, Clone)]
@@ -90,6 +90,12 @@ impl PeekMemo {
         }
     }
 
+    /// Whether the claims of exactly this token are remembered (diagnostics and tests: unlike
+    /// [`Self::entry_count`], exact at once).
+    pub fn holds(&self, token: &str) -> bool {
+        self.inner.contains_key(&TokenHash::new(token).digest())
+    }
+
     pub fn entry_count(&self) -> u64 {
         self.inner.entry_count()
     }
@@ -109,7 +115,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::cache::TokenHash;
 
     const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 

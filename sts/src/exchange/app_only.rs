@@ -46,7 +46,7 @@ impl Exchanger {
         trail.client = Some(grant.client_app_id.clone());
         trail.workload = Some(grant.workload.clone());
         trail.backend = Some(grant.backend_app_id.clone());
-        trail.scopes = Some(grant.scopes.join(" "));
+        trail.scopes = Some(grant.scope_string());
 
         // Authenticity: the site's key, refetched once (within its bound) if the site rotated it.
         let key = self.site_keys.key(&site.host, &site.key_url).await?;

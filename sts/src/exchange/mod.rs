@@ -185,7 +185,7 @@ impl Exchanger {
             authority: self.entra.authority.as_str(),
         })?;
         trail.backend = Some(grant.backend_app_id.clone());
-        trail.scopes = Some(grant.scopes.join(" "));
+        trail.scopes = Some(grant.scope_string());
         if !peeked.scopes.iter().any(|s| s.eq_ignore_ascii_case(&workload.required_scope)) {
             return Err(ExchangeError::InvalidSubjectToken(SubjectTokenError::MissingScope {
                 scope: workload.required_scope.clone(),
@@ -197,9 +197,7 @@ impl Exchanger {
             // The workload's own token, for users holding its role or group: checked here, then
             // the signature (an app-only cache entry is not tied to this token's bytes).
             registry::authorize_app_only_user(workload, &peeked.roles, &peeked.groups)?;
-            let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
-            validate::verify(token, &peeked, &key, &issuer, self.entra.leeway_secs)?;
-            self.peeks.remember(digest, &peeked);
+            self.authenticate(token, &peeked, digest).await?;
             return Box::pin(self.app_only(&peeked.tenant, &grant)).await; // boxed: see `miss`
         }
 
@@ -221,6 +219,21 @@ impl Exchanger {
         Box::pin(self.miss(&req, &peeked, digest, &workload.client_app_id, &grant.scopes, cache_slot)).await
     }
 
+    /// Authenticity: the token's signature and issuer against its tenant's published keys. Once
+    /// they pass, the peek memo remembers what `peek` read from these exact bytes (their `digest`),
+    /// so a repeat skips the parsing, not the checks; this is the only place that fills the memo.
+    async fn authenticate(
+        &self,
+        token: &str,
+        peeked: &Arc<validate::Peeked>,
+        digest: TokenDigest,
+    ) -> Result<(), ExchangeError> {
+        let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
+        validate::verify(token, peeked, &key, &issuer, self.entra.leeway_secs)?;
+        self.peeks.remember(digest, peeked);
+        Ok(())
+    }
+
     /// A cache miss (or a claims challenge): verify the signature, then ask Entra once however
     /// many ask for the same token at the same time.
     async fn miss(
@@ -232,12 +245,7 @@ impl Exchanger {
         scopes: &[String],
         cache_slot: String,
     ) -> Result<Issued, ExchangeError> {
-        let token = req.subject_token.expose();
-        // Authenticity: signature and issuer against the tenant's published keys.
-        let (issuer, key) = self.keys.key(&peeked.tenant, peeked.version, &peeked.kid).await?;
-        validate::verify(token, peeked, &key, &issuer, self.entra.leeway_secs)?;
-        // Verified: from now on a request with these exact bytes skips the parsing (not the checks).
-        self.peeks.remember(digest, peeked);
+        self.authenticate(req.subject_token.expose(), peeked, digest).await?;
 
         let consent_url = || registry::admin_consent_url(self.entra.authority.as_str(), &peeked.tenant, client_app_id);
         let obo = OboRequest {
