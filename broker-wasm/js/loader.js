@@ -155,11 +155,10 @@
 
   // One request for the wasm (src/web/http.rs): CORS without cookies — or, for a path (Power
   // Pages' token endpoint, in that bundle only), the page's own site with its session cookie — no
-  // HTTP cache, the browser's own 30 s timeout, a prototype-less init and headers; or the
-  // `/broker/config` fetch `prefetch` started. Resolves with [status, body text, headers], rejects
-  // with "timeout" (`AbortSignal.timeout`'s) or "network" (anything else: an unreachable host, a
-  // CORS refusal, an invalid URL).
-  function send(url, form, correlationId, started) {
+  // HTTP cache, the browser's own 30 s timeout, a prototype-less init and headers. Resolves with
+  // [status, body text, headers], rejects with "timeout" (`AbortSignal.timeout`'s) or "network"
+  // (anything else: an unreachable host, a CORS refusal, an invalid URL).
+  function send(url, form, correlationId) {
     var site = @@PAGES@@ && url[0] === "/";
     var headers = bare();
     var init = assign(bare(), {
@@ -175,18 +174,15 @@
       headers["content-type"] = "application/x-www-form-urlencoded";
     }
     if (correlationId != null) headers["x-correlation-id"] = correlationId;
-    return (
-      started ||
-      fetch(url, init)
-        .then(function (response) {
-          return text(response).then(function (body) {
-            return [response.status, body, response.headers];
-          });
-        })
-        .catch(function (e) {
-          throw e && e.name === "TimeoutError" ? "timeout" : "network";
-        })
-    );
+    return fetch(url, init)
+      .then(function (response) {
+        return text(response).then(function (body) {
+          return [response.status, body, response.headers];
+        });
+      })
+      .catch(function (e) {
+        throw e && e.name === "TimeoutError" ? "timeout" : "network";
+      });
   }
 
   // The sign-in popup's answer (src/web/signin.rs opens the popup and checks the answer): resolves
@@ -250,26 +246,6 @@
     return new Response(wasm, { headers: { "content-type": "application/wasm" } });
   }
 
-  // `GET {stsUrl}/broker/config`, started by a `configure` call made before the broker runs, so
-  // that the round trip overlaps the wasm's compilation. (In Chromium the broker runs by the end of
-  // the microtasks after this script, so the ribbon rule's `configure` right after it finds the
-  // broker, which fetches at once: starting this fetch there as well made it start ~6 ms sooner but
-  // arrive no sooner, measured.) The broker takes it as its own only when its checked `stsUrl`
-  // gives the same URL, and otherwise fetches it itself; nothing from this fetch is trusted more
-  // than its own would be.
-  var prefetched;
-  function prefetch(options) {
-    var sts = options && own(options, "stsUrl");
-    if (prefetched || typeof sts !== "string") return;
-    // Not checked here: the broker uses this fetch only if its checked stsUrl gives this URL.
-    var url = sts.trim().replace(/\/+$/, "") + "/broker/config";
-    var reply = send(url);
-    reply.catch(function () {
-      /* the broker sees the failure when it uses this fetch; unused, it is of no interest */
-    });
-    prefetched = [url, reply];
-  }
-
   function announce(api) {
     var targets = host === window ? [host] : [host, window];
     for (var j = 0; j < targets.length; j++) {
@@ -293,7 +269,7 @@
     })
     .then(function () {
       mark("instantiated");
-      broker = new wasm_bindgen.TesseraBroker(window, host, prefetched);
+      broker = new wasm_bindgen.TesseraBroker(window, host);
       return broker;
     })
     .catch(function (e) {
@@ -383,7 +359,6 @@
       if (!@@PAGES@@ && options && own(options, "identity")) {
         return Promise.reject(invalidRequest("configure: powerPages needs tessera-broker-pages.js"));
       }
-      if (!broker) prefetch(options);
       return call("configure")(options);
     },
     getToken: call("getToken", true),

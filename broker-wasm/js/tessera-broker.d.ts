@@ -17,7 +17,10 @@
  * }
  * ```
  * `ready` (and the `tessera:ready` event, dispatched on the host window and the loading window)
- * means "configured": the STS's `/broker/config` has been read.
+ * means "usable": `configure` has accepted its options. It does not wait for the STS: the calls
+ * that need its `/broker/config` (`getToken`, and `signIn` after opening its popup) wait for that
+ * answer themselves and fail with its error (`network_error`, `sts_error` …) if it cannot be had;
+ * `configure`'s own promise settles once it is in hand.
  */
 
 /** Error codes of a {@link TokenBrokerError}. */
@@ -161,12 +164,13 @@ export interface TesseraApi {
   readonly version: string;
   /** Major version of this API: 1. */
   readonly apiVersion: 1;
-  /** Resolves (with this object) once `configure` has succeeded. Also announced by a `tessera:ready` event. */
+  /** Resolves (with this object) once `configure` has accepted its options (not waiting for the STS). Also announced by a `tessera:ready` event. */
   readonly ready: Promise<TesseraApi>;
   /**
-   * Configures the broker (fetches `GET {stsUrl}/broker/config`). Idempotent: later calls return the
+   * Configures the broker: checks the options (then `ready` resolves) and fetches
+   * `GET {stsUrl}/broker/config` (then this promise resolves). Idempotent: later calls return the
    * first call's promise, so a ribbon enable rule may call it every time it runs. A failed call may
-   * be retried. Calls to `getToken` made before it completes wait for it.
+   * be retried. Calls to `getToken` made before it completes wait for it, and share its failure.
    */
   configure(options: ConfigureOptions | PowerPagesOptions): Promise<void>;
   /**

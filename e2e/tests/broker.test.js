@@ -356,6 +356,51 @@ test("the API object is frozen and versioned, and a second load keeps the first 
   }
 });
 
+test("ready does not wait for the STS: calls made meanwhile wait for /broker/config and carry its failure, and configure can try again", async () => {
+  const context = await env.browser.newContext();
+  try {
+    // Hold the STS's answer (the seam: the browser's own request routing), then refuse it.
+    let held;
+    const arrived = new Promise((resolve) => {
+      context.route("**/broker/config", (route) => {
+        if (held) return route.continue(); // the retry below goes through
+        held = route;
+        resolve();
+      });
+    });
+    const page = await context.newPage();
+    await page.goto(pageUrl(env.stack));
+    await arrived;
+    const early = await page.evaluate(async () => {
+      // Resolves with /broker/config still unanswered (bounded, so that a regression fails here
+      // instead of hanging the suite).
+      const ready = await Promise.race([Tessera.ready.then(() => true), new Promise((r) => setTimeout(r, 10000, false))]);
+      if (!ready) return "ready waited for /broker/config";
+      window.earlyCall = Tessera.getToken({ workload: "file-picker", scopes: ["Files.Read"] }).then(
+        () => "ok",
+        (e) => e.code + ": " + e.description,
+      );
+      return Tessera.getStatus();
+    });
+    assert.equal(early, "signedOut", "configured once the options are accepted");
+    await held.abort("connectionrefused");
+    const call = await page.evaluate(() => window.earlyCall);
+    assert.match(call, /^network_error: could not reach .*\/broker\/config/, "the waiting call fails with the fetch's error");
+    assert.match(await page.evaluate(() => window.configured), /^network_error: /);
+    assert.equal(await page.evaluate(() => Tessera.getStatus()), "unconfigured");
+
+    // The ribbon rule runs again: configure fetches anew, and calls work.
+    const again = await page.evaluate(async () => {
+      await Tessera.configure({ stsUrl: new URLSearchParams(location.search).get("sts"), redirectUri: location.origin + "/redirect.html",
+        tenantId: new URLSearchParams(location.search).get("tenant"), authority: new URLSearchParams(location.search).get("authority") });
+      return Tessera.getToken({ workload: "file-picker", scopes: ["Files.Read"] }).then(() => "ok", (e) => e.code);
+    });
+    assert.equal(again, "interaction_required", "configured: a silent call without a session asks for a sign-in");
+  } finally {
+    await context.close();
+  }
+});
+
 test("the authority is pinned: the STS's /broker/config cannot move the sign-in off Microsoft's hosts or the one the page named", async () => {
   // This STS's /broker/config names the emulator (a loopback host, not Microsoft's) as authority.
   const context = await env.browser.newContext();

@@ -82,8 +82,6 @@ pub struct State {
     /// to the STS again.
     pub challenges: VecMap<String>,
     pub next_id: u32,
-    /// `GET /broker/config` as the loader started it: its URL and its `fetch` promise.
-    pub config_fetch: Option<(String, Promise)>,
     /// Sign-outs so far: work started before one stores no session, opens no popup and clears
     /// no newer work. (The loader rejects the calls in flight with `user_signed_out`.)
     pub signouts: u32,
@@ -136,7 +134,12 @@ impl Broker {
         self.state.try_borrow_mut().unwrap_or_else(|_| core::arch::wasm32::unreachable())
     }
 
-    /// Resolves once `configure` has succeeded.
+    /// Resolves once `configure` has accepted its options: from then on every call works, and
+    /// those that need the STS's `/broker/config` wait for it in [`Broker::setup`]. Not later: that
+    /// answer crosses the page's busy main thread in three tasks (headers, body, text), 40–60 ms
+    /// after the script started in a cold load, while everything else is ready in about 10
+    /// (BENCHMARKS.md, "Broker ready time"); a control needs no network to register its handlers,
+    /// as msal-browser's `initialize()` reads no metadata either.
     pub fn ready(&self) -> Promise {
         self.ready.clone()
     }
@@ -148,12 +151,18 @@ impl Broker {
         st.next_id
     }
 
-    /// The setup, waiting for a `configure` in flight; calls made before `configure` wait too.
+    /// The setup: calls made before `configure` wait for it to accept its options, then for its
+    /// `/broker/config`, and fail with that fetch's error when it failed (a later `configure`
+    /// tries again).
     pub async fn setup(&self) -> Result<Rc<Setup>, BrokerError> {
         if let Some(s) = self.st().setup.clone() {
             return Ok(s);
         }
         let _ = JsFuture::from(self.ready()).await;
+        let configuring = self.st().configuring.as_ref().map(|(_, p)| p.clone());
+        if let Some(p) = configuring {
+            JsFuture::from(p).await.map_err(|e| js::error_from_js(&e))?;
+        }
         self.st().setup.clone().ok_or_else(|| BrokerError::new(ErrorCode::InvalidRequest, "Tessera is not configured"))
     }
 
@@ -169,7 +178,8 @@ impl Broker {
     pub fn refresh_status(&self) {
         let (changed, status) = {
             let mut st = self.st_mut();
-            let status = if st.setup.is_none() {
+            // Configured from the moment `configure` accepted its options until it failed.
+            let status = if st.configuring.is_none() {
                 Status::Unconfigured
             } else if st.interaction.is_some() {
                 Status::SigningIn
@@ -220,7 +230,7 @@ impl Broker {
         let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
     }
 
-    /// `configure`: checks the options, fetches `/broker/config`. Boxed:
+    /// `configure`: checks the options (then `ready` resolves), fetches `/broker/config`. Boxed:
     /// see [`super::Fut`].
     pub fn configure(self: Rc<Self>, raw: RawOptions) -> super::Fut<'static, Result<(), BrokerError>> {
         Box::pin(async move {
@@ -229,10 +239,10 @@ impl Broker {
             }
             let origin = js::origin(&self.host);
             let options = raw.validate(&origin, &self.xrm_context())?;
+            let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
+            self.refresh_status();
             let url = crate::text::cat(&[&options.sts_url, "/broker/config"]);
-            // The loader's fetch of this very URL, when it started one (see `js/loader.js`).
-            let started = self.st_mut().config_fetch.take().filter(|(u, _)| *u == url).map(|(_, p)| p);
-            let reply = http::send(&url, None, None, started).await?;
+            let reply = http::send(&url, None, None).await?;
             if reply.status != 200 {
                 let d = crate::text::cat(&["GET /broker/config answered HTTP ", &js::number(reply.status)]);
                 return Err(BrokerError::new(ErrorCode::StsError, d).retryable(reply.status >= 500));
@@ -241,8 +251,6 @@ impl Broker {
             let setup = Setup { options, config };
             super::relay::open(&setup);
             self.st_mut().setup = Some(Rc::new(setup));
-            let _ = self.ready_resolve.call0(&JsValue::UNDEFINED);
-            self.refresh_status();
             Ok(())
         })
     }

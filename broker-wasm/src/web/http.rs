@@ -14,11 +14,11 @@ use crate::errors::{BrokerError, ErrorCode};
 
 #[wasm_bindgen]
 extern "C" {
-    /// The loader's `send(url, form, correlationId, started)` (`js/loader.js`): the request, its
+    /// The loader's `send(url, form, correlationId)` (`js/loader.js`): the request, its
     /// 30 s timeout and the body read, resolving with `[status, body text, headers]` or rejecting
     /// with `"timeout"` or `"network"`. In JavaScript because there it is a third of the bytes.
     #[wasm_bindgen(js_name = send)]
-    fn send_js(url: &str, form: Option<&str>, correlation_id: Option<&str>, started: Option<Promise>) -> Promise;
+    fn send_js(url: &str, form: Option<&str>, correlation_id: Option<&str>) -> Promise;
 }
 
 /// A response: status, body text and the headers the broker reads.
@@ -49,19 +49,16 @@ fn describe(url: &str) -> &str {
 }
 
 /// Sends one request. `form` is an `application/x-www-form-urlencoded` body (POST), `None` a GET;
-/// `correlation_id` its `x-correlation-id`. `started` is that request already sent by the loader
-/// (`js/loader.js` starts `GET /broker/config` while the wasm compiles): its answer is read here
-/// as if this call had sent it. A URL that is a path (no scheme) is the page's own site — Power
+/// `correlation_id` its `x-correlation-id`. A URL that is a path (no scheme) is the page's own site — Power
 /// Pages' token endpoint, which needs the portal's session cookie; everything else goes
 /// cross-origin and cookie-less (always, in the Power Apps bundle).
 pub fn send<'a>(
     url: &'a str,
     form: Option<&'a str>,
     correlation_id: Option<&'a str>,
-    started: Option<Promise>,
 ) -> super::Fut<'a, Result<Reply, BrokerError>> {
     Box::pin(async move {
-        match JsFuture::from(send_js(url, form, correlation_id, started)).await {
+        match JsFuture::from(send_js(url, form, correlation_id)).await {
             Ok(v) => Ok(Reply {
                 status: js::get(&v, "0").as_f64().unwrap_or(0.0) as u16,
                 body: js::get_str(&v, "1").unwrap_or_default(),

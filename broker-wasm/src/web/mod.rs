@@ -32,7 +32,7 @@ use prelude::*;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::Window;
 
@@ -86,16 +86,11 @@ pub struct TesseraBroker {
 #[wasm_bindgen(js_class = TesseraBroker)]
 impl TesseraBroker {
     /// A broker registered on `host` (the window `Tessera` lives on): popups open from it.
-    /// `prefetched` is `[url, fetchPromise]` when the loader has already started
-    /// `GET {stsUrl}/broker/config` for an early `configure` call, else `undefined`.
     /// `win` is the loader's own `window` (passed in: `js_sys::global()` is four imports that
     /// probe `globalThis`, `self`, `window` and `global`).
     #[wasm_bindgen(constructor)]
-    pub fn new(win: Window, host: Window, prefetched: JsValue) -> TesseraBroker {
+    pub fn new(win: Window, host: Window) -> TesseraBroker {
         let inner = Broker::new(win, host);
-        if let Some(url) = js::get_str(&prefetched, "0") {
-            inner.st_mut().config_fetch = Some((url, js::get(&prefetched, "1").unchecked_into()));
-        }
         TesseraBroker {
             inner,
             #[cfg(feature = "power-pages")]
@@ -103,7 +98,7 @@ impl TesseraBroker {
         }
     }
 
-    /// The `ready` promise: resolves once `configure` has succeeded.
+    /// The `ready` promise: resolves once `configure` has accepted its options.
     pub fn ready(&self) -> Promise {
         self.inner.ready()
     }
@@ -152,6 +147,7 @@ impl TesseraBroker {
                 if result.is_err() {
                     // Let a later call try again (e.g. the STS was briefly unreachable).
                     b.st_mut().configuring = None;
+                    b.refresh_status();
                 }
                 result.map(|()| JsValue::UNDEFINED)
             }

@@ -82,7 +82,7 @@ impl PortalBroker {
             super::crypto::uuid(&self.win)?.chars().filter(|c| *c != '-').take(logic::MAX_STATE).collect();
         let body = logic::token_request_body(&self.client_id, &state)?;
         let url = cat(&[&self.site_path, logic::TOKEN_PATH]);
-        let reply = http::send(&url, Some(&body), None, None).await?;
+        let reply = http::send(&url, Some(&body), None).await?;
         let issued_at = super::tokens::now();
         let t = logic::read_token_response(
             reply.status,
@@ -113,7 +113,7 @@ impl PortalBroker {
         let body = logic::exchange_body(&subject, &scope, &req.workload);
         let url = cat(&[&self.sts_url, "/token"]);
         let issued_at = super::tokens::now();
-        let reply = http::send(&url, Some(&body), Some(&correlation_id), None).await?;
+        let reply = http::send(&url, Some(&body), Some(&correlation_id)).await?;
         let v = reply.json();
         if reply.status == 200 {
             let token = js::get_str(&v, "access_token")

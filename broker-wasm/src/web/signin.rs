@@ -175,7 +175,7 @@ fn run<'a>(b: &'a Rc<Broker>, popup: &'a Window, params: SignInParams) -> super:
             params.claims.as_deref(),
         );
         let now = tokens::now();
-        let reply = http::send(&token_url, Some(&body), None, None).await?;
+        let reply = http::send(&token_url, Some(&body), None).await?;
         let tr = tokens::entra_response(&reply, &setup, workload)?;
         let (Some(access), Some(refresh), Some(id_token)) = (tr.access_token, tr.refresh_token, tr.id_token) else {
             return Err(BrokerError::new(

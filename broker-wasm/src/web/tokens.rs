@@ -113,7 +113,7 @@ pub(super) fn user_token_silent<'a>(
                 &refresh_token,
                 &oauth::refresh_scope(&workload.user_scope),
             );
-            let reply = http::send(&url, Some(&body), None, None).await?;
+            let reply = http::send(&url, Some(&body), None).await?;
             let tr = entra_response(&reply, setup, workload)?;
             let access = tr
                 .access_token
@@ -158,7 +158,7 @@ fn exchange<'a>(
         let correlation_id = crypto::uuid(&b.win).map_err(StsFailure::Failed)?;
         let url = crate::text::cat(&[&setup.options.sts_url, "/token"]);
         let body = oauth::exchange_body(subject, scope, &workload.name, claims);
-        let reply = http::send(&url, Some(&body), Some(&correlation_id), None)
+        let reply = http::send(&url, Some(&body), Some(&correlation_id))
             .await
             .map_err(|e| StsFailure::Failed(e.correlated(Some(correlation_id.clone()))))?;
         let v = reply.json();
