@@ -17,11 +17,13 @@
 //! compares it with the one entry under that hash, allocating nothing; no eviction policy is
 //! wanted, and the entries die with the snapshot.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::decision::{ConsentRequest, Grant, Target};
+use crate::snapshot::HashMap;
 
 /// How many grants one snapshot keeps: far more than the (tenant, broker, workload, scope
 /// spelling) combinations a deployment sees, far less memory than matters (~0.5 KB each).
@@ -90,7 +92,7 @@ impl Key {
 
 impl Decisions {
     pub(crate) fn new() -> Decisions {
-        Decisions { hasher: RandomState::new(), grants: RwLock::new(HashMap::new()) }
+        Decisions { hasher: RandomState::default(), grants: RwLock::new(HashMap::default()) }
     }
 
     fn hash(&self, req: &ConsentRequest<'_>) -> u64 {

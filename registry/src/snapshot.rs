@@ -6,13 +6,19 @@
 //! never scans. The raw rows are kept too, for [`check`](crate::check) and
 //! [`render_matrix`](crate::render_matrix).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::decision::{ConsentRequest, Denial, Grant, decide};
 use crate::memo::Decisions;
 use crate::model::{AppRegistration, AppRole, CertificateRef, ConsentStatus, RegistryRows, TenantConsent};
 use crate::scope::{normalize_resource, normalized};
+
+/// The snapshot's maps hash with foldhash, not the standard SipHash: every cached exchange makes
+/// several lookups by audience, client app and workload, and SipHash was ~3k of its ~60k
+/// instructions (BENCHMARKS.md). Keys are the operator's registry rows, looked up by request
+/// values; foldhash is still seeded per map, so lookup patterns leak nothing reusable.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// An immutable, indexed copy of the registry. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -116,8 +122,8 @@ impl Snapshot {
     pub fn from_rows(rows: RegistryRows) -> Snapshot {
         let apps = first_index(rows.apps.iter().map(|a| a.app_id.to_ascii_lowercase()));
 
-        let mut workloads: HashMap<String, Workload> = HashMap::new();
-        let mut by_client = HashMap::new();
+        let mut workloads: HashMap<String, Workload> = HashMap::default();
+        let mut by_client = HashMap::default();
         for w in &rows.workloads {
             let client = w.client_app_id.to_ascii_lowercase();
             if workloads.contains_key(&w.name) || by_client.contains_key(&client) {
@@ -134,7 +140,7 @@ impl Snapshot {
                     brokers: BTreeSet::new(),
                     app_only: None,
                     backends: BTreeMap::new(),
-                    resources: HashMap::new(),
+                    resources: HashMap::default(),
                 },
             );
         }
@@ -185,11 +191,11 @@ impl Snapshot {
 
         let consents =
             first_index(rows.consents.iter().map(|c| (c.tenant_id.to_ascii_lowercase(), c.workload.clone())));
-        let mut certificates: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut certificates: HashMap<String, Vec<usize>> = HashMap::default();
         for (i, c) in rows.certificates.iter().enumerate() {
             certificates.entry(c.client_app_id.to_ascii_lowercase()).or_default().push(i);
         }
-        let mut audiences = HashMap::new();
+        let mut audiences = HashMap::default();
         for client in by_client.keys() {
             audiences.insert(client.clone(), client.clone());
             for uri in app_id_uris.get(client).into_iter().flatten() {
@@ -197,7 +203,7 @@ impl Snapshot {
             }
         }
 
-        let mut sites: HashMap<String, Site> = HashMap::new();
+        let mut sites: HashMap<String, Site> = HashMap::default();
         for s in &rows.sites {
             sites.entry(s.host.to_ascii_lowercase()).or_insert_with(|| Site {
                 host: s.host.to_ascii_lowercase(),
@@ -321,7 +327,7 @@ impl Snapshot {
 
 /// Maps each key to the index of its first row.
 fn first_index<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> HashMap<K, usize> {
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     for (i, k) in keys.enumerate() {
         map.entry(k).or_insert(i);
     }
@@ -330,7 +336,7 @@ fn first_index<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> HashMa
 
 /// Normalised App ID URIs per lower-case app id.
 fn app_id_uris_by_app(rows: &RegistryRows) -> HashMap<String, Vec<String>> {
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    let mut map: HashMap<String, Vec<String>> = HashMap::default();
     for u in &rows.app_id_uris {
         map.entry(u.app_id.to_ascii_lowercase()).or_default().push(normalize_resource(&u.uri));
     }

@@ -1,5 +1,6 @@
 //! `POST /token`: the RFC 8693 token exchange.
 
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Extension;
@@ -24,9 +25,18 @@ pub async fn token(
         return unread_body(refuse(ExchangeError::InvalidRequest(RequestError::NotAForm)));
     }
     // One deadline for the whole body: hyper times the headers, nothing times a body that trickles
-    // in a byte at a time (tower-http's body timeout restarts at every frame).
+    // in a byte at a time (tower-http's body timeout restarts at every frame). Armed only when the
+    // body is not already there: a token request's few KB nearly always arrive with its head, and
+    // arming and dropping a timer (the runtime's timer wheel, its lock, the clock) on every
+    // request was ~1k of a cached exchange's instructions.
     let limit = Duration::from_secs(state.config.server.body_read_timeout_secs.max(1));
-    let body = match tokio::time::timeout(limit, Bytes::from_request(request, &state)).await {
+    let mut read = std::pin::pin!(Bytes::from_request(request, &state));
+    let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    let read = match first {
+        Poll::Ready(result) => Ok(result),
+        Poll::Pending => tokio::time::timeout(limit, read).await,
+    };
+    let body = match read {
         Ok(Ok(b)) => b,
         Ok(Err(rejection)) => {
             let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
