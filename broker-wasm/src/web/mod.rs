@@ -31,8 +31,8 @@ mod prelude {
 use prelude::*;
 
 use js_sys::Promise;
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::Window;
 

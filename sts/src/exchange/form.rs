@@ -232,7 +232,7 @@ mod tests {
             let mut only_colons = tail.is_empty();
             for (i, part) in urn.split(':').enumerate() {
                 if i > 0 {
-                    let colon = colons[i % colons.len()];
+                    let colon = colons.get(i).copied().unwrap_or(":");
                     only_colons &= matches!(colon, "%3A" | "%3a" | ":");
                     raw.push_str(colon);
                 }
