@@ -18,9 +18,9 @@
 //! wanted, and the entries die with the snapshot.
 
 use std::hash::BuildHasher;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use foldhash::fast::RandomState;
-use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::decision::{ConsentRequest, Grant, Target};
 use crate::snapshot::HashMap;
@@ -31,6 +31,9 @@ pub const MAX_ENTRIES: usize = 4096;
 
 /// The memo. `Clone` gives an empty one: a copy of a snapshot decides afresh.
 pub(crate) struct Decisions {
+    /// foldhash, seeded at random: a request's fields are hashed on every cached exchange. Two
+    /// requests with the same hash share one slot (the full key decides a hit), and only grants
+    /// are kept, at most [`MAX_ENTRIES`], so chosen collisions cost misses, never a long chain.
     hasher: RandomState,
     grants: RwLock<HashMap<u64, Entry>>,
 }

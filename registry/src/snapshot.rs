@@ -16,8 +16,9 @@ use crate::scope::{normalize_resource, normalized};
 
 /// The snapshot's maps hash with foldhash, not the standard SipHash: every cached exchange makes
 /// several lookups by audience, client app and workload, and SipHash was ~3k of its ~60k
-/// instructions (BENCHMARKS.md). Keys are the operator's registry rows, looked up by request
-/// values; foldhash is still seeded per map, so lookup patterns leak nothing reusable.
+/// instructions (BENCHMARKS.md). SipHash's resistance to chosen keys is not needed here: these
+/// maps hold only the operator's registry rows (requests look keys up, never insert them), and
+/// foldhash is still seeded at random per map.
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// An immutable, indexed copy of the registry. Cheap to share behind an `Arc`.
