@@ -54,6 +54,9 @@ async function load(browser, stack, quiet) {
     await new Promise((r) => setTimeout(r, 0));
     const at = (n) => performance.getEntriesByName("tessera:" + n)[0].startTime;
     const s = at("script");
+    // `ready` no longer waits for `/broker/config`: its resource entry exists once the answer is
+    // in, which configure's promise (the page's `window.configured`) waits for.
+    await window.configured;
     const config = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/broker/config"));
     return {
       total: at("ready") - s,
@@ -66,6 +69,7 @@ async function load(browser, stack, quiet) {
       navReady: at("ready"),
       configStart: config ? config.startTime - s : NaN,
       configEnd: config ? config.responseEnd - s : NaN,
+      configured: performance.getEntriesByName("page:configured")[0].startTime - s,
       longest: Math.max(0, ...window.__longTasks),
       // Diagnostic marks of a variant's loader (tessera:x-*), ms after tessera:script.
       extra: Object.fromEntries(performance.getEntriesByType("mark").filter((m) => m.name.startsWith("tessera:x-")).map((m) => [m.name.slice(10), m.startTime - s])),
@@ -98,10 +102,10 @@ async function main() {
     await stack.stop();
     fs.rmSync(dist, { recursive: true, force: true });
   }
-  const keys = ["total", "decode", "instantiate", "configure", "instantiated", "configStart", "configEnd", "longest", "script", "navReady"];
+  const keys = ["total", "decode", "instantiate", "configure", "instantiated", "configStart", "configEnd", "configured", "longest", "script", "navReady"];
   const f = (x) => x.toFixed(1).padStart(8);
   console.log(`load average ${loadBefore.toFixed(2)} → ${os.loadavg()[0].toFixed(2)}, ${rounds} loads per variant, medians (ms after tessera:script)`);
-  console.log("variant      ready   decode  instant  configure instd@ cfgStart   cfgEnd  longest  script@ nav→rdy  max ready");
+  console.log("variant      ready   decode  instant  configure instd@ cfgStart   cfgEnd  cfgInHand  longest  script@ nav→rdy  max ready");
   bundles.forEach((b, v) => {
     const m = keys.map((k) => median(rows[v].map((r) => r[k])));
     console.log(`${String.fromCharCode(65 + v)} ${m.map(f).join(" ")} ${f(Math.max(...rows[v].map((r) => r.total)))}  ${path.basename(b)}`);
