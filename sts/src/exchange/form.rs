@@ -31,8 +31,8 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
             None => (pair, &b""[..]),
         };
         let name = decode(name)?;
-        let (slot, urn) = match name.as_ref() {
-            "grant_type" => (&mut form.grant_type, true),
+        let slot = match name.as_ref() {
+            "grant_type" => &mut form.grant_type,
             "subject_token" => {
                 // Straight into its secret type: the decoded value is moved, not copied.
                 if form.subject_token.is_some() {
@@ -41,19 +41,18 @@ pub fn parse(body: &[u8]) -> Result<TokenForm, ExchangeError> {
                 form.subject_token = Some(SubjectToken::new(decode(value)?.into_owned()));
                 continue;
             }
-            "subject_token_type" => (&mut form.subject_token_type, true),
-            "scope" => (&mut form.scope, false),
-            "resource" => (&mut form.resource, false),
-            "audience" => (&mut form.audience, false),
-            "requested_token_type" => (&mut form.requested_token_type, true),
-            "claims" => (&mut form.claims, false),
+            "subject_token_type" => &mut form.subject_token_type,
+            "scope" => &mut form.scope,
+            "resource" => &mut form.resource,
+            "audience" => &mut form.audience,
+            "requested_token_type" => &mut form.requested_token_type,
+            "claims" => &mut form.claims,
             _ => continue,
         };
         if slot.is_some() {
             return Err(repeated(&name));
         }
-        let known = if urn { known_urn(value) } else { None };
-        *slot = Some(match known {
+        *slot = Some(match known_urn(value) {
             Some(urn) => urn.to_owned(),
             None => decode(value)?.into_owned(),
         });
