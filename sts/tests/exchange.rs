@@ -129,16 +129,41 @@ async fn each_exchange_leaves_an_audit_row_without_tokens() {
     assert!(!all.contains(&token) && !all.contains(ok.access_token()), "no token in audit rows");
 }
 
-/// Records waiting for the writer's pace are written when the server stops, not lost.
+/// Records waiting for the writer's pace, and hits in its tally, are written when the server
+/// stops, not lost.
 #[tokio::test]
 async fn closing_the_audit_writes_what_is_queued() {
     let h = Harness::start().await;
     let token = h.user_token(|_| {});
     h.exchange(&token, FILES_READ, &[]).await;
+    h.exchange(&token, FILES_READ, &[]).await;
     h.exchange(&token, "https://graph.microsoft.com/Mail.Read", &[]).await;
     h.state.exchanger.audit.close().await;
     let rows = h.db.store().recent_audit(10).await.unwrap();
-    assert_eq!(rows.len(), 2, "both records are stored once close returns: {rows:?}");
+    assert_eq!(rows.len(), 3, "the records and the hit are stored once close returns: {rows:?}");
+    assert_eq!(rows.iter().filter(|r| r.cache_hit).count(), 1, "{rows:?}");
+}
+
+/// A cache hit is counted in the writer's tally, not queued as a record: at rest the tally's first
+/// row still wakes the writer, which writes it at once rather than at the next flush or record.
+#[tokio::test]
+async fn a_cache_hit_at_rest_is_written_without_a_flush() {
+    let h = Harness::start().await;
+    let token = h.user_token(|_| {});
+    assert_eq!(h.exchange(&token, FILES_READ, &[]).await.status, StatusCode::OK);
+    assert!(h.state.exchanger.audit.flush().await, "the miss is in the database");
+    assert_eq!(h.exchange(&token, FILES_READ, &[]).await.status, StatusCode::OK);
+    // No seam says "the writer wrote on its own": wait for the row, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rows = h.db.store().recent_audit(10).await.unwrap();
+        if let Some(hit) = rows.iter().find(|r| r.cache_hit) {
+            assert_eq!((hit.hits, hit.user_oid.as_deref(), hit.outcome.as_str()), (1, Some(USER_OID), "ok"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the hit was not written within 10 s: {rows:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Under load, repeated cache hits of one token share an audit row whose `hits` count every one

@@ -14,10 +14,11 @@ use std::collections::HashMap;
 
 use registry::AuditRecord;
 
-/// What makes two cache hits "the same": who asked, through which apps, for what.
-type HitKey<'a> = [Option<&'a str>; 8];
+/// What makes two cache hits "the same": who asked, through which apps, for what. In this order:
+/// tenant, user, site, broker, client app, workload, backend, scopes.
+pub type HitKey<'a> = [Option<&'a str>; 8];
 
-fn hit_key(r: &AuditRecord) -> Option<HitKey<'_>> {
+pub(super) fn hit_key(r: &AuditRecord) -> Option<HitKey<'_>> {
     (r.cache_hit && r.error.is_none()).then(|| {
         [&r.tenant_id, &r.user_oid, &r.site, &r.broker_app_id, &r.client_app_id, &r.workload, &r.backend, &r.scopes]
             .map(|f| f.as_deref())
@@ -63,14 +64,23 @@ pub fn coalesce(batch: Vec<AuditRecord>) -> Vec<AuditRecord> {
             out.push(record);
             continue;
         }
-        let first = &mut out[row];
-        first.hits += record.hits;
-        let last = first.last_at_ms.unwrap_or(first.at_ms).max(record.last_at_ms.unwrap_or(record.at_ms));
-        first.last_at_ms = Some(last);
-        first.at_ms = first.at_ms.min(record.at_ms);
-        first.latency_us = first.latency_us.max(record.latency_us);
+        fold(&mut out[row], &record);
     }
     out
+}
+
+/// Folds `record` into `row`, the first record of its key: the hits add up, the times widen to
+/// the first and the last, the latency is the slowest; the row keeps its id and correlation id.
+pub(super) fn fold(row: &mut AuditRecord, record: &AuditRecord) {
+    fold_parts(row, record.hits, record.at_ms, record.last_at_ms.unwrap_or(record.at_ms), record.latency_us);
+}
+
+/// [`fold`], from the parts of what is folded in (`first_ms..=last_ms`).
+pub(super) fn fold_parts(row: &mut AuditRecord, hits: i64, first_ms: i64, last_ms: i64, latency_us: i64) {
+    row.hits += hits;
+    row.last_at_ms = Some(row.last_at_ms.unwrap_or(row.at_ms).max(last_ms));
+    row.at_ms = row.at_ms.min(first_ms);
+    row.latency_us = row.latency_us.max(latency_us);
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! Audit records, written off the request path in batches, never lost to a database outage.
 //!
-//! Requests hand a record to a bounded channel and move on (never blocking a token). A writer task
-//! drains the channel at most once per pace under load (at once when idle) and hands batches to
-//! one database job at a time, with repeated
-//! cache hits of one token folded into one row ([`coalesce`]). Each
+//! Requests hand a record to a bounded channel and move on (never blocking a token); a successful
+//! cache hit, most exchanges under load, is instead counted in its row of a [`tally`] (who asked
+//! for what), with no record of its own. A writer task takes the channel's records and the tally's
+//! rows at most once per pace under load (at once when idle) and hands them as one batch to one
+//! database job at a time, with repeated cache hits folded into one row ([`coalesce`]). Each
 //! database write is bounded in time (`audit.db_timeout_ms`); when it fails or times out, the
 //! batch goes to a durable local [`spool`] (fsynced before it counts as written) and later
 //! batches follow it there, without touching the database, until a background probe finds the
@@ -15,6 +16,7 @@
 
 mod coalesce;
 pub mod spool;
+mod tally;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,8 @@ use crate::metrics::Metrics;
 
 pub use coalesce::coalesce;
 pub use spool::{Spool, SpoolError};
+pub use tally::Hit;
+use tally::Tally;
 
 /// Room for one `PACE` of records at over 300k exchanges/s before the queue overflows to the log;
 /// each write takes everything queued.
@@ -45,6 +49,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct AuditSink {
     tx: mpsc::Sender<AuditRecord>,
+    /// Successful cache hits, counted per row rather than queued one by one (`tally`).
+    hits: Arc<Tally>,
     flushes: mpsc::Sender<oneshot::Sender<bool>>,
     metrics: Arc<Metrics>,
     writer: Arc<Writer>,
@@ -85,11 +91,13 @@ impl AuditSink {
             db_timeout: Duration::from_millis(config.db_timeout_ms.max(1)),
             db: Arc::new(DbState { up: AtomicBool::new(true), probing: AtomicBool::new(false) }),
         };
-        let task = tokio::spawn(write_loop(persist, rx, flush_rx, Arc::clone(&writer)));
+        // As many rows as the queue holds records: the same bound on what waits in memory.
+        let hits = Arc::new(Tally::new(CHANNEL));
+        let task = tokio::spawn(write_loop(persist, rx, Arc::clone(&hits), flush_rx, Arc::clone(&writer)));
         if let Ok(mut slot) = writer.task.lock() {
             *slot = Some(task);
         }
-        Ok(Self { tx, flushes, metrics, writer })
+        Ok(Self { tx, hits, flushes, metrics, writer })
     }
 
     /// Writes what is queued now, without waiting for the pace, and stops the writer; records
@@ -128,6 +136,14 @@ impl AuditSink {
             log_unpersisted(&record, "audit queue full", &self.metrics);
         }
     }
+
+    /// Records a successful cache hit: counted in its row of the tally, or, when the tally has no
+    /// room for a new row (or the writer has stopped), queued as a record of its own.
+    pub fn hit(&self, hit: &Hit<'_>) {
+        if !self.hits.add(hit) {
+            self.record(hit.to_record());
+        }
+    }
 }
 
 /// Whether the database takes writes, as far as the writer knows.
@@ -150,6 +166,8 @@ struct Persist {
 enum Event {
     /// Records arrived in `pending` (or, with 0, every sender is gone).
     Received(usize),
+    /// The tally has its first row since the last write.
+    Counted,
     /// Time to hand `pending` to a write job.
     Dispatch,
     /// The write or replay job finished; `false`: a replay did not get through.
@@ -168,17 +186,20 @@ enum Event {
 async fn write_loop(
     persist: Persist,
     mut rx: mpsc::Receiver<AuditRecord>,
+    hits: Arc<Tally>,
     mut flushes: mpsc::Receiver<oneshot::Sender<bool>>,
     writer: Arc<Writer>,
 ) {
     let persist = Arc::new(persist);
     let mut pending: Vec<AuditRecord> = Vec::new();
+    // The tally has rows (as far as its wake-up says) that `pending` does not hold yet.
+    let mut counted = false;
     let mut job: Option<JoinHandle<bool>> = None;
     let mut next_write = Instant::now();
     let mut next_replay = Instant::now();
     loop {
         let busy = job.is_some();
-        let dispatch = !busy && !pending.is_empty();
+        let dispatch = !busy && (counted || !pending.is_empty());
         let replay = !busy && !persist.spool_is_empty();
         // Waiting out the pace with records in hand: what arrives meanwhile stays in the channel
         // (which holds a pace's worth) and is taken at the dispatch. Receiving it now would wake
@@ -188,6 +209,7 @@ async fn write_loop(
             () = writer.stop.notified() => Event::Stop,
             Some(reply) = flushes.recv() => Event::Flush(reply),
             n = rx.recv_many(&mut pending, CHANNEL), if receive => Event::Received(n),
+            () = hits.arrived.notified(), if receive && !counted => Event::Counted,
             () = tokio::time::sleep_until(next_write), if dispatch => Event::Dispatch,
             done = async {
                 match job.as_mut() {
@@ -205,9 +227,11 @@ async fn write_loop(
                 while let Ok(r) = rx.try_recv() {
                     pending.push(r);
                 }
+                pending.extend(hits.close());
                 persist.write(std::mem::take(&mut pending)).await;
                 return;
             }
+            Event::Counted => counted = true,
             Event::Received(_) => {
                 if busy && pending.len() >= CHANNEL {
                     persist.spool(coalesce(std::mem::take(&mut pending))).await;
@@ -218,6 +242,8 @@ async fn write_loop(
                 while let Ok(r) = rx.try_recv() {
                     pending.push(r);
                 }
+                pending.extend(hits.take());
+                counted = false;
                 let (persist, batch) = (Arc::clone(&persist), std::mem::take(&mut pending));
                 job = Some(tokio::spawn(async move {
                     persist.write(batch).await;
@@ -244,6 +270,8 @@ async fn write_loop(
                 while let Ok(r) = rx.try_recv() {
                     pending.push(r);
                 }
+                pending.extend(hits.take());
+                counted = false;
                 persist.write(std::mem::take(&mut pending)).await;
                 if !persist.db.up.load(Ordering::Relaxed) && persist.store.ping(PROBE_TIMEOUT).await.is_ok() {
                     persist.db.up.store(true, Ordering::Relaxed);
