@@ -53,8 +53,8 @@ pub struct ServerConfig {
     /// Upper bound for a request's headers (request line included); larger ones get 431.
     pub max_header_bytes: usize,
     /// Time a connection has to deliver a request's headers, counted from the moment it is ready
-    /// for one. hyper starts this timer when a kept-alive connection goes idle too, so it is also
-    /// the idle keep-alive timeout: silent, slow-header and idle connections all close after it.
+    /// for one (accepted, or its last response done), so it is also the idle keep-alive timeout:
+    /// silent, slow-header and idle connections all close after it (`http::server`).
     pub header_read_timeout_secs: u64,
     /// Time a request has to deliver its whole body once its headers are in; then 408.
     pub body_read_timeout_secs: u64,

@@ -55,7 +55,12 @@ async fn slow_headers_are_cut_off_at_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_bodies_get_408_at_the_body_timeout() {
-    let h = Harness::start_with(with_limits(|c| c.server.body_read_timeout_secs = 2)).await;
+    // The header timeout shorter than the body's: it must not cut a request in progress.
+    let h = Harness::start_with(with_limits(|c| {
+        c.server.body_read_timeout_secs = 2;
+        c.server.header_read_timeout_secs = 1;
+    }))
+    .await;
     let addr = h.addr();
     let attackers: Vec<_> = (0..20)
         .map(|_| {
@@ -111,6 +116,29 @@ async fn trickle_on(
         }
     }
     (None, answer)
+}
+
+/// The header timeout counts from the connection's last response, not from when it opened: a
+/// kept-alive connection that asks again within the timeout stays open however long it lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_keeps_asking_outlives_the_header_timeout() {
+    let h = Harness::start_with(with_limits(|c| c.server.header_read_timeout_secs = 2)).await;
+    let mut s = TcpStream::connect(h.addr()).await.unwrap();
+    let started = Instant::now();
+    for _ in 0..5 {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "after {:?}: {}",
+            started.elapsed(),
+            String::from_utf8_lossy(&buf[..n])
+        );
+        // The client's own pause between requests (the scenario, not a wait for the server).
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+    }
+    assert!(started.elapsed() > Duration::from_secs(4), "the connection lived through two header timeouts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,9 +2,14 @@
 //!
 //! `axum::serve` sets no timeout and no limit, so one attacker with slow or silent connections can
 //! hold the STS (and its file descriptors) forever. This loop owns the listener and gives every
-//! connection hyper's own limits — its header read timer (which also runs while a kept-alive
-//! connection is idle) and its read-buffer cap — and adds only what hyper and tower lack:
+//! connection hyper's read-buffer cap, and adds:
 //!
+//! - **a header deadline**: a connection with no request in progress (silent since it was
+//!   accepted, idle after a response, or still sending a request's head) is closed after
+//!   `header_read_timeout`. hyper has this timer too, but arms it anew for every request: a boxed
+//!   sleep registered in tokio's timer wheel and removed again, under the wheel's one lock that
+//!   every worker shares. [`header_deadline`] sleeps once per timeout and looks at the connection
+//!   when it wakes;
 //! - **a cap on open connections**: at the cap a new connection displaces the oldest connection
 //!   that has no request in progress (silent, idle or still sending headers), so an attacker who
 //!   holds connections cannot lock clients out; when every connection is busy with a request,
@@ -15,14 +20,14 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -89,12 +94,34 @@ fn fit_to_descriptor_limit(configured: usize) -> usize {
 }
 
 /// One open connection, as the loop sees it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Connection {
     /// Requests whose headers arrived and whose response is not yet complete.
     in_flight: AtomicUsize,
+    /// When `in_flight` last went to 0 (or the connection was accepted): nanoseconds since `opened`.
+    idle_since_ns: AtomicU64,
+    opened: Instant,
     /// Told when the connection must make room for a new one.
     evict: Notify,
+}
+
+impl Connection {
+    fn new() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            idle_since_ns: AtomicU64::new(0),
+            opened: Instant::now(),
+            evict: Notify::new(),
+        }
+    }
+
+    /// Since when the connection has had no request in progress; `None` while it has one.
+    fn idle_since(&self) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(self.opened + Duration::from_nanos(self.idle_since_ns.load(Ordering::Acquire)))
+    }
 }
 
 /// Open connections in accept order, oldest first: the eviction order.
@@ -112,7 +139,7 @@ impl Connections {
         let mut table = self.lock();
         let id = table.next_id;
         table.next_id += 1;
-        let connection = Arc::new(Connection::default());
+        let connection = Arc::new(Connection::new());
         table.open.insert(id, Arc::clone(&connection));
         (id, connection)
     }
@@ -162,7 +189,26 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let connection = &self.0;
+        if connection.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let ns = u64::try_from(connection.opened.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            connection.idle_since_ns.store(ns, Ordering::Release);
+        }
+    }
+}
+
+/// Returns once `connection` has had no request in progress for `timeout` (see the module doc).
+/// The requests' bodies have their own deadline (`server.body_read_timeout_secs`).
+async fn header_deadline(connection: &Connection, timeout: Duration) {
+    let mut wake = connection.opened + timeout;
+    loop {
+        tokio::time::sleep_until(wake.into()).await;
+        match connection.idle_since() {
+            // Busy: nothing to close now; look again a timeout later, or when it went idle.
+            None => wake = Instant::now() + timeout,
+            Some(since) if since + timeout <= Instant::now() => return,
+            Some(since) => wake = since + timeout,
+        }
     }
 }
 
@@ -248,9 +294,8 @@ async fn serve_connection(
         })
     };
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.read_buffer_cap());
+    // No hyper timer: `header_deadline` bounds the heads (see the module doc).
+    http.max_buf_size(limits.read_buffer_cap());
     let conn = http.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let busy = || connection.in_flight.load(Ordering::Acquire) > 0;
@@ -260,6 +305,10 @@ async fn serve_connection(
                 // Header timeouts, oversized heads and resets: the client's problem, not ours.
                 tracing::debug!(error = %e, "connection closed with an error");
             }
+            return;
+        }
+        () = header_deadline(&connection, limits.header_read_timeout) => {
+            tracing::debug!("closing a connection that sent no request within the header timeout");
             return;
         }
         () = connection.evict.notified() => {}
