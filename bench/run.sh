@@ -4,6 +4,7 @@
 #
 #   bash bench/run.sh            # full run (~5 minutes on 2 cores); report in target/bench/report.md
 #   bash bench/run.sh --smoke    # tiny durations; exits non-zero if anything is broken (CI)
+#   bash bench/run.sh --shared   # wrk and the servers share every CPU (the default pins them apart)
 #
 # Installs what it needs: wrk (Debian), the peer's npm packages (npm ci, pinned by
 # package-lock.json). Other arguments go to `tessera-bench run` (see `--help`).

@@ -9,9 +9,12 @@
 //! every server (Tessera's `sts demo`, the msal-node peer, the bare axum ceiling — always all
 //! three alike) on the others, where the server's own runtime sizes itself to them
 //! (`available_parallelism` honours the affinity mask). Throughputs are then those of a server
-//! with fewer cores, so only ratios compare with unpinned runs. Opt-in (`bash bench/run.sh --pin`):
-//! on the shared 2-core machine other work lands on the servers' one CPU, and the pinned run of
-//! 2026-12-03 had bare axum's p99 at 14.5× its p50 all the same (BENCHMARKS.md).
+//! with fewer cores, so only ratios compare with unpinned runs. The default since 2026-12-03
+//! (evening), when pinned bare axum's p99 was 1.9–2.0× its p50 at 64 connections against 10–26×
+//! unpinned (BENCHMARKS.md, "the tail at 64 connections"). Pinning cannot help when other work
+//! lands on the servers' CPU (another session's browser did, in the pinned run of the morning of
+//! 2026-12-03, and bare axum's tail was 14.5× then): read a run's load average with its tail.
+//! `bash bench/run.sh --shared` is the earlier placement.
 
 use std::ffi::OsStr;
 

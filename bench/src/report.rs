@@ -70,6 +70,45 @@ pub struct Report {
     pub audit_not_persisted: Option<u64>,
     /// Three `sts serve` on one Redis (issue 15); `None` when no Redis was running.
     pub scale: Option<crate::scale::ScaleResult>,
+    /// p99 / p50 at [`TAIL_CONNECTIONS`], every round's and their median, per system.
+    pub tails: Vec<Tail>,
+}
+
+/// The tail of one system at [`TAIL_CONNECTIONS`] over the interleaved rounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tail {
+    pub system: System,
+    /// p99 / p50 of each round, in round order.
+    pub rounds: Vec<f64>,
+    pub median: f64,
+}
+
+/// Each system's p99 / p50 at `connections`, round by round, and the median of those: the tail
+/// criterion's figure. A cell's table row is its median-throughput round, and one disturbed round
+/// (another process on the servers' CPU for a few milliseconds) can be that round; the median of
+/// the rounds' own tails is what the interleaving is for.
+pub fn tails(runs: &[CachedRow], connections: u32) -> Vec<Tail> {
+    let mut systems: Vec<System> = Vec::new();
+    for r in runs.iter().filter(|r| r.connections == connections) {
+        if !systems.contains(&r.system) {
+            systems.push(r.system);
+        }
+    }
+    systems
+        .into_iter()
+        .map(|system| {
+            #[allow(clippy::cast_precision_loss)]
+            let rounds: Vec<f64> = runs
+                .iter()
+                .filter(|r| r.system == system && r.connections == connections)
+                .map(|r| r.load.p99_us as f64 / r.load.p50_us.max(1) as f64)
+                .collect();
+            let mut sorted = rounds.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted.get(sorted.len().saturating_sub(1) / 2).copied().unwrap_or(f64::NAN);
+            Tail { system, rounds, median }
+        })
+        .collect()
 }
 
 /// Tessera / peer and Tessera / ceiling throughput at one connection count.
@@ -153,16 +192,15 @@ pub fn verdicts(report: &Report) -> Vec<Verdict> {
             met: r.share_of_ceiling >= MIN_SHARE_OF_CEILING,
         });
     }
-    if let Some(t) = row(&report.cached, System::Tessera, TAIL_CONNECTIONS) {
-        #[allow(clippy::cast_precision_loss)]
-        let tail = |r: &CachedRow| r.load.p99_us as f64 / (r.load.p50_us.max(1)) as f64;
-        let ceiling = row(&report.cached, System::Ceiling, TAIL_CONNECTIONS)
-            .map(|c| format!(" (bare axum {:.1}×)", tail(c)))
-            .unwrap_or_default();
+    let tail = |system: System| report.tails.iter().find(|t| t.system == system);
+    if let Some(t) = tail(System::Tessera) {
+        let rounds = |t: &Tail| t.rounds.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ");
+        let ceiling =
+            tail(System::Ceiling).map(|c| format!("; bare axum {:.1}× ({})", c.median, rounds(c))).unwrap_or_default();
         out.push(Verdict {
-            target: format!("cached p99 ≤ {MAX_TAIL_RATIO}× p50, {TAIL_CONNECTIONS} conn"),
-            measured: format!("{:.1}×{ceiling}", tail(t)),
-            met: tail(t) <= MAX_TAIL_RATIO,
+            target: format!("cached p99 ≤ {MAX_TAIL_RATIO}× p50, {TAIL_CONNECTIONS} conn (median of the rounds)"),
+            measured: format!("{:.1}× ({}){ceiling}", t.median, rounds(t)),
+            met: t.median <= MAX_TAIL_RATIO,
         });
     }
     out.push(Verdict {
@@ -379,6 +417,30 @@ mod tests {
 
     fn cached(system: System, connections: u32, requests: u64, server_cpu_us: f64) -> CachedRow {
         CachedRow { system, connections, load: load(requests), server_cpu_us }
+    }
+
+    #[test]
+    fn tails_are_the_median_of_each_rounds_own_ratio() {
+        let round = |system, p50_us, p99_us| {
+            let mut r = cached(system, TAIL_CONNECTIONS, 1_000, 10.0);
+            r.load.p50_us = p50_us;
+            r.load.p99_us = p99_us;
+            r
+        };
+        let runs = [
+            round(System::Tessera, 800, 1_360),
+            round(System::Ceiling, 400, 800),
+            round(System::Tessera, 800, 4_560),
+            round(System::Ceiling, 400, 1_000),
+            round(System::Tessera, 1_000, 1_800),
+            round(System::Ceiling, 400, 840),
+            cached(System::Tessera, 16, 1_000, 10.0),
+        ];
+        let t = tails(&runs, TAIL_CONNECTIONS);
+        assert_eq!(t.len(), 2, "one per system measured at that count");
+        assert_eq!((t[0].system, t[0].rounds.clone(), t[0].median), (System::Tessera, vec![1.7, 5.7, 1.8], 1.8));
+        assert_eq!((t[1].system, t[1].median), (System::Ceiling, 2.1));
+        assert!(tails(&runs, 1).is_empty());
     }
 
     #[test]

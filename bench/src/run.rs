@@ -43,11 +43,13 @@ pub struct RunArgs {
     /// Only the three-instance run on Redis (printed as JSON; no report is written).
     #[arg(long)]
     pub scale_only: bool,
-    /// Pin wrk to its own CPU(s) and every server to the others (`cpus`). Off by default: on the
-    /// shared 2-core benchmark machine it did not make the tail the server's (BENCHMARKS.md,
-    /// 2026-12-03, "peek memoised"), and unpinned runs compare with every earlier run.
+    /// Let wrk and the servers share every CPU, the placement of every run before 2026-12-03
+    /// (evening). By default wrk is pinned to its own CPU(s) and every server to the others
+    /// (`cpus`): shared, the bare axum endpoint's own p99 is 10–26× its p50, so the tail measures
+    /// the kernel's scheduling of wrk against the server rather than any server (BENCHMARKS.md,
+    /// "the tail at 64 connections").
     #[arg(long)]
-    pub pin: bool,
+    pub shared: bool,
 }
 
 /// Sizes of one run.
@@ -260,9 +262,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let cores = u32::try_from(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).unwrap_or(1);
     let tick_hz = crate::procs::clock_ticks_per_sec();
-    // Shared CPUs unless `--pin` (see `cpus` for what pinning is for, and BENCHMARKS.md for why
-    // it is not the default).
-    let cpus = if args.pin && !args.scale_only { Cpus::split(cores) } else { Cpus::shared(cores) };
+    // Pinned unless `--shared` (see `cpus` for what pinning is for). The three-instance run keeps
+    // its own placement (every instance shares the CPUs, as in production on one host).
+    let cpus = if args.shared || args.scale_only { Cpus::shared(cores) } else { Cpus::split(cores) };
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let step = |what: &str| eprintln!("[{:>5.1}s] {what}", started.elapsed().as_secs_f64());
 
@@ -311,6 +313,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         bail!("the cached runs reached the emulator {upstream} times — they were not all cache hits");
     }
     let cached = report::median_runs(&runs);
+    let tails = report::tails(&runs, report::TAIL_CONNECTIONS);
     ceiling.stop().await;
 
     step(&format!("miss path: {} rounds", plan.miss_rounds));
@@ -354,6 +357,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         bundle,
         audit_not_persisted,
         scale,
+        tails,
     };
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let md = format!(
@@ -362,8 +366,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         machine(),
         if args.smoke {
             " --smoke"
-        } else if args.pin {
-            " --pin"
+        } else if args.shared {
+            " --shared"
         } else {
             ""
         },
