@@ -123,7 +123,7 @@ impl AuditSink {
     }
 
     /// Records offered but not yet taken by the writer (a test seam, and a number for operators'
-    /// tooling).
+    /// tooling). Cache hits counted in the tally are not records and are not counted here.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
     }
