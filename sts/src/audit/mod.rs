@@ -238,12 +238,17 @@ async fn write_loop(
                 }
             }
             Event::Dispatch => {
-                next_write = Instant::now() + PACE;
                 while let Ok(r) = rx.try_recv() {
                     pending.push(r);
                 }
                 pending.extend(hits.take());
                 counted = false;
+                if pending.is_empty() {
+                    // The tally's wake-up for rows an earlier write already took: nothing to
+                    // write, and the pace is not spent.
+                    continue;
+                }
+                next_write = Instant::now() + PACE;
                 let (persist, batch) = (Arc::clone(&persist), std::mem::take(&mut pending));
                 job = Some(tokio::spawn(async move {
                     persist.write(batch).await;
