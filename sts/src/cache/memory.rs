@@ -13,7 +13,9 @@ use crate::config::CacheConfig;
 
 #[derive(Debug, Clone)]
 pub struct MemoryCache {
-    inner: Cache<String, Arc<CachedToken>>,
+    /// foldhash rather than moka's default SipHash: the keys are SHA-256 digests (`cache::key`),
+    /// which no caller can choose to collide.
+    inner: Cache<String, Arc<CachedToken>, foldhash::fast::RandomState>,
 }
 
 /// Entries leave `margin` before the token expires, so nobody is handed a token about to die.
@@ -51,7 +53,7 @@ impl MemoryCache {
             .max_capacity(config.max_bytes.max(1))
             .weigher(move |_k: &String, v: &Arc<CachedToken>| u32::try_from(v.weight()).unwrap_or(u32::MAX).max(floor))
             .expire_after(ExpireBeforeToken { margin: i64::try_from(config.expiry_margin_secs).unwrap_or(300) })
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self { inner }
     }
 }
