@@ -71,7 +71,7 @@ pub fn coalesce(batch: Vec<AuditRecord>) -> Vec<AuditRecord> {
 
 /// Folds `record` into `row`, the first record of its key: the hits add up, the times widen to
 /// the first and the last, the latency is the slowest; the row keeps its id and correlation id.
-pub(super) fn fold(row: &mut AuditRecord, record: &AuditRecord) {
+fn fold(row: &mut AuditRecord, record: &AuditRecord) {
     fold_parts(row, record.hits, record.at_ms, record.last_at_ms.unwrap_or(record.at_ms), record.latency_us);
 }
 

@@ -118,22 +118,26 @@ impl Tally {
 
     /// Takes every row counted so far, in the order of their first hit.
     pub(super) fn take(&self) -> Vec<AuditRecord> {
-        let mut rows = self.lock();
-        rows.index.clear();
-        std::mem::take(&mut rows.records)
+        self.lock().take()
     }
 
     /// Takes the last rows: from now on every hit is handed back.
     pub(super) fn close(&self) -> Vec<AuditRecord> {
         let mut rows = self.lock();
         rows.closed = true;
-        rows.index.clear();
-        std::mem::take(&mut rows.records)
+        rows.take()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Rows> {
         // A panic mid-update leaves at worst one row's counts partly folded: keep counting.
         self.rows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Rows {
+    fn take(&mut self) -> Vec<AuditRecord> {
+        self.index.clear();
+        std::mem::take(&mut self.records)
     }
 }
 

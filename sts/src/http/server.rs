@@ -115,9 +115,14 @@ impl Connection {
         }
     }
 
+    /// A request is in progress on the connection.
+    fn busy(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0
+    }
+
     /// Since when the connection has had no request in progress; `None` while it has one.
     fn idle_since(&self) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
+        if self.busy() {
             return None;
         }
         Some(self.opened + Duration::from_nanos(self.idle_since_ns.load(Ordering::Acquire)))
@@ -151,7 +156,7 @@ impl Connections {
     /// Asks the oldest connection with no request in progress to close. Returns whether there was one.
     fn evict_oldest_idle(&self) -> bool {
         let table = self.lock();
-        match table.open.values().find(|c| c.in_flight.load(Ordering::Acquire) == 0) {
+        match table.open.values().find(|c| !c.busy()) {
             Some(c) => {
                 c.evict.notify_one();
                 true
@@ -298,7 +303,6 @@ async fn serve_connection(
     http.max_buf_size(limits.read_buffer_cap());
     let conn = http.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    let busy = || connection.in_flight.load(Ordering::Acquire) > 0;
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(e) = result {
@@ -316,7 +320,7 @@ async fn serve_connection(
     }
     // Evicted or shutting down: a connection with a request in progress finishes it, then closes;
     // any other one (idle, silent, or still sending headers) closes now, by being dropped.
-    if busy() {
+    if connection.busy() {
         conn.as_mut().graceful_shutdown();
         let _ = conn.await;
     }
