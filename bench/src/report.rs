@@ -88,13 +88,7 @@ pub struct Tail {
 /// (another process on the servers' CPU for a few milliseconds) can be that round; the median of
 /// the rounds' own tails is what the interleaving is for.
 pub fn tails(runs: &[CachedRow], connections: u32) -> Vec<Tail> {
-    let mut systems: Vec<System> = Vec::new();
-    for r in runs.iter().filter(|r| r.connections == connections) {
-        if !systems.contains(&r.system) {
-            systems.push(r.system);
-        }
-    }
-    systems
+    first_seen(runs.iter().filter(|r| r.connections == connections).map(|r| r.system))
         .into_iter()
         .map(|system| {
             #[allow(clippy::cast_precision_loss)]
@@ -124,13 +118,7 @@ pub struct Ratios {
 /// For each (system, connections), the run with the median throughput (the lower middle of an
 /// even count) — one slow or lucky round on a shared machine does not set the result.
 pub fn median_runs(runs: &[CachedRow]) -> Vec<CachedRow> {
-    let mut cells: Vec<(System, u32)> = Vec::new();
-    for r in runs {
-        if !cells.contains(&(r.system, r.connections)) {
-            cells.push((r.system, r.connections));
-        }
-    }
-    cells
+    first_seen(runs.iter().map(|r| (r.system, r.connections)))
         .into_iter()
         .filter_map(|(system, connections)| {
             let mut cell: Vec<&CachedRow> =
@@ -139,6 +127,17 @@ pub fn median_runs(runs: &[CachedRow]) -> Vec<CachedRow> {
             cell.get((cell.len() - 1) / 2).map(|r| **r)
         })
         .collect()
+}
+
+/// Each distinct item once, in the order first seen (the runs' order, which the report keeps).
+fn first_seen<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
 }
 
 fn row(rows: &[CachedRow], system: System, connections: u32) -> Option<&CachedRow> {
